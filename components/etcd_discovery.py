@@ -1,0 +1,105 @@
+"""EtcdDiscovery: the etcd that Galera nodes register in and elect their bootstrap node through.
+
+One member runs as service `etcd`. Three (or five) members run as services `etcd-1..N`, one
+task each, because an etcd member needs a stable name and peer URL that survive rescheduling;
+every member also answers to the network alias `etcd`, so clients use one endpoint either way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import pulumi
+import pulumi_command as command
+import pulumi_docker as docker
+
+from components import remote, service_spec
+
+CLIENT_PORT = 2379
+PEER_PORT = 2380
+ALIAS = "etcd"
+
+
+@dataclass
+class EtcdDiscoveryArgs:
+    provider: docker.Provider
+    network_id: pulumi.Input[str]
+    image: str
+    leader_connection: pulumi.Input[command.remote.ConnectionArgs]
+    replicas: int = 1
+    endpoint_mode: str = "vip"
+    publish_mode: str = "ingress"
+    # Opt-in: the seed recipe published etcd on every node, which exposes the cluster's
+    # bootstrap decisions to anyone on the hosts' network.
+    publish: bool = False
+    cluster_token: str = "galera-swarm-etcd"
+
+
+def member_names(replicas: int) -> list[str]:
+    return [ALIAS] if replicas == 1 else [f"{ALIAS}-{i}" for i in range(1, replicas + 1)]
+
+
+def member_env(member: str, members: list[str], cluster_token: str) -> dict[str, str]:
+    initial_cluster = ",".join(f"{m}=http://{m}:{PEER_PORT}" for m in members)
+    return {
+        "ETCD_NAME": member,
+        "ETCD_DATA_DIR": "/var/lib/etcd",
+        "ETCD_LISTEN_CLIENT_URLS": f"http://0.0.0.0:{CLIENT_PORT}",
+        "ETCD_ADVERTISE_CLIENT_URLS": f"http://{member}:{CLIENT_PORT}",
+        "ETCD_LISTEN_PEER_URLS": f"http://0.0.0.0:{PEER_PORT}",
+        "ETCD_INITIAL_ADVERTISE_PEER_URLS": f"http://{member}:{PEER_PORT}",
+        "ETCD_INITIAL_CLUSTER": initial_cluster,
+        "ETCD_INITIAL_CLUSTER_STATE": "new",
+        "ETCD_INITIAL_CLUSTER_TOKEN": cluster_token,
+    }
+
+
+class EtcdDiscovery(pulumi.ComponentResource):
+    endpoint: pulumi.Output[str]
+    service_names: pulumi.Output[list]
+    vips: pulumi.Output[list]
+
+    def __init__(self, name: str, args: EtcdDiscoveryArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("galera-swarm:index:EtcdDiscovery", name, None, opts)
+        members = member_names(args.replicas)
+        services: list[docker.Service] = []
+        for index, member in enumerate(members):
+            # Ports can only be published once per swarm in ingress mode: the first member
+            # takes the well-known ports.
+            ports = [(CLIENT_PORT, CLIENT_PORT), (PEER_PORT, PEER_PORT)] if args.publish and index == 0 else []
+            env = member_env(member, members, args.cluster_token)
+            services.append(docker.Service(
+                f"{name}-{member}",
+                name=member,
+                task_spec=docker.ServiceTaskSpecArgs(
+                    container_spec=docker.ServiceTaskSpecContainerSpecArgs(
+                        image=args.image,
+                        hostname=member,
+                        env=env,
+                        mounts=[docker.ServiceTaskSpecContainerSpecMountArgs(
+                            type="volume", source=f"{member}-data", target="/var/lib/etcd")],
+                    ),
+                    networks_advanceds=service_spec.attach(args.network_id, [ALIAS]),
+                    restart_policy=service_spec.restart_on_failure(),
+                ),
+                mode=docker.ServiceModeArgs(replicated=docker.ServiceModeReplicatedArgs(replicas=1)),
+                endpoint_spec=service_spec.endpoint_spec(args.endpoint_mode, args.publish_mode, ports),
+                converge_config=service_spec.CONVERGE,
+                opts=pulumi.ResourceOptions(parent=self, provider=args.provider),
+            ))
+
+        # Derived from the services so that whoever uses the endpoint waits for etcd to run.
+        self.endpoint = pulumi.Output.all(*[s.id for s in services]).apply(
+            lambda _: f"{ALIAS}:{CLIENT_PORT}")
+        self.service_names = pulumi.Output.all(*[s.name for s in services])
+        if args.endpoint_mode == "vip":
+            self.vips = pulumi.Output.all(*[
+                remote.service_vips(f"{name}-{svc_name}-vips", svc.name, args.leader_connection,
+                                    [svc.id], pulumi.ResourceOptions(parent=self, depends_on=[svc]))
+                for svc_name, svc in zip(members, services)
+            ]).apply(lambda lists: [vip for vips in lists for vip in vips])
+        else:
+            self.vips = pulumi.Output.from_input([])
+        self.register_outputs({"endpoint": self.endpoint, "service_names": self.service_names,
+                               "vips": self.vips})

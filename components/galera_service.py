@@ -1,0 +1,137 @@
+"""GaleraService: the MariaDB Galera cluster (`mysql-galera`) as one swarm service.
+
+One task per node, each with a local named volume for its data. Nodes find each other and
+decide who bootstraps through etcd (see images/galera), so the service spec carries no
+bootstrap flag that would break the next restart. Passwords reach the tasks only as swarm
+secrets mounted as files (`*_FILE`), never as environment values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import pulumi
+import pulumi_command as command
+import pulumi_docker as docker
+
+from components import remote, service_spec
+from components.config import GaleraSettings, Passwords
+
+MYSQL_PORT = 3306
+HEALTH_PORT = 9200
+DATA_DIR = "/var/lib/mysql"
+# Swarm secret file names inside every Galera task (and the app's password file).
+ROOT_PASSWORD_FILE = "mysql-root-password"
+SST_PASSWORD_FILE = "mysql-sst-password"
+APP_PASSWORD_FILE = "mysql-app-password"
+
+
+@dataclass
+class GaleraServiceArgs:
+    provider: docker.Provider
+    network_id: pulumi.Input[str]
+    discovery_endpoint: pulumi.Input[str]
+    settings: GaleraSettings
+    passwords: Passwords
+    leader_connection: pulumi.Input[command.remote.ConnectionArgs]
+    endpoint_mode: str = "vip"
+    publish_mode: str = "ingress"
+
+
+def galera_env(settings: GaleraSettings, discovery_endpoint: str) -> dict[str, str]:
+    """The task environment: names and paths only, never a password."""
+    return {
+        "CLUSTER_NAME": settings.cluster_name,
+        "DISCOVERY_SERVICE": discovery_endpoint,
+        "MYSQL_ROOT_PASSWORD_FILE": f"/run/secrets/{ROOT_PASSWORD_FILE}",
+        "SST_PASSWORD_FILE": f"/run/secrets/{SST_PASSWORD_FILE}",
+        "MYSQL_DATABASE": settings.database,
+        "MYSQL_USER": settings.user,
+        "MYSQL_PASSWORD_FILE": f"/run/secrets/{APP_PASSWORD_FILE}",
+    }
+
+
+def resource_limits(settings: GaleraSettings) -> Optional[docker.ServiceTaskSpecResourcesArgs]:
+    if settings.cpus is None and settings.memory_bytes is None:
+        return None
+    return docker.ServiceTaskSpecResourcesArgs(limits=docker.ServiceTaskSpecResourcesLimitsArgs(
+        nano_cpus=int(settings.cpus * 1e9) if settings.cpus is not None else None,
+        memory_bytes=settings.memory_bytes,
+    ))
+
+
+class GaleraService(pulumi.ComponentResource):
+    service_id: pulumi.Output[str]
+    service_name: pulumi.Output[str]
+    endpoint: pulumi.Output[str]
+    vips: pulumi.Output[list]
+    app_password_secret_id: pulumi.Output[str]
+    app_password_secret_name: pulumi.Output[str]
+
+    def __init__(self, name: str, args: GaleraServiceArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("galera-swarm:index:GaleraService", name, None, opts)
+        s = args.settings
+        on_swarm = pulumi.ResourceOptions(parent=self, provider=args.provider)
+
+        def secret(file_name: str, value: pulumi.Output[str]) -> docker.Secret:
+            # No fixed name: a changed password makes a new secret (swarm secrets are immutable),
+            # which Pulumi creates before it retires the old one.
+            return docker.Secret(f"{name}-{file_name}", data=service_spec.secret_data(value),
+                                 opts=on_swarm)
+
+        root = secret(ROOT_PASSWORD_FILE, args.passwords.root)
+        sst = secret(SST_PASSWORD_FILE, args.passwords.sst)
+        app = secret(APP_PASSWORD_FILE, args.passwords.app)
+
+        update, rollback = service_spec.one_at_a_time(monitor="60s")
+        ports = [(s.publish_port, MYSQL_PORT)] if s.publish_port else []
+        service = docker.Service(
+            f"{name}-{s.service_name}",
+            name=s.service_name,
+            task_spec=docker.ServiceTaskSpecArgs(
+                container_spec=docker.ServiceTaskSpecContainerSpecArgs(
+                    image=s.image,
+                    # A stable name per slot: the node's identity in etcd and in Galera.
+                    hostname="{{.Service.Name}}-{{.Task.Slot}}",
+                    env=pulumi.Output.from_input(args.discovery_endpoint).apply(
+                        lambda endpoint: galera_env(s, endpoint)),
+                    secrets=[service_spec.mount_secret(root, ROOT_PASSWORD_FILE),
+                             service_spec.mount_secret(sst, SST_PASSWORD_FILE),
+                             service_spec.mount_secret(app, APP_PASSWORD_FILE)],
+                    mounts=[docker.ServiceTaskSpecContainerSpecMountArgs(
+                        type="volume", source=f"{s.service_name}-data", target=DATA_DIR)],
+                    healthcheck=docker.ServiceTaskSpecContainerSpecHealthcheckArgs(
+                        tests=["CMD", "/usr/local/bin/galera-health", "--check"], interval="5s", timeout="3s",
+                        retries=3, start_period="10m"),
+                    # Give mysqld time to flush and leave the cluster cleanly.
+                    stop_grace_period="60s",
+                ),
+                networks_advanceds=service_spec.attach(args.network_id),
+                placement=docker.ServiceTaskSpecPlacementArgs(
+                    max_replicas=1, constraints=list(s.constraints) or None),
+                resources=resource_limits(s),
+                restart_policy=service_spec.restart_on_failure(),
+            ),
+            mode=docker.ServiceModeArgs(replicated=docker.ServiceModeReplicatedArgs(replicas=s.replicas)),
+            endpoint_spec=service_spec.endpoint_spec(args.endpoint_mode, args.publish_mode, ports),
+            update_config=update,
+            rollback_config=rollback,
+            converge_config=service_spec.CONVERGE,
+            opts=on_swarm,
+        )
+
+        self.service_id = service.id
+        self.service_name = service.name
+        self.endpoint = service.name.apply(lambda n: f"{n}:{MYSQL_PORT}")
+        self.vips = (remote.service_vips(f"{name}-vips", service.name, args.leader_connection, [service.id],
+                                         pulumi.ResourceOptions(parent=self, depends_on=[service]))
+                     if args.endpoint_mode == "vip" else pulumi.Output.from_input([]))
+        self.app_password_secret_id = app.id
+        self.app_password_secret_name = app.name
+        self.register_outputs({
+            "service_id": self.service_id, "service_name": self.service_name,
+            "endpoint": self.endpoint, "vips": self.vips,
+            "app_password_secret_id": self.app_password_secret_id,
+            "app_password_secret_name": self.app_password_secret_name,
+        })

@@ -1,0 +1,72 @@
+"""Small helpers shared by the components that run commands on swarm hosts over SSH."""
+
+from __future__ import annotations
+
+import shlex
+from typing import Optional, Sequence
+
+import pulumi
+import pulumi_command as command
+
+SHELL_PRELUDE = "set -eu\n"
+
+
+def connection(address: str, user: str, port: int,
+               private_key: pulumi.Input[str]) -> command.remote.ConnectionArgs:
+    """SSH connection to one host; the key is expected to be a secret Output."""
+    return command.remote.ConnectionArgs(
+        host=address,
+        user=user,
+        port=port,
+        private_key=private_key,
+        # A freshly booted host (or a lab host) may need a while before sshd answers.
+        dial_error_limit=30,
+        per_dial_timeout=10,
+    )
+
+
+def run(name: str, conn: pulumi.Input[command.remote.ConnectionArgs], create: pulumi.Input[str],
+        opts: pulumi.ResourceOptions, *, delete: Optional[pulumi.Input[str]] = None,
+        stdin: Optional[pulumi.Input[str]] = None,
+        triggers: Optional[Sequence[pulumi.Input[object]]] = None,
+        secret_stdout: bool = False) -> command.remote.Command:
+    """A remote command whose scripts start with `set -eu`, stdout kept secret when asked."""
+    if secret_stdout:
+        opts = pulumi.ResourceOptions.merge(
+            opts, pulumi.ResourceOptions(additional_secret_outputs=["stdout"]))
+    return command.remote.Command(
+        name,
+        connection=conn,
+        create=pulumi.Output.concat(SHELL_PRELUDE, create),
+        delete=pulumi.Output.concat(SHELL_PRELUDE, delete) if delete is not None else None,
+        stdin=stdin,
+        triggers=list(triggers) if triggers else None,
+        opts=opts,
+    )
+
+
+def service_vips(name: str, service: pulumi.Input[str], conn: pulumi.Input[command.remote.ConnectionArgs],
+                 triggers: Sequence[pulumi.Input[object]],
+                 opts: pulumi.ResourceOptions) -> pulumi.Output[list[str]]:
+    """The virtual IPs swarm allocated to a service (one per network), read on the leader."""
+    lookup = run(
+        name, conn,
+        pulumi.Output.concat(
+            "docker service inspect --format "
+            "'{{range .Endpoint.VirtualIPs}}{{println .Addr}}{{end}}' ", service),
+        opts, triggers=triggers)
+    return lookup.stdout.apply(lambda out: [line.strip() for line in out.splitlines() if line.strip()])
+
+
+def published_addresses(name: str, service: pulumi.Input[str],
+                        conn: pulumi.Input[command.remote.ConnectionArgs],
+                        triggers: Sequence[pulumi.Input[object]],
+                        opts: pulumi.ResourceOptions) -> pulumi.Output[list[str]]:
+    """Addresses of the nodes that run a service's tasks: where host-mode ports answer."""
+    script = pulumi.Output.from_input(service).apply(lambda svc: (
+        f"for node in $(docker service ps --filter desired-state=running "
+        f"--format '{{{{.Node}}}}' {shlex.quote(svc)} | sort -u); do\n"
+        "  docker node inspect --format '{{.Status.Addr}}' \"$node\"\n"
+        "done\n"))
+    lookup = run(name, conn, script, opts, triggers=triggers)
+    return lookup.stdout.apply(lambda out: sorted({l.strip() for l in out.splitlines() if l.strip()}))

@@ -1,0 +1,57 @@
+"""Pieces of a swarm service spec that every service of the stack shares."""
+
+from __future__ import annotations
+
+import base64
+from typing import Optional, Sequence
+
+import pulumi
+import pulumi_docker as docker
+
+# How long `pulumi up` waits for a service's tasks to run, and how often it looks.
+CONVERGE = docker.ServiceConvergeConfigArgs(delay="2s", timeout="10m")
+
+
+def endpoint_spec(endpoint_mode: str, publish_mode: str,
+                  ports: Sequence[tuple[int, int]] = ()) -> docker.ServiceEndpointSpecArgs:
+    """Endpoint spec; `ports` are (published, target) pairs.
+
+    dnsrr has no virtual IP, so swarm refuses ingress publishing with it; config validation
+    has already made sure the two modes fit together.
+    """
+    return docker.ServiceEndpointSpecArgs(
+        mode=endpoint_mode,
+        ports=[docker.ServiceEndpointSpecPortArgs(target_port=target, published_port=published,
+                                                  publish_mode=publish_mode, protocol="tcp")
+               for published, target in ports] or None,
+    )
+
+
+def attach(network_id: pulumi.Input[str],
+           aliases: Optional[Sequence[str]] = None) -> list[docker.ServiceTaskSpecNetworksAdvancedArgs]:
+    # By id: attaching by name makes the provider see a change on every run.
+    return [docker.ServiceTaskSpecNetworksAdvancedArgs(id=network_id, aliases=list(aliases) if aliases else None)]
+
+
+def restart_on_failure() -> docker.ServiceTaskSpecRestartPolicyArgs:
+    return docker.ServiceTaskSpecRestartPolicyArgs(condition="any", delay="5s", window="60s")
+
+
+def one_at_a_time(monitor: str = "30s") -> tuple[docker.ServiceUpdateConfigArgs, docker.ServiceRollbackConfigArgs]:
+    """Update config (and the matching rollback config): one task at a time, stop the old task
+    first (a node holds one task and its volume), roll back when a new task fails its checks."""
+    update = docker.ServiceUpdateConfigArgs(parallelism=1, delay="5s", failure_action="rollback",
+                                            monitor=monitor, order="stop-first", max_failure_ratio="0")
+    rollback = docker.ServiceRollbackConfigArgs(parallelism=1, delay="5s", failure_action="pause",
+                                                monitor=monitor, order="stop-first", max_failure_ratio="0")
+    return update, rollback
+
+
+def secret_data(value: pulumi.Input[str]) -> pulumi.Output[str]:
+    """docker.Secret wants base64; the result stays a secret Output."""
+    return pulumi.Output.secret(value).apply(lambda v: base64.b64encode(v.encode()).decode())
+
+
+def mount_secret(secret: docker.Secret, file_name: str) -> docker.ServiceTaskSpecContainerSpecSecretArgs:
+    return docker.ServiceTaskSpecContainerSpecSecretArgs(
+        secret_id=secret.id, secret_name=secret.name, file_name=f"/run/secrets/{file_name}")

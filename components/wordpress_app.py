@@ -1,0 +1,93 @@
+"""WordPressApp: the application on top of the cluster (`wordpress`, 2 replicas, port 80).
+
+It connects as the application user, never root, to the load balancer (or straight to the
+Galera service when there is none), with the password from the swarm secret Galera created.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import pulumi
+import pulumi_command as command
+import pulumi_docker as docker
+
+from components import remote, service_spec
+
+HTTP_PORT = 80
+PASSWORD_FILE = "wordpress-db-password"
+
+
+@dataclass
+class WordPressAppArgs:
+    provider: docker.Provider
+    network_id: pulumi.Input[str]
+    db_host: pulumi.Input[str]
+    db_name: str
+    db_user: str
+    db_password_secret_id: pulumi.Input[str]
+    db_password_secret_name: pulumi.Input[str]
+    image: str
+    leader_connection: pulumi.Input[command.remote.ConnectionArgs]
+    manager_address: pulumi.Input[str]
+    service_name: str = "wordpress"
+    replicas: int = 2
+    port: int = HTTP_PORT
+    endpoint_mode: str = "vip"
+    publish_mode: str = "ingress"
+
+
+def wordpress_env(args: WordPressAppArgs, db_host: str) -> dict[str, str]:
+    return {
+        "WORDPRESS_DB_HOST": db_host,
+        "WORDPRESS_DB_NAME": args.db_name,
+        "WORDPRESS_DB_USER": args.db_user,
+        "WORDPRESS_DB_PASSWORD_FILE": f"/run/secrets/{PASSWORD_FILE}",
+    }
+
+
+class WordPressApp(pulumi.ComponentResource):
+    service_id: pulumi.Output[str]
+    service_name: pulumi.Output[str]
+    urls: pulumi.Output[list]
+
+    def __init__(self, name: str, args: WordPressAppArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("galera-swarm:index:WordPressApp", name, None, opts)
+        update, rollback = service_spec.one_at_a_time()
+        host_mode = args.publish_mode == "host"
+        service = docker.Service(
+            f"{name}-{args.service_name}",
+            name=args.service_name,
+            task_spec=docker.ServiceTaskSpecArgs(
+                container_spec=docker.ServiceTaskSpecContainerSpecArgs(
+                    image=args.image,
+                    env=pulumi.Output.from_input(args.db_host).apply(lambda h: wordpress_env(args, h)),
+                    secrets=[docker.ServiceTaskSpecContainerSpecSecretArgs(
+                        secret_id=args.db_password_secret_id, secret_name=args.db_password_secret_name,
+                        file_name=f"/run/secrets/{PASSWORD_FILE}")],
+                ),
+                networks_advanceds=service_spec.attach(args.network_id),
+                placement=docker.ServiceTaskSpecPlacementArgs(max_replicas=1 if host_mode else None),
+                restart_policy=service_spec.restart_on_failure(),
+            ),
+            mode=docker.ServiceModeArgs(replicated=docker.ServiceModeReplicatedArgs(replicas=args.replicas)),
+            endpoint_spec=service_spec.endpoint_spec(args.endpoint_mode, args.publish_mode,
+                                                     [(args.port, HTTP_PORT)]),
+            update_config=update,
+            rollback_config=rollback,
+            converge_config=service_spec.CONVERGE,
+            opts=pulumi.ResourceOptions(parent=self, provider=args.provider),
+        )
+        if host_mode:
+            # Host-mode ports answer only on the nodes that run a task: ask swarm which.
+            addresses = remote.published_addresses(
+                f"{name}-nodes", service.name, args.leader_connection, [service.id],
+                pulumi.ResourceOptions(parent=self, depends_on=[service]))
+        else:
+            addresses = pulumi.Output.from_input(args.manager_address).apply(lambda a: [a])
+        self.urls = addresses.apply(lambda addrs: [f"http://{a}:{args.port}/" for a in addrs])
+        self.service_id = service.id
+        self.service_name = service.name
+        self.register_outputs({"service_id": self.service_id, "service_name": self.service_name,
+                               "urls": self.urls})

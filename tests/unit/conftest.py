@@ -1,0 +1,131 @@
+"""Run the whole Pulumi program against mocks: no engine, no provider plugins, no network.
+
+The mocks stand in for the providers: every resource echoes its inputs as state, and the
+swarm commands answer the way `docker` would (a node id for init/join/node settings, a
+recognisable token for `join-token`), so the tests can follow values from one resource to
+the next.
+"""
+
+from __future__ import annotations
+
+import json
+import runpy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import pulumi
+import pytest
+from pulumi.runtime.sync_await import _sync_await
+
+ROOT = Path(__file__).resolve().parents[2]
+NAMESPACE = "galera-swarm"
+PASSWORDS = {"rootPassword": "root-pw-4a7c", "sstPassword": "sst-pw-91de", "appPassword": "app-pw-3f00"}
+
+
+@dataclass
+class Recorded:
+    typ: str
+    name: str
+    inputs: dict
+    outputs: dict
+
+
+@dataclass
+class SwarmMocks(pulumi.runtime.Mocks):
+    resources: list[Recorded] = field(default_factory=list)
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+        outputs = dict(args.inputs)
+        if args.typ == "command:remote:Command":
+            outputs["stdout"] = self._command_stdout(args.name, args.inputs)
+            outputs["stderr"] = ""
+        if args.typ in ("docker:index/secret:Secret", "docker:index/serviceConfig:ServiceConfig"):
+            outputs.setdefault("name", f"{args.name}-0c1d2e3")
+        self.resources.append(Recorded(args.typ, args.name, dict(args.inputs), outputs))
+        return f"{args.name}-id", outputs
+
+    @staticmethod
+    def _command_stdout(name: str, inputs: dict) -> str:
+        if name.endswith("-manager-token"):
+            return "SWMTKN-1-manager-token\n"
+        if name.endswith("-worker-token"):
+            return "SWMTKN-1-worker-token\n"
+        if "-init-" in name or "-join-" in name:
+            return f"nodeid-{name.rsplit('-', 1)[-1]}\n"
+        if "-node-" in name:
+            # `node_settings_script` ends by echoing the node id it was given.
+            return inputs["create"].rstrip().rsplit(" ", 1)[-1] + "\n"
+        if name.endswith("-vips"):
+            return "10.0.1.2\n"
+        if name.endswith("-nodes"):
+            return "192.0.2.11\n192.0.2.12\n"
+        return ""
+
+    def call(self, args: pulumi.runtime.MockCallArgs):
+        return {}, None
+
+    def of_type(self, typ: str) -> list[Recorded]:
+        return [r for r in self.resources if r.typ == typ]
+
+    def named(self, name: str) -> Recorded:
+        (match,) = [r for r in self.resources if r.name == name]
+        return match
+
+
+def stack_config(key_path: Path, hosts: int = 3, **overrides: Any) -> dict[str, Any]:
+    """A valid config like the lab's (dnsrr, host mode); `overrides` replace top-level keys."""
+    config: dict[str, Any] = {
+        "hosts": [{"name": f"docker{i}", "address": f"192.0.2.{10 + i}"} for i in range(1, hosts + 1)],
+        "ssh": {"user": "root", "privateKeyPath": str(key_path), "ignoreHostKey": True},
+        "endpointMode": "dnsrr",
+        "publishMode": "host",
+        "images": {"prefix": "registry.test:5000/galera-swarm", "tag": "dev"},
+        "galera": {"replicas": min(3, hosts)},
+        "loadBalancer": {"replicas": min(2, hosts)},
+        "wordpress": {"replicas": min(2, hosts)},
+        **PASSWORDS,
+    }
+    config.update(overrides)
+    return config
+
+
+@dataclass
+class ProgramRun:
+    mocks: SwarmMocks
+    program: dict  # the globals of __main__.py after it ran: its components
+
+
+@pytest.fixture
+def key_path(tmp_path: Path) -> Path:
+    path = tmp_path / "id_ed25519"
+    path.write_text("-----BEGIN OPENSSH PRIVATE KEY-----\nunit-test-key\n-----END OPENSSH PRIVATE KEY-----\n")
+    return path
+
+
+def run_program(config: dict[str, Any], secret_keys: Optional[list[str]] = None) -> ProgramRun:
+    """Run __main__.py under mocks with `config` (keys without namespace)."""
+    mocks = SwarmMocks()
+    pulumi.runtime.set_mocks(mocks, project=NAMESPACE, stack="unit", preview=False)
+    if secret_keys is None:
+        secret_keys = [f"{NAMESPACE}:{k}" for k in PASSWORDS if k in config]
+    pulumi.runtime.set_all_config(
+        {f"{NAMESPACE}:{k}": v if isinstance(v, str) else json.dumps(v) for k, v in config.items()},
+        secret_keys)
+    result: dict = {}
+
+    @pulumi.runtime.test
+    def program():
+        result.update(runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__"))
+
+    program()
+    return ProgramRun(mocks, result)
+
+
+def resolve(output: pulumi.Output) -> Any:
+    """The value of an Output once the mocked deployment has settled."""
+    return _sync_await(output.future())
+
+
+def is_secret(output: pulumi.Output) -> bool:
+    return _sync_await(output.is_secret())
