@@ -29,6 +29,7 @@ class Recorded:
     name: str
     inputs: dict
     outputs: dict
+    custom: bool
 
 
 @dataclass
@@ -42,7 +43,7 @@ class SwarmMocks(pulumi.runtime.Mocks):
             outputs["stderr"] = ""
         if args.typ in ("docker:index/secret:Secret", "docker:index/serviceConfig:ServiceConfig"):
             outputs.setdefault("name", f"{args.name}-0c1d2e3")
-        self.resources.append(Recorded(args.typ, args.name, dict(args.inputs), outputs))
+        self.resources.append(Recorded(args.typ, args.name, dict(args.inputs), outputs, bool(args.custom)))
         return f"{args.name}-id", outputs
 
     @staticmethod
@@ -65,6 +66,10 @@ class SwarmMocks(pulumi.runtime.Mocks):
     def call(self, args: pulumi.runtime.MockCallArgs):
         return {}, None
 
+    def custom(self) -> list[Recorded]:
+        """What a provider would create: everything but the component resources."""
+        return [r for r in self.resources if r.custom]
+
     def of_type(self, typ: str) -> list[Recorded]:
         return [r for r in self.resources if r.typ == typ]
 
@@ -73,17 +78,17 @@ class SwarmMocks(pulumi.runtime.Mocks):
         return match
 
 
-def stack_config(key_path: Path, hosts: int = 3, **overrides: Any) -> dict[str, Any]:
+def stack_config(key_path: Path, host_count: int = 3, **overrides: Any) -> dict[str, Any]:
     """A valid config like the lab's (dnsrr, host mode); `overrides` replace top-level keys."""
     config: dict[str, Any] = {
-        "hosts": [{"name": f"docker{i}", "address": f"192.0.2.{10 + i}"} for i in range(1, hosts + 1)],
+        "hosts": [{"name": f"docker{i}", "address": f"192.0.2.{10 + i}"} for i in range(1, host_count + 1)],
         "ssh": {"user": "root", "privateKeyPath": str(key_path), "ignoreHostKey": True},
         "endpointMode": "dnsrr",
         "publishMode": "host",
         "images": {"prefix": "registry.test:5000/galera-swarm", "tag": "dev"},
-        "galera": {"replicas": min(3, hosts)},
-        "loadBalancer": {"replicas": min(2, hosts)},
-        "wordpress": {"replicas": min(2, hosts)},
+        "galera": {"replicas": min(3, host_count)},
+        "loadBalancer": {"replicas": min(2, host_count)},
+        "wordpress": {"replicas": min(2, host_count)},
         **PASSWORDS,
     }
     config.update(overrides)
@@ -103,9 +108,10 @@ def key_path(tmp_path: Path) -> Path:
     return path
 
 
-def run_program(config: dict[str, Any], secret_keys: Optional[list[str]] = None) -> ProgramRun:
+def run_program(config: dict[str, Any], secret_keys: Optional[list[str]] = None,
+                mocks: Optional[SwarmMocks] = None) -> ProgramRun:
     """Run __main__.py under mocks with `config` (keys without namespace)."""
-    mocks = SwarmMocks()
+    mocks = mocks if mocks is not None else SwarmMocks()
     pulumi.runtime.set_mocks(mocks, project=NAMESPACE, stack="unit", preview=False)
     if secret_keys is None:
         secret_keys = [f"{NAMESPACE}:{k}" for k in PASSWORDS if k in config]
@@ -129,3 +135,21 @@ def resolve(output: pulumi.Output) -> Any:
 
 def is_secret(output: pulumi.Output) -> bool:
     return _sync_await(output.is_secret())
+
+
+# How the mock monitor hands a secret input to a provider: a marked wrapper around the value.
+SECRET_SIG = "4dabf18193072939515e22adb298388d"
+
+
+def secret_input(value: Any) -> Any:
+    """The value inside a secret input; fails when the input was sent in plain text."""
+    assert isinstance(value, dict) and SECRET_SIG in value, f"not sent as a secret: {value!r}"
+    return value["value"]
+
+
+@pytest.fixture
+def program(key_path):
+    """Run the program with the lab-like config, optionally changed: program(host_count=5, ...)."""
+    def run(**kwargs: Any) -> ProgramRun:
+        return run_program(stack_config(key_path, **kwargs))
+    return run
