@@ -326,6 +326,26 @@ def _image(r: _Reader, section: Mapping[str, Any], path: str, name: str) -> str:
     return r.string(section, path, "image", f"{prefix}/{name}:{tag}")
 
 
+_CONSTRAINT = re.compile(r"^\s*node\.(labels\.[\w.-]+|hostname|role)\s*(==|!=)\s*(\S+)\s*$")
+
+
+def _allowed(host: Host, constraints: list[str]) -> bool:
+    """Whether swarm may place a task on `host`, for the constraints that name config facts
+    (node.labels.*, node.hostname, node.role); others cannot be judged here and pass."""
+    for constraint in constraints:
+        m = _CONSTRAINT.match(constraint)
+        if not m:
+            continue
+        attr, op, expected = m.groups()
+        if attr.startswith("labels."):
+            actual = host.labels.get(attr[len("labels."):])
+        else:
+            actual = host.name if attr == "hostname" else host.role
+        if (actual == expected) != (op == "=="):
+            return False
+    return True
+
+
 def _parse_galera(r: _Reader, hosts: tuple[Host, ...], warnings: list[str]) -> GaleraSettings:
     s = r.section("galera")
     replicas = r.integer(s, "galera.replicas", "replicas", 3, 1, 99)
@@ -342,12 +362,14 @@ def _parse_galera(r: _Reader, hosts: tuple[Host, ...], warnings: list[str]) -> G
                "e.g. ['node.labels.db == true']")
         constraints = []
 
-    # One task per node, so every task needs an active node of its own.
-    eligible = [h for h in hosts if h.availability == "active"]
+    # One task per node, so every task needs an active node of its own that the placement
+    # constraints allow.
+    eligible = [h for h in hosts if h.availability == "active" and _allowed(h, constraints)]
     if hosts and replicas > len(eligible):
+        where = " matching galera.constraints" if constraints else ""
         r.fail("galera.replicas", f"{replicas} replicas with at most one per node need {replicas} "
-               f"active hosts, but only {len(eligible)} are configured; lower galera.replicas "
-               f"or add hosts")
+               f"active hosts{where}, but only {len(eligible)} are configured; lower "
+               f"galera.replicas or add hosts")
 
     publish_port = r.integer(s, "galera.publishPort", "publishPort", None, 1, 65535)
     return GaleraSettings(

@@ -205,3 +205,25 @@ def test_all_problems_are_reported_at_once(key_path):
     config = stack_config(key_path, endpointMode="x", galera={"replicas": 2})
     del config["appPassword"]
     assert len(problems_of(config)) == 3
+
+
+def test_placement_constraints_narrow_the_eligible_hosts(key_path):
+    config = stack_config(key_path, host_count=5, galera={"replicas": 3, "constraints": ["node.labels.db == true"]})
+    for host in config["hosts"][:2]:
+        host["labels"] = {"db": "true"}
+    assert problems_of(config) == [
+        "galera-swarm:galera.replicas: 3 replicas with at most one per node need 3 active hosts "
+        "matching galera.constraints, but only 2 are configured; lower galera.replicas or add hosts"]
+    config["hosts"][2]["labels"] = {"db": "true"}
+    assert parse_settings(config, SECRET_KEYS).galera.constraints == ("node.labels.db == true",)
+
+
+@pytest.mark.parametrize("stack_file", ["Pulumi.dev.yaml", "examples/Pulumi.prod.yaml"])
+def test_shipped_stack_files_are_valid(stack_file, key_path):
+    import yaml  # PyYAML comes with the Pulumi SDK (pinned in requirements.txt)
+    from tests.unit.conftest import ROOT
+    config = yaml.safe_load((ROOT / stack_file).read_text())["config"]
+    raw = {k.split(":", 1)[1]: v for k, v in config.items() if not isinstance(v, dict) or "secure" not in v}
+    raw.update(PASSWORDS)
+    s = parse_settings(raw, SECRET_KEYS)
+    assert s.galera.replicas == 3 and len(s.hosts) >= 3

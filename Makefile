@@ -1,0 +1,20 @@
+# The two README commands, and a few more for day-to-day work.
+.PHONY: up test unit preview down lab-down bench
+
+up:        ## bootstrap the machine, build the lab, pulumi up the dev stack
+	bash scripts/up.sh
+
+test:      ## every test: unit, toolchain smoke, images, lab, integration
+	bash scripts/test.sh
+
+unit:      ## the unit tests alone (seconds; no Docker, no Go programs)
+	bash scripts/venv.sh && .venv/bin/python -m pytest -q tests/unit
+
+preview:   ## what `pulumi up` would change on the dev stack
+	bash scripts/preview.sh
+
+down:      ## pulumi destroy the dev stack, then remove the lab
+	bash scripts/down.sh
+
+bench:     ## hand-made recipe versus pulumi up on the lab (bench/README.md)
+	bash bench/run.sh

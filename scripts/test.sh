@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# README command two: every test, from a bare machine. Installs the toolchain, the Docker
+# engine and the virtualenv; the lab-based suites build and remove their own lab.
+# Extra arguments go to pytest (e.g. `scripts/test.sh tests/unit`).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+readonly ROOT
+readonly PYTEST_NO_TESTS=5
+
+note() { printf '%s [test] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+
+main() {
+  local started=$SECONDS rc=0
+  bash "$ROOT/toolchain/bootstrap.sh"
+  bash "$ROOT/scripts/venv.sh"
+  # shellcheck source=scripts/stack-env.sh
+  source "$ROOT/scripts/stack-env.sh"
+  cd "$ROOT"
+  python -m pytest "${@:-tests}" || rc=$?
+  if ((rc == PYTEST_NO_TESTS)); then
+    note "pytest collected no tests: that is a failure here"
+    rc=1
+  fi
+  note "tests finished in $((SECONDS - started)) s with exit code $rc"
+  return "$rc"
+}
+
+main "$@"
