@@ -1,0 +1,295 @@
+#!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR
+# Build the Pulumi toolchain from pinned Go modules (toolchain/versions.env) into
+# .toolchain/bin, install the provider plugins into our PULUMI_HOME, and make sure a
+# Docker engine answers. Release binaries cannot be downloaded on our machines; the Go
+# module proxy is reachable, so every program is built from its module.
+#
+# Usage: toolchain/bootstrap.sh [PROGRAM...]
+#   PROGRAM: pulumi | pulumi-language-python | pulumi-resource-docker |
+#            pulumi-resource-command   (default: all four)
+# Idempotent: each program has a stamp keyed by its pins, its wrapper module and the Go
+# version; a program whose stamp matches is not rebuilt.
+set -euo pipefail
+
+TOOLCHAIN_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_ROOT=$(dirname "$TOOLCHAIN_DIR")
+readonly TOOLCHAIN_DIR REPO_ROOT
+readonly VERSIONS_FILE="$TOOLCHAIN_DIR/versions.env"
+# Overridable so the pin check can be exercised on other files.
+REQUIREMENTS_FILE="${REQUIREMENTS_FILE:-$REPO_ROOT/requirements.txt}"
+readonly WRAPPERS_DIR="$TOOLCHAIN_DIR/go"
+readonly STATE_DIR="$REPO_ROOT/.toolchain"
+readonly BIN_DIR="$STATE_DIR/bin"
+readonly STAMP_DIR="$STATE_DIR/stamps"
+readonly BUILD_DIR="$STATE_DIR/build"
+readonly ALL_PROGRAMS=(pulumi pulumi-language-python pulumi-resource-docker pulumi-resource-command)
+
+readonly CLI_MODULE=github.com/pulumi/pulumi/pkg/v3
+readonly SDK_MODULE=github.com/pulumi/pulumi/sdk/v3
+readonly DOCKER_MODULE=github.com/pulumi/pulumi-docker/provider/v5
+readonly DOCKER_UPSTREAM_MODULE=github.com/kreuzwerker/terraform-provider-docker
+readonly COMMAND_MODULE=github.com/pulumi/pulumi-command/provider
+
+note() { printf '%s [bootstrap] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+warn() { printf '%s [bootstrap] WARNING: %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+error() { printf '%s [bootstrap] ERROR: %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; exit 1; }
+
+load_versions() {
+  [[ -f "$VERSIONS_FILE" ]] || error "missing $VERSIONS_FILE (the toolchain pins)"
+  # shellcheck source=versions.env
+  source "$VERSIONS_FILE"
+  local key
+  for key in PULUMI_VERSION PULUMI_LANGUAGE_PYTHON_HOST_SDK_VERSION PULUMI_DOCKER_VERSION \
+    PULUMI_DOCKER_COMMIT PULUMI_DOCKER_UPSTREAM_COMMIT PULUMI_COMMAND_VERSION PULUMI_COMMAND_COMMIT; do
+    [[ -n "${!key:-}" ]] || error "$key is not set in $VERSIONS_FILE: add it (see toolchain/README.md)"
+  done
+}
+
+# The exact `name==version` pin of one package in requirements.txt, or nothing.
+requirement_pin() {
+  local package="$1"
+  sed -nE "s/^[[:space:]]*${package}[[:space:]]*==[[:space:]]*([^[:space:];#]+).*/\1/p" \
+    "$REQUIREMENTS_FILE" | head -n1
+}
+
+# The Python SDKs must speak to exactly the CLI and plugins we build.
+check_sdk_pins() {
+  [[ -f "$REQUIREMENTS_FILE" ]] || error "missing $REQUIREMENTS_FILE"
+  local package key pinned wanted mismatches=0
+  for package in pulumi:PULUMI_VERSION pulumi-docker:PULUMI_DOCKER_VERSION \
+    pulumi-command:PULUMI_COMMAND_VERSION; do
+    key="${package#*:}"
+    package="${package%%:*}"
+    wanted="${!key}"
+    pinned=$(requirement_pin "$package")
+    if [[ "$pinned" != "$wanted" ]]; then
+      warn "$REQUIREMENTS_FILE pins ${package}==${pinned:-<none>} but $VERSIONS_FILE has $key=$wanted"
+      mismatches=$((mismatches + 1))
+    fi
+  done
+  ((mismatches == 0)) ||
+    error "SDK pins in requirements.txt and toolchain pins in toolchain/versions.env differ; make them equal (same version in both files)"
+  note "SDK pins match toolchain pins (pulumi $PULUMI_VERSION, docker $PULUMI_DOCKER_VERSION, command $PULUMI_COMMAND_VERSION)"
+}
+
+check_go() {
+  command -v go >/dev/null ||
+    error "go is not on PATH: install Go >= 1.26.6 (the pulumi CLI module needs it)"
+  local have
+  have=$(go env GOVERSION)
+  note "using $have ($(command -v go))"
+}
+
+# Stamp key: everything that changes what a build produces.
+stamp_key() {
+  local program="$1"
+  shift
+  {
+    printf '%s\n' "$program" "$(go env GOVERSION)" "$@"
+    cat "$WRAPPERS_DIR/$program/go.mod" "$WRAPPERS_DIR/$program/go.sum" 2>/dev/null || true
+  } | sha256sum | cut -d' ' -f1
+}
+
+is_current() {
+  local program="$1" key="$2"
+  [[ -x "$BIN_DIR/$program" && -f "$STAMP_DIR/$program" && "$(cat "$STAMP_DIR/$program")" == "$key" ]]
+}
+
+mark_current() { printf '%s\n' "$2" >"$STAMP_DIR/$1"; }
+
+# The version of MODULE that the wrapper module of PROGRAM requires (empty if none).
+wrapper_requirement() {
+  local program="$1" module="$2"
+  go mod edit -json "$WRAPPERS_DIR/$program/go.mod" |
+    python3 -c 'import json,sys; m=sys.argv[1]; print(next((r["Version"] for r in json.load(sys.stdin).get("Require") or [] if r["Path"]==m), ""))' "$module"
+}
+
+# Point the wrapper module at the pinned versions when a pin changed; the result is
+# go.mod/go.sum changes that belong in the next commit.
+sync_wrapper() {
+  local program="$1" module="$2" version="$3"
+  shift 3
+  local current
+  current=$(wrapper_requirement "$program" "$module")
+  [[ "$current" == "$version" ]] && return 0
+  note "$program: wrapper requires $module ${current:-<nothing>}, pin is $version: updating toolchain/go/$program (commit the change)"
+  (cd "$WRAPPERS_DIR/$program" && go get "$@" && go mod tidy) ||
+    error "$program: could not resolve $module@$version through the Go module proxy (see go's message above)"
+}
+
+go_build() {
+  local program="$1" package="$2" ldflags="$3" started
+  started=$(date +%s)
+  note "$program: building $package (cold builds take minutes on 2 cores)"
+  (cd "$WRAPPERS_DIR/$program" &&
+    go build -trimpath -ldflags "-s -w $ldflags" -o "$BIN_DIR/$program.new" "$package") ||
+    error "$program: go build of $package failed (see above)"
+  mv -f "$BIN_DIR/$program.new" "$BIN_DIR/$program"
+  note "$program: built in $(($(date +%s) - started)) s"
+}
+
+build_pulumi_cli() {
+  local version="v$PULUMI_VERSION" key
+  sync_wrapper pulumi "$CLI_MODULE" "$version" \
+    -tool "$CLI_MODULE/cmd/pulumi@$version" "$SDK_MODULE@$version"
+  key=$(stamp_key pulumi "$version")
+  if is_current pulumi "$key"; then
+    note "pulumi: $version up to date"
+    return 0
+  fi
+  go_build pulumi "$CLI_MODULE/cmd/pulumi" "-X $SDK_MODULE/go/common/version.Version=$version"
+  mark_current pulumi "$key"
+}
+
+# Path of the exec script that ships in the sdk module at the CLI version.
+sdk_exec_script() {
+  local dir
+  dir=$(cd "$WRAPPERS_DIR/pulumi" && go mod download -json "$SDK_MODULE" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])') ||
+    error "could not fetch $SDK_MODULE (version from toolchain/go/pulumi/go.mod)"
+  printf '%s/python/cmd/pulumi-language-python-exec\n' "$dir"
+}
+
+build_language_python() {
+  local host_version="v$PULUMI_LANGUAGE_PYTHON_HOST_SDK_VERSION" exec_script key
+  sync_wrapper pulumi-language-python "$SDK_MODULE" "$host_version" \
+    -tool "$SDK_MODULE/python/cmd/pulumi-language-python@$host_version"
+  exec_script=$(sdk_exec_script)
+  [[ -f "$exec_script" ]] || error "no pulumi-language-python-exec in $SDK_MODULE at v$PULUMI_VERSION ($exec_script)"
+  key=$(stamp_key pulumi-language-python "$host_version" "$(sha256sum "$exec_script")")
+  if is_current pulumi-language-python "$key" && [[ -x "$BIN_DIR/pulumi-language-python-exec" ]]; then
+    note "pulumi-language-python: host from sdk $host_version, exec script from sdk v$PULUMI_VERSION up to date"
+    return 0
+  fi
+  go_build pulumi-language-python "$SDK_MODULE/python/cmd/pulumi-language-python" \
+    "-X $SDK_MODULE/go/common/version.Version=$host_version"
+  # The host runs the program through this script, which it looks for next to itself.
+  install -m 0755 "$exec_script" "$BIN_DIR/pulumi-language-python-exec"
+  mark_current pulumi-language-python "$key"
+}
+
+# Fetch MODULE at a commit through the proxy (it turns the commit into a
+# pseudo-version); prints the module's directory in the module cache.
+module_dir_at_commit() {
+  local module="$1" commit="$2" dir
+  dir=$(go mod download -json "$module@$commit" |
+    python3 -c 'import json,sys; d=json.load(sys.stdin); print(d.get("Dir") or ""); sys.exit(1 if d.get("Error") else 0)') ||
+    error "the Go module proxy does not serve $module at commit $commit (go mod download -json $module@$commit; its error is above)"
+  printf '%s\n' "$dir"
+}
+
+install_plugin() {
+  local name="$1" version="$2"
+  if pulumi plugin ls --json 2>/dev/null |
+    python3 -c 'import json,sys; n,v=sys.argv[1:]; sys.exit(0 if any(p["name"]==n and p["kind"]=="resource" and p["version"]==v for p in json.load(sys.stdin) or []) else 1)' \
+      "$name" "$version"; then
+    note "plugin resource $name $version installed"
+    return 0
+  fi
+  [[ -x "$BIN_DIR/pulumi" ]] || error "plugin install needs the pulumi CLI: run toolchain/bootstrap.sh pulumi first"
+  pulumi plugin install resource "$name" "$version" --file "$BIN_DIR/pulumi-resource-$name" --reinstall >&2
+  note "plugin resource $name $version installed into $PULUMI_HOME/plugins"
+}
+
+# Reinstall when the binary was rebuilt: the plugin dir holds a copy.
+refresh_plugin_if_rebuilt() {
+  local name="$1" version="$2" before="$3"
+  if [[ "$before" != "$(cat "$STAMP_DIR/pulumi-resource-$name" 2>/dev/null)" ]]; then
+    rm -rf "$PULUMI_HOME/plugins/resource-$name-v$version" "$PULUMI_HOME/plugins/resource-$name-v$version.lock"
+  fi
+  install_plugin "$name" "$version"
+}
+
+build_command_provider() {
+  local program=pulumi-resource-command version="v$PULUMI_COMMAND_VERSION" key before
+  before=$(cat "$STAMP_DIR/$program" 2>/dev/null || true)
+  if [[ -z "$(wrapper_requirement "$program" "$COMMAND_MODULE")" ]]; then
+    module_dir_at_commit "$COMMAND_MODULE" "$PULUMI_COMMAND_COMMIT" >/dev/null
+    (cd "$WRAPPERS_DIR/$program" &&
+      go get -tool "$COMMAND_MODULE/cmd/$program@$PULUMI_COMMAND_COMMIT" && go mod tidy) ||
+      error "$program: could not add $COMMAND_MODULE@$PULUMI_COMMAND_COMMIT to toolchain/go/$program"
+  fi
+  key=$(stamp_key "$program" "$version" "$PULUMI_COMMAND_COMMIT")
+  if ! is_current "$program" "$key"; then
+    go_build "$program" "$COMMAND_MODULE/cmd/$program" "-X $COMMAND_MODULE/pkg/version.Version=$version"
+    mark_current "$program" "$key"
+  else
+    note "$program: $version up to date"
+  fi
+  refresh_plugin_if_rebuilt command "$PULUMI_COMMAND_VERSION" "$before"
+}
+
+# pulumi-docker builds against its `upstream` submodule (kreuzwerker's Terraform
+# provider) plus one package its patches add: `shim`, exposing internal/provider.
+# The wrapper's go.mod replaces the upstream module with a local copy made here.
+prepare_docker_upstream() {
+  local source_dir target="$BUILD_DIR/docker-upstream"
+  source_dir=$(module_dir_at_commit "$DOCKER_UPSTREAM_MODULE" "$PULUMI_DOCKER_UPSTREAM_COMMIT")
+  rm -rf "$target"
+  mkdir -p "$BUILD_DIR"
+  cp -r "$source_dir" "$target"
+  chmod -R u+w "$target"
+  mkdir -p "$target/shim"
+  cat >"$target/shim/shim.go" <<'EOF'
+// Package shim exposes the Terraform provider to pulumi-docker's bridge (written by
+// galera-swarm's toolchain/bootstrap.sh; internal/ is importable only from here).
+package shim
+
+import (
+	"github.com/hashicorp/terraform-plugin-sdk/v2/helper/schema"
+	"github.com/terraform-providers/terraform-provider-docker/internal/provider"
+)
+
+func NewProvider() *schema.Provider { return provider.New("dev")() }
+EOF
+}
+
+build_docker_provider() {
+  local program=pulumi-resource-docker version="v$PULUMI_DOCKER_VERSION" key before
+  before=$(cat "$STAMP_DIR/$program" 2>/dev/null || true)
+  prepare_docker_upstream
+  if [[ -z "$(wrapper_requirement "$program" "$DOCKER_MODULE")" ]]; then
+    module_dir_at_commit "$DOCKER_MODULE" "$PULUMI_DOCKER_COMMIT" >/dev/null
+    (cd "$WRAPPERS_DIR/$program" &&
+      go get -tool "$DOCKER_MODULE/cmd/$program@$PULUMI_DOCKER_COMMIT" && go mod tidy) ||
+      error "$program: could not add $DOCKER_MODULE@$PULUMI_DOCKER_COMMIT to toolchain/go/$program"
+  fi
+  key=$(stamp_key "$program" "$version" "$PULUMI_DOCKER_COMMIT" "$PULUMI_DOCKER_UPSTREAM_COMMIT")
+  if ! is_current "$program" "$key"; then
+    go_build "$program" "$DOCKER_MODULE/cmd/$program" "-X $DOCKER_MODULE/pkg/version.Version=$version"
+    mark_current "$program" "$key"
+  else
+    note "$program: $version up to date"
+  fi
+  refresh_plugin_if_rebuilt docker "$PULUMI_DOCKER_VERSION" "$before"
+}
+
+build_program() {
+  case "$1" in
+    pulumi) build_pulumi_cli ;;
+    pulumi-language-python) build_language_python ;;
+    pulumi-resource-docker) build_docker_provider ;;
+    pulumi-resource-command) build_command_provider ;;
+    *) error "unknown program '$1': choose from ${ALL_PROGRAMS[*]}" ;;
+  esac
+}
+
+main() {
+  local started programs=("$@") program
+  started=$(date +%s)
+  ((${#programs[@]})) || programs=("${ALL_PROGRAMS[@]}")
+  load_versions
+  check_sdk_pins
+  check_go
+  # shellcheck source=env.sh
+  source "$TOOLCHAIN_DIR/env.sh"
+  mkdir -p "$BIN_DIR" "$STAMP_DIR" "$PULUMI_HOME"
+  bash "$REPO_ROOT/scripts/ensure-docker.sh"
+  for program in "${programs[@]}"; do
+    build_program "$program"
+  done
+  note "toolchain ready in $(($(date +%s) - started)) s: . toolchain/env.sh puts $BIN_DIR on PATH"
+}
+
+main "$@"
