@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Build the stack's images from their Dockerfiles on debian:bookworm-slim (made offline by
+# make-base.sh when it cannot be pulled), tag them ${PREFIX}/<name>:${TAG}, push if asked,
+# and report their sizes. Idempotent; a rebuild with nothing changed comes from the cache.
+#
+#   images/build.sh [--prefix P] [--tag T] [--push]    (defaults: galera-swarm, dev)
+set -euo pipefail
+
+IMAGES_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+readonly IMAGES_DIR
+readonly IMAGE_NAMES=(galera etcd wordpress haproxy)
+
+_log() {
+  local level=$1
+  shift
+  printf '%s [build] [%s] %s\n' "$(date -u +%H:%M:%S)" "$level" "$*" >&2
+}
+note() { _log NOTE "$@"; }
+error() {
+  _log ERROR "$@"
+  exit 1
+}
+
+usage() {
+  sed -n 's/^#   //p' "${BASH_SOURCE[0]}"
+}
+
+parse_args() {
+  PREFIX=galera-swarm
+  TAG=dev
+  PUSH=0
+  while [[ $# -gt 0 ]]; do
+    case "$1" in
+      --prefix)
+        [[ $# -ge 2 && -n "$2" ]] || error "--prefix needs a value, e.g. --prefix 172.30.213.5:5000/galera-swarm"
+        PREFIX=${2%/}
+        shift 2
+        ;;
+      --tag)
+        [[ $# -ge 2 && "$2" =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$ ]] || error "--tag needs a valid Docker tag, e.g. --tag dev"
+        TAG=$2
+        shift 2
+        ;;
+      --push)
+        PUSH=1
+        shift
+        ;;
+      -h | --help)
+        usage
+        exit 0
+        ;;
+      *) error "unknown argument '$1'; usage: images/build.sh [--prefix P] [--tag T] [--push]" ;;
+    esac
+  done
+}
+
+# build_image NAME: docker build with the layer cache; the full log only on failure.
+build_image() {
+  local name=$1 ref="$PREFIX/$1:$TAG" log started
+  log=$(mktemp)
+  started=$SECONDS
+  note "building $ref from images/$name"
+  if ! DOCKER_BUILDKIT=0 docker build -t "$ref" "$IMAGES_DIR/$name" >"$log" 2>&1; then
+    tail -n 40 "$log" >&2
+    rm -f "$log"
+    error "building $ref failed (log above)"
+  fi
+  rm -f "$log"
+  note "built $ref in $((SECONDS - started))s"
+}
+
+push_image() {
+  local ref="$PREFIX/$1:$TAG"
+  note "pushing $ref"
+  docker push "$ref" >/dev/null || error "pushing $ref failed; is the registry of --prefix $PREFIX reachable (and listed in insecure-registries if plain HTTP)?"
+}
+
+size_report() {
+  local name ref bytes
+  printf '%-50s %10s\n' IMAGE SIZE
+  for name in "${IMAGE_NAMES[@]}"; do
+    ref="$PREFIX/$name:$TAG"
+    bytes=$(docker image inspect -f '{{.Size}}' "$ref")
+    printf '%-50s %7d MB\n' "$ref" $((bytes / 1000000))
+  done
+}
+
+main() {
+  parse_args "$@"
+  command -v docker >/dev/null || error "docker CLI not found"
+  docker info >/dev/null 2>&1 || error "the Docker engine does not answer; start it (scripts/ensure-docker.sh)"
+  bash "$IMAGES_DIR/make-base.sh"
+  local name
+  for name in "${IMAGE_NAMES[@]}"; do
+    build_image "$name"
+  done
+  if [[ "$PUSH" == 1 ]]; then
+    for name in "${IMAGE_NAMES[@]}"; do
+      push_image "$name"
+    done
+  fi
+  size_report
+}
+
+main "$@"

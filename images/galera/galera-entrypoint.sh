@@ -1,0 +1,640 @@
+#!/usr/bin/env bash
+# Entrypoint of the galera image: MariaDB 10.11 + Galera 4 with etcd (v3) discovery.
+#
+# Every start goes through the same steps: read settings, wait for etcd, register this node
+# under /galera/$CLUSTER_NAME/ with a lease kept alive, find out the state of the local data,
+# decide (join a running cluster / bootstrap a new one / elect the most advanced node after a
+# full stop), start mysqld and keep the registration up to date until mysqld stops.
+#
+# etcd layout under /galera/$CLUSTER_NAME/ (leased = disappears when the node stops renewing):
+#   nodes/<name>     leased   "<address> <state>"   state: starting|waiting|joining|
+#                                                   bootstrapping|synced|donor|joined|down
+#   recovery/<name>  leased   "<uuid> <seqno>"      position published while electing
+#   bootstrap        leased   "<name>"              the one node allowed to bootstrap
+#   uuid             kept     "<cluster state uuid>" written once a cluster is Primary
+#   members/<name>   kept     "<address>"           every node that has been Synced once
+#
+# The file only runs _main when executed, so tests can source it and call one function.
+set -euo pipefail
+
+readonly DATADIR=/var/lib/mysql
+readonly GALERA_CNF=/etc/mysql/mariadb.conf.d/99-galera.cnf
+readonly LEASE_FILE="$DATADIR/.galera-etcd-lease"
+readonly ZERO_UUID=00000000-0000-0000-0000-000000000000
+readonly MYSQLD=/usr/sbin/mariadbd
+
+# ---------------------------------------------------------------- logging
+_log() {
+  local level=$1
+  shift
+  printf '%s [galera-entrypoint] [%s] [%s] %s\n' \
+    "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$level" "${FUNCNAME[2]:-main}" "$*" >&2
+}
+note() { _log NOTE "$@"; }
+warn() { _log WARN "$@"; }
+error() {
+  _log ERROR "$@"
+  exit 1
+}
+
+# ---------------------------------------------------------------- settings
+# file_env VAR [default]: VAR or VAR_FILE (a file holding the value), never both.
+file_env() {
+  local var=$1 default=${2:-}
+  local file_var="${var}_FILE"
+  local value=${!var:-} file=${!file_var:-}
+  if [[ -n "$value" && -n "$file" ]]; then
+    error "both $var and $file_var are set; set only one of them"
+  fi
+  if [[ -n "$file" ]]; then
+    [[ -r "$file" ]] || error "$file_var=$file is not a readable file; mount the secret there or set $var"
+    value=$(<"$file")
+  fi
+  printf -v "$var" '%s' "${value:-$default}"
+  export "${var?}"
+  unset "$file_var"
+}
+
+# require_setting VAR why: stop with an error naming VAR and how to set it.
+require_setting() {
+  local var=$1 why=$2
+  [[ -n "${!var:-}" ]] || error "$var is not set ($why); set $var or ${var}_FILE (a file, e.g. a docker secret under /run/secrets)"
+}
+
+require_integer() {
+  local var=$1
+  [[ "${!var}" =~ ^[0-9]+$ ]] || error "$var=${!var} is not a whole number of seconds"
+}
+
+setup_env() {
+  : "${CLUSTER_NAME:=galera}"
+  : "${NODE_NAME:=$(hostname)}"
+  : "${ETCD_WAIT_TIMEOUT:=60}"
+  : "${RECOVERY_WAIT_TIMEOUT:=300}"
+  : "${REGISTRATION_TTL:=10}"
+  : "${EXTRA_MY_CNF:=}"
+  file_env MYSQL_ROOT_PASSWORD
+  file_env SST_PASSWORD
+  file_env MYSQL_PASSWORD
+  : "${MYSQL_DATABASE:=}"
+  : "${MYSQL_USER:=}"
+  require_setting DISCOVERY_SERVICE "etcd client address host:port[,host:port...], e.g. etcd:2379"
+  require_setting MYSQL_ROOT_PASSWORD "password of the MariaDB root user"
+  require_setting SST_PASSWORD "password of the 'sst' user that mariabackup uses for state transfers"
+  if [[ -n "$MYSQL_USER" ]]; then
+    require_setting MYSQL_PASSWORD "password of MYSQL_USER=$MYSQL_USER"
+  fi
+  [[ "$CLUSTER_NAME" =~ ^[A-Za-z0-9_.-]+$ ]] || error "CLUSTER_NAME=$CLUSTER_NAME may hold only letters, digits, '.', '_' and '-'"
+  [[ "$NODE_NAME" =~ ^[A-Za-z0-9_.-]+$ ]] || error "NODE_NAME=$NODE_NAME may hold only letters, digits, '.', '_' and '-'"
+  require_integer ETCD_WAIT_TIMEOUT
+  require_integer RECOVERY_WAIT_TIMEOUT
+  require_integer REGISTRATION_TTL
+  PREFIX="/galera/$CLUSTER_NAME"
+  ETCD_ENDPOINTS=$(etcd_endpoints "$DISCOVERY_SERVICE")
+  export ETCDCTL_API=3
+}
+
+# etcd_endpoints "h1:p1,h2:p2" -> "http://h1:p1,http://h2:p2" (a given scheme is kept).
+etcd_endpoints() {
+  local list=$1 item out=()
+  IFS=, read -r -a items <<<"$list"
+  for item in "${items[@]}"; do
+    [[ "$item" == *://* ]] || item="http://$item"
+    out+=("$item")
+  done
+  local IFS=,
+  printf '%s\n' "${out[*]}"
+}
+
+# ---------------------------------------------------------------- etcd
+etcdctl_() {
+  etcdctl --endpoints="$ETCD_ENDPOINTS" --dial-timeout=2s --command-timeout=5s "$@"
+}
+
+# wait_for_etcd: until etcd answers or ETCD_WAIT_TIMEOUT seconds are over (then exit 1).
+wait_for_etcd() {
+  local deadline=$((SECONDS + ETCD_WAIT_TIMEOUT))
+  note "waiting up to ${ETCD_WAIT_TIMEOUT}s for etcd at $ETCD_ENDPOINTS (DISCOVERY_SERVICE)"
+  until etcdctl_ endpoint health >/dev/null 2>&1; do
+    if ((SECONDS >= deadline)); then
+      error "etcd unreachable at DISCOVERY_SERVICE=$DISCOVERY_SERVICE after ${ETCD_WAIT_TIMEOUT}s; check the address and that etcd runs (ETCD_WAIT_TIMEOUT sets the wait)"
+    fi
+    sleep 1
+  done
+  note "etcd is reachable at $ETCD_ENDPOINTS"
+}
+
+# default_node_address: source address of the route to the (first) etcd host, so that in a
+# swarm the overlay address is picked even when the container sits on several networks.
+default_node_address() {
+  local host ip
+  host=${ETCD_ENDPOINTS%%,*}
+  host=${host#*://}
+  host=${host%:*}
+  if [[ "$host" =~ ^[0-9.]+$ ]]; then
+    ip=$host
+  else
+    ip=$(getent ahostsv4 "$host" | awk 'NR==1 {print $1}')
+  fi
+  [[ -n "$ip" ]] || return 1
+  ip -4 -o route get "$ip" | sed -n 's/.* src \([0-9.]*\).*/\1/p'
+}
+
+setup_node_address() {
+  if [[ -z "${NODE_ADDRESS:-}" ]]; then
+    NODE_ADDRESS=$(default_node_address) || true
+    [[ -n "$NODE_ADDRESS" ]] || error "cannot derive NODE_ADDRESS from the route to $DISCOVERY_SERVICE; set NODE_ADDRESS"
+  fi
+  note "node $NODE_NAME, address $NODE_ADDRESS, cluster $CLUSTER_NAME, etcd prefix $PREFIX"
+}
+
+# register_node: a fresh lease kept alive in the background; an earlier lease of this node
+# (left by a crash, id kept in the data dir) is revoked first so its stale keys go at once.
+register_node() {
+  local old_lease
+  if [[ -s "$LEASE_FILE" ]]; then
+    old_lease=$(<"$LEASE_FILE")
+    if etcdctl_ lease revoke "$old_lease" >/dev/null 2>&1; then
+      note "revoked the lease $old_lease of this node's previous run (its stale keys are gone)"
+    fi
+  fi
+  etcdctl_ del "$PREFIX/nodes/$NODE_NAME" >/dev/null
+  etcdctl_ del "$PREFIX/recovery/$NODE_NAME" >/dev/null
+  grant_lease
+  publish_state starting
+}
+
+grant_lease() {
+  LEASE_ID=$(etcdctl_ lease grant "$REGISTRATION_TTL" | awk '/granted/ {print $2}')
+  [[ -n "$LEASE_ID" ]] || error "etcd did not grant a lease (DISCOVERY_SERVICE=$DISCOVERY_SERVICE)"
+  printf '%s\n' "$LEASE_ID" >"$LEASE_FILE"
+  etcdctl_ lease keep-alive "$LEASE_ID" >/dev/null 2>&1 &
+  KEEPALIVE_PID=$!
+  note "registered in etcd with lease $LEASE_ID (TTL ${REGISTRATION_TTL}s, kept alive)"
+}
+
+# keep_lease: re-grant and re-register when the keep-alive stopped (etcd was away too long).
+keep_lease() {
+  if ! kill -0 "$KEEPALIVE_PID" 2>/dev/null; then
+    warn "lease keep-alive stopped; registering again with a new lease"
+    grant_lease || return 0
+    publish_state "$NODE_STATE"
+    if [[ "$NODE_STATE" == synced ]]; then record_member; fi
+  fi
+  [[ -s "$LEASE_FILE" ]] || printf '%s\n' "$LEASE_ID" >"$LEASE_FILE"
+}
+
+publish_state() {
+  NODE_STATE=$1
+  etcdctl_ put --lease="$LEASE_ID" "$PREFIX/nodes/$NODE_NAME" "$NODE_ADDRESS $NODE_STATE" >/dev/null 2>&1 ||
+    warn "could not publish state $NODE_STATE to etcd"
+}
+
+# etcd_list SUBDIR: "<name> <value>" lines for every key under $PREFIX/SUBDIR/.
+etcd_list() {
+  local dir="$PREFIX/$1/" key value
+  etcdctl_ get --prefix "$dir" 2>/dev/null | while IFS= read -r key && IFS= read -r value; do
+    printf '%s %s\n' "${key#"$dir"}" "$value"
+  done
+}
+
+etcd_value() {
+  etcdctl_ get --print-value-only "$PREFIX/$1" 2>/dev/null | head -n1
+}
+
+# ---------------------------------------------------------------- peers
+galera_port_open() {
+  timeout 2 bash -c "exec 3<>/dev/tcp/$1/4567" 2>/dev/null
+}
+
+# synced_peers: addresses of other nodes that say they are Synced and answer on 4567.
+# The port check skips registrations of crashed nodes whose lease has not yet expired.
+synced_peers() {
+  local name address state
+  while read -r name address state; do
+    [[ "$name" != "$NODE_NAME" && "$state" == synced ]] || continue
+    if galera_port_open "$address"; then printf '%s\n' "$address"; fi
+  done < <(etcd_list nodes)
+}
+
+# galera_running_elsewhere: true when any other registered node or known member answers on
+# the Galera port (a component is forming or running even if etcd does not show it Synced).
+galera_running_elsewhere() {
+  local name address rest
+  while read -r name address rest; do
+    [[ "$name" != "$NODE_NAME" && -n "$address" ]] || continue
+    if galera_port_open "$address"; then
+      note "$name at $address answers on port 4567"
+      return 0
+    fi
+  done < <(etcd_list nodes; etcd_list members)
+  return 1
+}
+
+# ---------------------------------------------------------------- local state
+write_config() {
+  local sst_auth
+  sst_auth="sst:$SST_PASSWORD"
+  install -d -o mysql -g mysql /run/mysqld
+  umask 077
+  cat >"$GALERA_CNF" <<EOF
+# Written by galera-entrypoint at each start.
+[mysqld]
+bind-address = 0.0.0.0
+skip-name-resolve
+binlog_format = ROW
+default_storage_engine = InnoDB
+innodb_autoinc_lock_mode = 2
+innodb_flush_log_at_trx_commit = 1
+wsrep_on = ON
+wsrep_provider = /usr/lib/galera/libgalera_smm.so
+wsrep_cluster_name = $CLUSTER_NAME
+wsrep_node_name = $NODE_NAME
+wsrep_node_address = $NODE_ADDRESS
+wsrep_sst_method = mariabackup
+wsrep_sst_auth = $sst_auth
+wsrep_provider_options = "gcache.size=256M"
+$EXTRA_MY_CNF
+EOF
+  chown mysql:mysql "$GALERA_CNF"
+  chmod 0600 "$GALERA_CNF"
+  umask 022
+}
+
+# grastate_field NAME: value of "NAME:" in grastate.dat (empty when absent).
+grastate_field() {
+  [[ -f "$DATADIR/grastate.dat" ]] || return 0
+  sed -n "s/^$1:[[:space:]]*//p" "$DATADIR/grastate.dat" | head -n1
+}
+
+# wsrep_recover: the position InnoDB recovered, as "uuid:seqno" (mysqld --wsrep-recover).
+wsrep_recover() {
+  local log=/tmp/wsrep-recover.log position
+  rm -f "$log"
+  "$MYSQLD" --user=mysql --wsrep-recover --wsrep-cluster-address=gcomm:// \
+    --log-error="$log" >/dev/null 2>&1 || true
+  position=$(sed -n 's/.*WSREP: Recovered position: *\([0-9a-f-]*:-\{0,1\}[0-9]*\).*/\1/p' "$log" | tail -n1)
+  if [[ -z "$position" ]]; then
+    warn "mysqld --wsrep-recover found no position; its log:"
+    sed 's/^/    /' "$log" >&2 || true
+    return 1
+  fi
+  printf '%s\n' "$position"
+}
+
+# local_position: sets MY_UUID and MY_SEQNO from grastate.dat, or from InnoDB when the
+# seqno is -1 (the node crashed or was killed while running). No data: zero uuid, -1.
+local_position() {
+  MY_UUID=$ZERO_UUID
+  MY_SEQNO=-1
+  RECOVERED_START_POSITION=""
+  if [[ ! -d "$DATADIR/mysql" ]]; then
+    note "position: none (empty data directory)"
+    return 0
+  fi
+  local uuid seqno position
+  uuid=$(grastate_field uuid)
+  seqno=$(grastate_field seqno)
+  if [[ -z "$uuid" || "$uuid" == "$ZERO_UUID" ]]; then
+    note "position: none (data directory was never part of a cluster)"
+    return 0
+  fi
+  if [[ "$seqno" == "-1" || -z "$seqno" ]]; then
+    note "grastate.dat has seqno -1 (unclean stop); recovering the position with mysqld --wsrep-recover"
+    if position=$(wsrep_recover); then
+      uuid=${position%:*}
+      seqno=${position##*:}
+      RECOVERED_START_POSITION=$position
+    fi
+  fi
+  MY_UUID=$uuid
+  MY_SEQNO=${seqno:--1}
+  note "position: $MY_UUID:$MY_SEQNO (safe_to_bootstrap=$(grastate_field safe_to_bootstrap))"
+}
+
+has_cluster_data() { [[ "$MY_UUID" != "$ZERO_UUID" ]]; }
+
+set_safe_to_bootstrap() {
+  if [[ -f "$DATADIR/grastate.dat" ]]; then
+    sed -i 's/^safe_to_bootstrap:.*/safe_to_bootstrap: 1/' "$DATADIR/grastate.dat"
+    note "set safe_to_bootstrap: 1 in grastate.dat"
+  fi
+}
+
+# sql_string VALUE: VALUE as a single-quoted SQL literal.
+sql_string() {
+  local value=${1//\\/\\\\}
+  printf "'%s'" "${value//\'/\'\'}"
+}
+
+# init_datadir: a new data directory with root, sst and application users, made with a
+# temporary server without networking or replication (only the bootstrapping node does this).
+init_datadir() {
+  note "initializing a new data directory"
+  find "$DATADIR" -mindepth 1 -delete
+  chown mysql:mysql "$DATADIR"
+  mariadb-install-db --user=mysql --datadir="$DATADIR" --skip-test-db \
+    --auth-root-authentication-method=socket --wsrep-on=OFF --wsrep-provider=none >/dev/null
+  local socket=/run/mysqld/init.sock pid
+  "$MYSQLD" --user=mysql --wsrep-on=OFF --wsrep-provider=none --skip-networking \
+    --socket="$socket" --log-error=/tmp/init-mysqld.log &
+  pid=$!
+  local tries=0
+  until mariadb --protocol=socket --socket="$socket" -uroot -e 'SELECT 1' >/dev/null 2>&1; do
+    ((++tries <= 60)) || error "temporary server for initialization did not start: $(tail -n5 /tmp/init-mysqld.log)"
+    sleep 1
+  done
+  init_sql | mariadb --protocol=socket --socket="$socket" -uroot
+  kill -TERM "$pid"
+  wait "$pid" || true
+  note "data directory initialized (root, sst${MYSQL_USER:+, $MYSQL_USER}${MYSQL_DATABASE:+, database $MYSQL_DATABASE})"
+}
+
+init_sql() {
+  local root_pw sst_pw
+  root_pw=$(sql_string "$MYSQL_ROOT_PASSWORD")
+  sst_pw=$(sql_string "$SST_PASSWORD")
+  cat <<EOF
+SET sql_log_bin = 0;
+ALTER USER 'root'@'localhost' IDENTIFIED VIA unix_socket OR mysql_native_password USING PASSWORD($root_pw);
+CREATE USER 'root'@'%' IDENTIFIED BY $root_pw;
+GRANT ALL PRIVILEGES ON *.* TO 'root'@'%' WITH GRANT OPTION;
+CREATE USER 'sst'@'localhost' IDENTIFIED BY $sst_pw;
+GRANT RELOAD, PROCESS, LOCK TABLES, BINLOG MONITOR ON *.* TO 'sst'@'localhost';
+EOF
+  if [[ -n "$MYSQL_DATABASE" ]]; then
+    printf 'CREATE DATABASE IF NOT EXISTS %s;\n' "\`$MYSQL_DATABASE\`"
+  fi
+  if [[ -n "$MYSQL_USER" ]]; then
+    printf "CREATE USER %s@'%%' IDENTIFIED BY %s;\n" "$(sql_string "$MYSQL_USER")" "$(sql_string "$MYSQL_PASSWORD")"
+    if [[ -n "$MYSQL_DATABASE" ]]; then
+      printf "GRANT ALL PRIVILEGES ON \`%s\`.* TO %s@'%%';\n" "$MYSQL_DATABASE" "$(sql_string "$MYSQL_USER")"
+    fi
+  fi
+  printf 'FLUSH PRIVILEGES;\n'
+}
+
+# ---------------------------------------------------------------- decision
+# try_take_bootstrap: race-free through an etcd transaction; true for exactly one node.
+# With need_no_cluster=1 it also requires that no cluster uuid is recorded yet.
+try_take_bootstrap() {
+  local need_no_cluster=$1 compares result
+  compares="create(\"$PREFIX/bootstrap\") = \"0\""
+  if [[ "$need_no_cluster" == 1 ]]; then
+    compares+=$'\n'"create(\"$PREFIX/uuid\") = \"0\""
+  fi
+  result=$(printf '%s\n\nput --lease=%s %s %s\n\n\n' "$compares" "$LEASE_ID" \
+    "$PREFIX/bootstrap" "$NODE_NAME" | etcdctl_ txn 2>&1 | head -n1) || true
+  [[ "$result" == SUCCESS ]]
+}
+
+# elect_recovery_winner: name of the node that should bootstrap after a full stop, from the
+# published positions "<name> <uuid> <seqno>" on stdin: highest seqno among the nodes that
+# hold the cluster's uuid; ties go to the lowest name so every node computes the same one.
+elect_recovery_winner() {
+  local cluster_uuid=$1
+  awk -v want="$cluster_uuid" -v zero="$ZERO_UUID" '
+    $2 != zero && (want == "" || $2 == want) { print $3, $1 }' |
+    sort -k1,1nr -k2,2 | awk 'NR==1 {print $2}'
+}
+
+# decide: sets DECISION (join|bootstrap-new|bootstrap-recovered) and JOIN_ADDRESSES.
+decide() {
+  local cluster_uuid holder peers members positions missing winner deadline last_wait=""
+  publish_state waiting
+  etcdctl_ put --lease="$LEASE_ID" "$PREFIX/recovery/$NODE_NAME" "$MY_UUID $MY_SEQNO" >/dev/null ||
+    warn "could not publish the position to etcd"
+  deadline=$((SECONDS + RECOVERY_WAIT_TIMEOUT))
+  while :; do
+    peers=$(synced_peers | paste -sd, -)
+    if [[ -n "$peers" ]]; then
+      JOIN_ADDRESSES=$peers
+      DECISION="join"
+      note "decision: join the running cluster through gcomm://$peers (Synced peers in etcd)"
+      return 0
+    fi
+    holder=$(etcd_value bootstrap)
+    if [[ -n "$holder" && "$holder" != "$NODE_NAME" ]]; then
+      wait_note "node $holder is bootstrapping; waiting for it to be Synced, then joining"
+      sleep 2
+      continue
+    fi
+    cluster_uuid=$(etcd_value uuid)
+    positions=$(etcd_list recovery)
+    if [[ -z "$cluster_uuid" ]] && ! awk -v zero="$ZERO_UUID" '$2 != zero {found=1} END {exit !found}' <<<"$positions"; then
+      # No cluster was ever recorded and nobody holds data: a new cluster; one node wins.
+      if try_take_bootstrap 1; then
+        DECISION=bootstrap-new
+        note "decision: bootstrap a NEW cluster (won the etcd transaction on $PREFIX/bootstrap; no cluster uuid recorded)"
+        return 0
+      fi
+      wait_note "another node won the bootstrap transaction; waiting for it"
+      sleep 1
+      continue
+    fi
+    # A cluster existed and none of its nodes runs: elect the most advanced node.
+    if [[ -z "$cluster_uuid" && $SECONDS -lt $deadline ]]; then
+      # etcd lost the record (or the first bootstrap died early): who the members are is
+      # unknown, so give every node the full wait to publish its position.
+      wait_note "nodes hold data but etcd records no cluster; waiting ${RECOVERY_WAIT_TIMEOUT}s (RECOVERY_WAIT_TIMEOUT) for all positions before electing"
+      sleep 2
+      continue
+    fi
+    members=$(etcd_list members | awk '{print $1}')
+    missing=$(comm -23 <(sort -u <<<"$members" | sed '/^$/d') <(awk '{print $1}' <<<"$positions" | sort -u))
+    if [[ -n "$missing" && $SECONDS -lt $deadline ]]; then
+      wait_note "full-cluster recovery: waiting for positions of $(paste -sd' ' <<<"$missing") (up to $((deadline - SECONDS))s more, RECOVERY_WAIT_TIMEOUT=$RECOVERY_WAIT_TIMEOUT); known: $(paste -sd';' <<<"$positions")"
+      sleep 2
+      continue
+    fi
+    if [[ -n "$missing" ]]; then
+      warn "RECOVERY_WAIT_TIMEOUT=${RECOVERY_WAIT_TIMEOUT}s passed without positions from $(paste -sd' ' <<<"$missing"); electing among the nodes present"
+    fi
+    winner=$(elect_recovery_winner "$cluster_uuid" <<<"$positions")
+    if [[ -z "$winner" ]]; then
+      wait_note "no published position holds data of cluster ${cluster_uuid:-?}; waiting for a node that has it"
+      sleep 2
+      continue
+    fi
+    if [[ "$winner" != "$NODE_NAME" ]]; then
+      wait_note "full-cluster recovery: $winner is the most advanced ($(awk -v w="$winner" '$1==w {print $2":"$3}' <<<"$positions")); waiting for it to bootstrap, then joining"
+      sleep 2
+      continue
+    fi
+    if galera_running_elsewhere; then
+      wait_note "a Galera node is up elsewhere; not bootstrapping, waiting for it to be Synced"
+      sleep 2
+      continue
+    fi
+    if try_take_bootstrap 0; then
+      DECISION=bootstrap-recovered
+      note "decision: bootstrap the RECOVERED cluster: this node has the highest seqno $MY_SEQNO of cluster $MY_UUID among positions [$(paste -sd';' <<<"$positions")]"
+      return 0
+    fi
+    sleep 1
+  done
+}
+
+# wait_note: log a waiting reason once, not every poll.
+wait_note() {
+  if [[ "$1" != "${last_wait:-}" ]]; then
+    note "$1"
+    last_wait=$1
+  fi
+}
+
+# ---------------------------------------------------------------- run
+start_health_server() {
+  socat -T 5 TCP-LISTEN:9200,reuseaddr,fork,backlog=32 \
+    EXEC:"/usr/local/bin/galera-health --http" 2>/dev/null &
+  HEALTH_PID=$!
+}
+
+start_mysqld() {
+  local args=(--user=mysql)
+  case "$DECISION" in
+    bootstrap-new)
+      init_datadir
+      args+=(--wsrep-new-cluster --wsrep-cluster-address=gcomm://)
+      publish_state bootstrapping
+      ;;
+    bootstrap-recovered)
+      set_safe_to_bootstrap
+      args+=(--wsrep-new-cluster --wsrep-cluster-address=gcomm://)
+      publish_state bootstrapping
+      ;;
+    join)
+      args+=(--wsrep-cluster-address="gcomm://$JOIN_ADDRESSES")
+      publish_state joining
+      ;;
+  esac
+  if [[ -n "$RECOVERED_START_POSITION" && "$DECISION" != bootstrap-new ]]; then
+    args+=(--wsrep-start-position="$RECOVERED_START_POSITION")
+  fi
+  chown mysql:mysql "$DATADIR"
+  args+=("${MYSQLD_EXTRA_ARGS[@]}")
+  note "starting mariadbd ${args[*]}"
+  "$MYSQLD" "${args[@]}" &
+  MYSQLD_PID=$!
+}
+
+# wsrep_status: "<local_state> <cluster_status>" from the running server (socket, as root).
+wsrep_status() {
+  mariadb --protocol=socket -uroot -N -B -e \
+    "SELECT MAX(IF(VARIABLE_NAME='WSREP_LOCAL_STATE', VARIABLE_VALUE, NULL)),
+            MAX(IF(VARIABLE_NAME='WSREP_CLUSTER_STATUS', VARIABLE_VALUE, NULL)),
+            MAX(IF(VARIABLE_NAME='WSREP_CLUSTER_STATE_UUID', VARIABLE_VALUE, NULL))
+       FROM information_schema.GLOBAL_STATUS
+      WHERE VARIABLE_NAME IN ('WSREP_LOCAL_STATE','WSREP_CLUSTER_STATUS','WSREP_CLUSTER_STATE_UUID')" 2>/dev/null
+}
+
+state_name() {
+  case "$1:$2" in
+    4:Primary) echo synced ;;
+    2:Primary) echo donor ;;
+    3:Primary) echo joined ;;
+    1:*) echo joining ;;
+    *:non-Primary | *:Disconnected) echo non-primary ;;
+    *) echo down ;;
+  esac
+}
+
+# on_synced: once Synced, the node is a member, the cluster uuid is known, no position needed.
+on_synced() {
+  local uuid=$1 recorded
+  record_member
+  etcdctl_ del "$PREFIX/recovery/$NODE_NAME" >/dev/null 2>&1 || true
+  recorded=$(etcd_value uuid)
+  if [[ -z "$recorded" ]]; then
+    etcdctl_ put "$PREFIX/uuid" "$uuid" >/dev/null 2>&1 || true
+    note "recorded cluster uuid $uuid in etcd"
+  elif [[ "$recorded" != "$uuid" ]]; then
+    warn "this node's cluster uuid $uuid differs from $recorded recorded in etcd ($PREFIX/uuid)"
+  fi
+  note "node is Synced and Primary in cluster $uuid (decision was: $DECISION)"
+}
+
+record_member() {
+  etcdctl_ put "$PREFIX/members/$NODE_NAME" "$NODE_ADDRESS" >/dev/null 2>&1 || true
+}
+
+# monitor: publish the node state every 2 s while mysqld runs; return mysqld's exit status.
+monitor() {
+  local status local_state cluster_status uuid state synced_once=0
+  while kill -0 "$MYSQLD_PID" 2>/dev/null; do
+    status=$(wsrep_status || true)
+    read -r local_state cluster_status uuid <<<"${status:-x x x}" || true
+    state=$(state_name "$local_state" "$cluster_status")
+    # No answer yet while joining (SST) or bootstrapping: keep saying so.
+    if [[ "$state" == down && "$NODE_STATE" =~ ^(joining|bootstrapping)$ && "$synced_once" == 0 ]]; then
+      state=$NODE_STATE
+    fi
+    if [[ "$state" != "$NODE_STATE" ]]; then
+      note "state: $state (wsrep_local_state=$local_state, wsrep_cluster_status=$cluster_status)"
+    fi
+    keep_lease
+    publish_state "$state"
+    if [[ "$state" == synced && "$synced_once" == 0 ]]; then
+      on_synced "$uuid"
+      synced_once=1
+    fi
+    if ! kill -0 "$HEALTH_PID" 2>/dev/null; then start_health_server; fi
+    sleep 2 &
+    wait $! || true
+  done
+  local rc=0
+  wait "$MYSQLD_PID" || rc=$?
+  return "$rc"
+}
+
+# shutdown: SIGTERM/SIGINT stop mysqld cleanly, then remove the registration.
+shutdown() {
+  note "signal received; stopping mariadbd"
+  if [[ -n "${MYSQLD_PID:-}" ]]; then
+    kill -TERM "$MYSQLD_PID" 2>/dev/null || true
+    wait "$MYSQLD_PID" 2>/dev/null || true
+  fi
+  cleanup
+  note "stopped"
+  exit 0
+}
+
+# cleanup: give up the registration at once (also after an error) so no one waits for it.
+cleanup() {
+  if [[ -n "${LEASE_ID:-}" ]]; then
+    etcdctl_ lease revoke "$LEASE_ID" >/dev/null 2>&1 || true
+    rm -f "$LEASE_FILE"
+    LEASE_ID=""
+  fi
+  local pid
+  for pid in "${KEEPALIVE_PID:-}" "${HEALTH_PID:-}"; do
+    if [[ -n "$pid" ]]; then kill "$pid" 2>/dev/null || true; fi
+  done
+}
+
+_main() {
+  if [[ "${1:-}" != "" && "${1:0:1}" != "-" ]]; then
+    exec "$@" # e.g. `docker run IMAGE bash`
+  fi
+  MYSQLD_EXTRA_ARGS=("$@") # `docker run IMAGE --some-mysqld-option`
+  setup_env
+  trap shutdown TERM INT
+  trap cleanup EXIT
+  wait_for_etcd
+  setup_node_address
+  write_config
+  start_health_server
+  register_node
+  local_position
+  decide
+  start_mysqld
+  local rc=0
+  monitor || rc=$?
+  note "mariadbd exited with status $rc"
+  cleanup
+  exit "$rc"
+}
+
+if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
+  _main "$@"
+fi

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Galera node health in Percona clustercheck style, for HAProxy and the Docker HEALTHCHECK.
+#   galera-health --check  exit 0 when healthy, 1 otherwise, the state on stdout
+#   galera-health --http   answer one HTTP request on stdin/stdout (run under socat)
+# Healthy: wsrep_local_state 4 (Synced) and wsrep_cluster_status Primary; with
+# AVAILABLE_WHEN_DONOR=1 a Donor/Desynced node (state 2) counts as healthy too.
+set -euo pipefail
+
+# node_state: sets STATE, STATE_COMMENT, CLUSTER_STATUS; false when mariadbd does not answer.
+node_state() {
+  local row
+  row=$(mariadb --protocol=socket -uroot -N -B --connect-timeout=3 -e \
+    "SELECT MAX(IF(VARIABLE_NAME='WSREP_LOCAL_STATE', VARIABLE_VALUE, NULL)),
+            MAX(IF(VARIABLE_NAME='WSREP_CLUSTER_STATUS', VARIABLE_VALUE, NULL)),
+            MAX(IF(VARIABLE_NAME='WSREP_LOCAL_STATE_COMMENT', VARIABLE_VALUE, NULL))
+       FROM information_schema.GLOBAL_STATUS
+      WHERE VARIABLE_NAME IN ('WSREP_LOCAL_STATE','WSREP_CLUSTER_STATUS','WSREP_LOCAL_STATE_COMMENT')" \
+    2>/dev/null) || return 1
+  IFS=$'\t' read -r STATE CLUSTER_STATUS STATE_COMMENT <<<"$row"
+}
+
+# verdict: sets HEALTHY (0/1) and MESSAGE.
+verdict() {
+  HEALTHY=0
+  if ! node_state; then
+    MESSAGE="Galera node is not running (mariadbd does not answer)"
+    return 0
+  fi
+  if [[ "$CLUSTER_STATUS" == Primary && ("$STATE" == 4 || ("$STATE" == 2 && "${AVAILABLE_WHEN_DONOR:-0}" == 1)) ]]; then
+    HEALTHY=1
+    MESSAGE="Galera node is $STATE_COMMENT (wsrep_local_state=$STATE, wsrep_cluster_status=$CLUSTER_STATUS)"
+  else
+    MESSAGE="Galera node is not synced: $STATE_COMMENT (wsrep_local_state=$STATE, wsrep_cluster_status=$CLUSTER_STATUS)"
+  fi
+}
+
+# read_request: consume the request line and headers (HAProxy waits for us to read them).
+read_request() {
+  local line
+  while IFS= read -r -t 2 line; do
+    line=${line%$'\r'}
+    [[ -n "$line" ]] || break
+  done
+}
+
+http_answer() {
+  read_request || true
+  verdict
+  local status="503 Service Unavailable"
+  [[ "$HEALTHY" == 1 ]] && status="200 OK"
+  local body="$MESSAGE"$'\r\n'
+  printf 'HTTP/1.1 %s\r\nContent-Type: text/plain\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s' \
+    "$status" "${#body}" "$body"
+}
+
+main() {
+  case "${1:---check}" in
+    --http) http_answer ;;
+    --check)
+      verdict
+      printf '%s\n' "$MESSAGE"
+      [[ "$HEALTHY" == 1 ]]
+      ;;
+    *)
+      printf 'usage: galera-health [--check|--http]\n' >&2
+      exit 2
+      ;;
+  esac
+}
+
+main "$@"
