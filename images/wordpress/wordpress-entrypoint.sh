@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Entrypoint of the wordpress image: writes Debian's /etc/wordpress/config-default.php from
+# the official image's variables (WORDPRESS_DB_HOST, WORDPRESS_DB_USER,
+# WORDPRESS_DB_PASSWORD[_FILE], WORDPRESS_DB_NAME, WORDPRESS_TABLE_PREFIX) and runs Apache.
+set -euo pipefail
+
+readonly CONFIG=/etc/wordpress/config-default.php
+
+_log() {
+  local level=$1
+  shift
+  printf '%s [wordpress-entrypoint] [%s] [%s] %s\n' \
+    "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$level" "${FUNCNAME[2]:-main}" "$*" >&2
+}
+note() { _log NOTE "$@"; }
+error() {
+  _log ERROR "$@"
+  exit 1
+}
+
+# file_env VAR [default]: VAR or VAR_FILE (a file holding the value), never both.
+file_env() {
+  local var=$1 default=${2:-}
+  local file_var="${var}_FILE"
+  local value=${!var:-} file=${!file_var:-}
+  if [[ -n "$value" && -n "$file" ]]; then
+    error "both $var and $file_var are set; set only one of them"
+  fi
+  if [[ -n "$file" ]]; then
+    [[ -r "$file" ]] || error "$file_var=$file is not a readable file; mount the secret there or set $var"
+    value=$(<"$file")
+  fi
+  printf -v "$var" '%s' "${value:-$default}"
+  unset "$file_var"
+}
+
+setup_env() {
+  : "${WORDPRESS_DB_HOST:=mysql}"
+  : "${WORDPRESS_DB_USER:=wordpress}"
+  : "${WORDPRESS_DB_NAME:=wordpress}"
+  : "${WORDPRESS_TABLE_PREFIX:=wp_}"
+  file_env WORDPRESS_DB_PASSWORD
+  [[ -n "$WORDPRESS_DB_PASSWORD" ]] ||
+    error "WORDPRESS_DB_PASSWORD is not set; set WORDPRESS_DB_PASSWORD or WORDPRESS_DB_PASSWORD_FILE (e.g. a docker secret)"
+  [[ "$WORDPRESS_TABLE_PREFIX" =~ ^[A-Za-z0-9_]+$ ]] ||
+    error "WORDPRESS_TABLE_PREFIX=$WORDPRESS_TABLE_PREFIX may hold only letters, digits and '_'"
+}
+
+# php_string VALUE: VALUE as a single-quoted PHP literal.
+php_string() {
+  local value=${1//\\/\\\\}
+  printf "'%s'" "${value//\'/\\\'}"
+}
+
+# salt NAME: the same secret on every replica (they share no files), derived from the DB
+# password so it is as secret as that password; WORDPRESS_<NAME> overrides it.
+salt() {
+  local name=$1 override="WORDPRESS_$1"
+  if [[ -n "${!override:-}" ]]; then
+    printf '%s' "${!override}"
+    return 0
+  fi
+  printf '%s:%s:%s' "$name" "$WORDPRESS_DB_NAME" "$WORDPRESS_DB_PASSWORD" | sha256sum | cut -c1-64
+}
+
+write_config() {
+  local name
+  umask 027
+  {
+    printf '<?php\n// Written by wordpress-entrypoint at each start.\n'
+    printf "define('DB_NAME', %s);\n" "$(php_string "$WORDPRESS_DB_NAME")"
+    printf "define('DB_USER', %s);\n" "$(php_string "$WORDPRESS_DB_USER")"
+    printf "define('DB_PASSWORD', %s);\n" "$(php_string "$WORDPRESS_DB_PASSWORD")"
+    printf "define('DB_HOST', %s);\n" "$(php_string "$WORDPRESS_DB_HOST")"
+    printf "define('DB_CHARSET', 'utf8mb4');\ndefine('DB_COLLATE', '');\n"
+    printf "\$table_prefix = '%s';\n" "$WORDPRESS_TABLE_PREFIX"
+    for name in AUTH_KEY SECURE_AUTH_KEY LOGGED_IN_KEY NONCE_KEY AUTH_SALT SECURE_AUTH_SALT LOGGED_IN_SALT NONCE_SALT; do
+      printf "define('%s', %s);\n" "$name" "$(php_string "$(salt "$name")")"
+    done
+    printf "define('FS_METHOD', 'direct');\n"
+  } >"$CONFIG"
+  chown root:www-data "$CONFIG"
+  umask 022
+  note "wrote $CONFIG (database $WORDPRESS_DB_NAME on $WORDPRESS_DB_HOST as $WORDPRESS_DB_USER)"
+}
+
+_main() {
+  if [[ "${1:-}" != "" && "${1:0:1}" != "-" ]]; then
+    exec "$@"
+  fi
+  setup_env
+  write_config
+  # Debian's Apache environment (APACHE_RUN_USER, ...); it reads unset variables.
+  set +u
+  # shellcheck disable=SC1091
+  source /etc/apache2/envvars
+  set -u
+  mkdir -p "$APACHE_RUN_DIR" "$APACHE_LOCK_DIR" "$APACHE_LOG_DIR"
+  note "starting Apache on port 80"
+  exec apache2 -DFOREGROUND "$@"
+}
+
+if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
+  _main "$@"
+fi

@@ -1,0 +1,216 @@
+"""Small helpers over the docker CLI for the image contract tests.
+
+Everything a test creates is named with the run's prefix (`gsimg-<hex>-...`) so the
+fixtures can remove it, and so can a person after an aborted run.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import string
+import subprocess
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+IMAGES_DIR = REPO / "images"
+
+ROOT_PASSWORD = "root-pw-'quoted'"
+SST_PASSWORD = "sst-pw"
+APP_USER = "wordpress"
+APP_PASSWORD = "wp-pw"
+APP_DATABASE = "wordpress"
+
+
+HAPROXY_DEFAULTS = dict(listen_port=3306, galera_dns="tasks.mysql-galera", galera_port=3306,
+                        health_port=9200, max_nodes=5, stats_port=8404)
+
+
+def render_haproxy_config(**values) -> str:
+    """The template rendered as the Pulumi program does (Python string.Template)."""
+    template = string.Template((IMAGES_DIR / "haproxy" / "haproxy.cfg.template").read_text())
+    return template.substitute(**values)
+
+
+class DockerError(AssertionError):
+    pass
+
+
+def docker(*args: str, check: bool = True, timeout: float = 120, input: str | None = None) -> subprocess.CompletedProcess:
+    proc = subprocess.run(
+        ["docker", *args], capture_output=True, text=True, timeout=timeout, input=input
+    )
+    if check and proc.returncode != 0:
+        raise DockerError(f"docker {' '.join(args)} -> {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def remove_everything(prefix: str) -> None:
+    """Remove containers, volumes and networks whose name starts with prefix."""
+    names = docker("ps", "-aq", "--filter", f"name=^{prefix}", check=False).stdout.split()
+    if names:
+        docker("rm", "-f", "-v", *names, check=False, timeout=180)
+    vols = [v for v in docker("volume", "ls", "-q", check=False).stdout.split() if v.startswith(prefix)]
+    if vols:
+        docker("volume", "rm", "-f", *vols, check=False)
+    nets = [n for n in docker("network", "ls", "--format", "{{.Name}}", check=False).stdout.split() if n.startswith(prefix)]
+    for net in nets:
+        docker("network", "rm", net, check=False)
+
+
+def wait_until(what: str, predicate, timeout: float, interval: float = 1.0):
+    """Poll predicate until it returns a truthy value; fail naming `what` after timeout."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
+
+
+def container_ip(name: str, network: str) -> str:
+    fmt = "{{json .NetworkSettings.Networks}}"
+    nets = json.loads(docker("inspect", "-f", fmt, name).stdout)
+    return nets[network]["IPAddress"]
+
+
+def published_port(name: str, port: int) -> str:
+    """'127.0.0.1:NNNNN' published for the container's port."""
+    out = docker("port", name, str(port)).stdout.split()
+    return next(a for a in out if a.startswith("127.0.0.1:"))
+
+
+def http_get(url: str, timeout: float = 10) -> tuple[int, str, dict]:
+    """GET without following redirects: (status, body, headers)."""
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args, **kwargs):
+            return None
+
+    opener = urllib.request.build_opener(NoRedirect)
+    try:
+        with opener.open(url, timeout=timeout) as resp:
+            return resp.status, resp.read().decode("utf-8", "replace"), dict(resp.headers)
+    except urllib.error.HTTPError as err:
+        return err.code, err.read().decode("utf-8", "replace"), dict(err.headers)
+
+
+@dataclass
+class GaleraCluster:
+    """etcd + N galera containers on one bridge network, all named `<prefix>-...`."""
+
+    prefix: str
+    network: str
+    images: dict[str, str]
+    size: int = 3
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def etcd(self) -> str:
+        return f"{self.prefix}-etcd"
+
+    @property
+    def alias(self) -> str:
+        """DNS name that resolves to every galera container (like tasks.<service>)."""
+        return f"{self.prefix}-galera"
+
+    @property
+    def nodes(self) -> list[str]:
+        return [f"{self.prefix}-g{i}" for i in range(1, self.size + 1)]
+
+    def create(self) -> None:
+        docker("run", "-d", "--name", self.etcd, "--hostname", self.etcd, "--network", self.network,
+               self.images["etcd"])
+        env = {
+            "DISCOVERY_SERVICE": f"{self.etcd}:2379",
+            "MYSQL_ROOT_PASSWORD": ROOT_PASSWORD,
+            "SST_PASSWORD": SST_PASSWORD,
+            "MYSQL_DATABASE": APP_DATABASE,
+            "MYSQL_USER": APP_USER,
+            "MYSQL_PASSWORD": APP_PASSWORD,
+            "CLUSTER_NAME": "gsimg",
+            "RECOVERY_WAIT_TIMEOUT": "90",
+            "ETCD_WAIT_TIMEOUT": "30",
+            **self.env,
+        }
+        for node in self.nodes:
+            args = ["create", "--name", node, "--hostname", node, "--network", self.network,
+                    "--network-alias", self.alias, "-v", f"{node}-data:/var/lib/mysql"]
+            for key, value in env.items():
+                args += ["-e", f"{key}={value}"]
+            docker(*args, self.images["galera"])
+        wait_until("etcd to answer", lambda: docker(
+            "exec", self.etcd, "etcdctl", "endpoint", "health", check=False).returncode == 0, 30)
+
+    def start(self, *nodes: str) -> None:
+        docker("start", *nodes)
+
+    def sql(self, node: str, query: str, check: bool = True, host: str | None = None,
+            user: str = "root", password: str | None = None, database: str | None = None) -> str:
+        """Run SQL inside `node` with the mariadb client; tab-separated rows without header."""
+        args = ["exec", node, "mariadb", "-N", "-B", f"-u{user}"]
+        if host:
+            args += ["-h", host, "--connect-timeout=5"]
+        if password:
+            args += [f"-p{password}"]
+        if database:
+            args += [database]
+        args += ["-e", query]
+        proc = docker(*args, check=check, timeout=60)
+        return proc.stdout.strip()
+
+    def status(self, node: str) -> dict[str, str]:
+        out = self.sql(node, "SHOW GLOBAL STATUS LIKE 'wsrep_%'", check=False)
+        return dict(line.split("\t", 1) for line in out.splitlines() if "\t" in line)
+
+    def is_synced(self, node: str, size: int | None = None) -> bool:
+        st = self.status(node)
+        return (st.get("wsrep_local_state") == "4" and st.get("wsrep_cluster_status") == "Primary"
+                and (size is None or st.get("wsrep_cluster_size") == str(size)))
+
+    def wait_all_synced(self, timeout: float = 180, nodes: list[str] | None = None) -> None:
+        nodes = nodes or self.nodes
+        wait_until(f"{nodes} Synced in a cluster of {len(nodes)}",
+                   lambda: all(self.is_synced(n, len(nodes)) for n in nodes), timeout, interval=2)
+
+    def logs(self, node: str, since: str | None = None) -> str:
+        args = ["logs"]
+        if since:
+            args += ["--since", since]
+        proc = docker(*args, node, check=False)
+        return proc.stdout + proc.stderr
+
+    def entrypoint_lines(self, node: str, since: str | None = None) -> list[str]:
+        return [line for line in self.logs(node, since).splitlines() if "[galera-entrypoint]" in line]
+
+    def decisions(self, node: str, since: str | None = None) -> list[str]:
+        return [line for line in self.entrypoint_lines(node, since) if "decision:" in line]
+
+    def bootstrap_nodes(self, since: str | None = None) -> dict[str, list[str]]:
+        out = {}
+        for node in self.nodes:
+            lines = [d for d in self.decisions(node, since) if "decision: bootstrap" in d]
+            if lines:
+                out[node] = lines
+        return out
+
+    def positions(self, since: str | None = None) -> dict[str, tuple[str, int]]:
+        """Each node's published position from its log line 'position: <uuid>:<seqno>'."""
+        pattern = re.compile(r"position: ([0-9a-f-]{36}):(-?\d+)")
+        out = {}
+        for node in self.nodes:
+            for line in self.entrypoint_lines(node, since):
+                if m := pattern.search(line):
+                    out[node] = (m.group(1), int(m.group(2)))
+        return out
+
+    def dump_logs(self) -> str:
+        parts = []
+        for node in [self.etcd, *self.nodes]:
+            parts.append(f"===== {node}\n" + "\n".join(self.logs(node).splitlines()[-60:]))
+        return "\n".join(parts)

@@ -1,0 +1,79 @@
+"""Galera image: a full-cluster crash (SIGKILL of every node during writes) heals by itself."""
+
+from __future__ import annotations
+
+import random
+import subprocess
+import time
+
+from tests.images.conftest import MEASUREMENTS
+from tests.images.docker_helpers import docker
+
+WRITE_SECONDS = 6
+
+
+def start_writer(node: str, base: int) -> subprocess.Popen:
+    """Insert rows one transaction at a time on `node`, printing each id once committed."""
+    loop = (f"i=0; while :; do i=$((i+1)); id=$(({base}+i)); "
+            f"mariadb -uroot -e \"INSERT INTO crash.acked VALUES ($id, '{node}')\" 2>/dev/null && echo $id; done")
+    return subprocess.Popen(["docker", "exec", node, "bash", "-c", loop],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+
+
+def test_cluster_recovers_by_itself_after_all_nodes_are_sigkilled_during_writes(cluster_factory):
+    cluster = cluster_factory("b")
+    # Formation in reverse order, one node every 3 s, also ends with exactly one bootstrap.
+    for node in reversed(cluster.nodes):
+        cluster.start(node)
+        time.sleep(3)
+    cluster.wait_all_synced(timeout=240)
+    assert len(cluster.bootstrap_nodes()) == 1
+    uuid_before = cluster.status(cluster.nodes[0])["wsrep_cluster_state_uuid"]
+
+    cluster.sql(cluster.nodes[0], "CREATE DATABASE crash; "
+                                  "CREATE TABLE crash.acked (id INT PRIMARY KEY, node VARCHAR(64))")
+    writers = [start_writer(node, (k + 1) * 1_000_000) for k, node in enumerate(cluster.nodes)]
+    time.sleep(WRITE_SECONDS)
+    docker("kill", "-s", "KILL", *cluster.nodes)  # all three at once
+    acked: set[int] = set()
+    for writer in writers:
+        out, _ = writer.communicate(timeout=30)
+        acked.update(int(line) for line in out.split() if line.isdigit())
+    assert len(acked) > 50, f"the write load committed only {len(acked)} rows"
+
+    order = cluster.nodes[:]
+    random.shuffle(order)
+    restart_at = str(int(time.time()))
+    started = time.monotonic()
+    for node in order:
+        cluster.start(node)
+        time.sleep(2)
+    cluster.wait_all_synced(timeout=240)
+    MEASUREMENTS.append(f"full-crash recovery (restart order {order}) all Synced after "
+                        f"{time.monotonic() - started:.0f}s; {len(acked)} acknowledged rows")
+
+    positions = cluster.positions(since=restart_at)
+    assert set(positions) == set(cluster.nodes), positions
+    assert {uuid for uuid, _ in positions.values()} == {uuid_before}
+    bootstraps = cluster.bootstrap_nodes(since=restart_at)
+    assert len(bootstraps) == 1, bootstraps
+    [(winner, [line])] = bootstraps.items()
+    assert "decision: bootstrap the RECOVERED cluster" in line
+    best = max(seqno for _, seqno in positions.values())
+    assert positions[winner][1] == best, (winner, positions)
+    # Ties go to the lowest name, so every node elects the same one.
+    assert winner == min(n for n, (_, s) in positions.items() if s == best)
+    for node in cluster.nodes:
+        if node != winner:
+            [decision] = cluster.decisions(node, since=restart_at)
+            assert "decision: join the running cluster" in decision
+    MEASUREMENTS.append(f"  winner {winner} with seqno {best}; positions "
+                        + ", ".join(f"{n}={s}" for n, (_, s) in sorted(positions.items())))
+    MEASUREMENTS.extend("  " + l for n in cluster.nodes for l in cluster.entrypoint_lines(n, since=restart_at)
+                        if "position:" in l or "decision:" in l)
+
+    for node in cluster.nodes:
+        assert cluster.status(node)["wsrep_cluster_state_uuid"] == uuid_before
+        present = {int(x) for x in cluster.sql(node, "SELECT id FROM crash.acked").split()}
+        missing = acked - present
+        assert not missing, f"{node} lacks {len(missing)} acknowledged rows, e.g. {sorted(missing)[:5]}"
