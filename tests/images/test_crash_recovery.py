@@ -7,7 +7,7 @@ import subprocess
 import time
 
 from tests.images.conftest import MEASUREMENTS
-from tests.images.docker_helpers import docker
+from tests.images.docker_helpers import docker, wait_until
 
 WRITE_SECONDS = 6
 
@@ -30,11 +30,20 @@ def test_cluster_recovers_by_itself_after_all_nodes_are_sigkilled_during_writes(
     assert len(cluster.bootstrap_nodes()) == 1
     uuid_before = cluster.status(cluster.nodes[0])["wsrep_cluster_state_uuid"]
 
-    cluster.sql(cluster.nodes[0], "CREATE DATABASE crash; "
-                                  "CREATE TABLE crash.acked (id INT PRIMARY KEY, node VARCHAR(64))")
-    writers = [start_writer(node, (k + 1) * 1_000_000) for k, node in enumerate(cluster.nodes)]
+    lagging, *writing = cluster.nodes
+    cluster.sql(lagging, "CREATE DATABASE crash; "
+                         "CREATE TABLE crash.acked (id INT PRIMARY KEY, node VARCHAR(64))")
+    # Make the lowest-named node fall behind (FTWRL desyncs it and pauses its applier), so the
+    # positions differ and the election cannot be won by the tie-break on names.
+    lock = subprocess.Popen(["docker", "exec", lagging, "mariadb", "-uroot", "-e",
+                             "FLUSH TABLES WITH READ LOCK; SELECT SLEEP(300)"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_until(f"{lagging} desynced by its read lock",
+               lambda: cluster.status(lagging).get("wsrep_local_state") == "2", 30)
+    writers = [start_writer(node, (k + 1) * 1_000_000) for k, node in enumerate(writing)]
     time.sleep(WRITE_SECONDS)
     docker("kill", "-s", "KILL", *cluster.nodes)  # all three at once
+    lock.wait(timeout=30)
     acked: set[int] = set()
     for writer in writers:
         out, _ = writer.communicate(timeout=30)
@@ -60,6 +69,7 @@ def test_cluster_recovers_by_itself_after_all_nodes_are_sigkilled_during_writes(
     [(winner, [line])] = bootstraps.items()
     assert "decision: bootstrap the RECOVERED cluster" in line
     best = max(seqno for _, seqno in positions.values())
+    assert positions[lagging][1] < best, positions
     assert positions[winner][1] == best, (winner, positions)
     # Ties go to the lowest name, so every node elects the same one.
     assert winner == min(n for n, (_, s) in positions.items() if s == best)
