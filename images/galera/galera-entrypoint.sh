@@ -160,46 +160,56 @@ register_node() {
   fi
   etcdctl_ del "$PREFIX/nodes/$NODE_NAME" >/dev/null
   etcdctl_ del "$PREFIX/recovery/$NODE_NAME" >/dev/null
-  grant_lease
+  grant_lease || error "etcd did not grant a lease (DISCOVERY_SERVICE=$DISCOVERY_SERVICE)"
   publish_state starting
 }
 
 grant_lease() {
-  LEASE_ID=$(etcdctl_ lease grant "$REGISTRATION_TTL" | awk '/granted/ {print $2}')
-  [[ -n "$LEASE_ID" ]] || error "etcd did not grant a lease (DISCOVERY_SERVICE=$DISCOVERY_SERVICE)"
+  local lease
+  lease=$(etcdctl_ lease grant "$REGISTRATION_TTL" 2>/dev/null | awk '/granted/ {print $2}') || true
+  [[ -n "$lease" ]] || return 1
+  LEASE_ID=$lease
   printf '%s\n' "$LEASE_ID" >"$LEASE_FILE"
   etcdctl_ lease keep-alive "$LEASE_ID" >/dev/null 2>&1 &
   KEEPALIVE_PID=$!
   note "registered in etcd with lease $LEASE_ID (TTL ${REGISTRATION_TTL}s, kept alive)"
 }
 
-# keep_lease: re-grant and re-register when the keep-alive stopped (etcd was away too long).
+# keep_lease: re-grant and re-register when the keep-alive stopped (etcd was away too long,
+# or lost its data). Never fatal: mysqld keeps serving while etcd is away.
 keep_lease() {
   if ! kill -0 "$KEEPALIVE_PID" 2>/dev/null; then
     warn "lease keep-alive stopped; registering again with a new lease"
-    grant_lease || return 0
+    if ! grant_lease; then
+      warn "etcd at $ETCD_ENDPOINTS does not grant a lease yet; retrying"
+      return 0
+    fi
     publish_state "$NODE_STATE"
-    if [[ "$NODE_STATE" == synced ]]; then record_member; fi
+    RECORDED_SYNCED=0 # record membership and uuid again: etcd may have lost them
   fi
   [[ -s "$LEASE_FILE" ]] || printf '%s\n' "$LEASE_ID" >"$LEASE_FILE"
 }
 
 publish_state() {
   NODE_STATE=$1
-  etcdctl_ put --lease="$LEASE_ID" "$PREFIX/nodes/$NODE_NAME" "$NODE_ADDRESS $NODE_STATE" >/dev/null 2>&1 ||
-    warn "could not publish state $NODE_STATE to etcd"
+  if etcdctl_ put --lease="$LEASE_ID" "$PREFIX/nodes/$NODE_NAME" "$NODE_ADDRESS $NODE_STATE" >/dev/null 2>&1; then
+    PUBLISH_FAILING=0
+  elif [[ "${PUBLISH_FAILING:-0}" == 0 ]]; then
+    warn "could not publish state $NODE_STATE to etcd; retrying quietly until it works"
+    PUBLISH_FAILING=1
+  fi
 }
 
 # etcd_list SUBDIR: "<name> <value>" lines for every key under $PREFIX/SUBDIR/.
 etcd_list() {
   local dir="$PREFIX/$1/" key value
-  etcdctl_ get --prefix "$dir" 2>/dev/null | while IFS= read -r key && IFS= read -r value; do
+  { etcdctl_ get --prefix "$dir" 2>/dev/null || true; } | while IFS= read -r key && IFS= read -r value; do
     printf '%s %s\n' "${key#"$dir"}" "$value"
   done
 }
 
 etcd_value() {
-  etcdctl_ get --print-value-only "$PREFIX/$1" 2>/dev/null | head -n1
+  { etcdctl_ get --print-value-only "$PREFIX/$1" 2>/dev/null || true; } | head -n1
 }
 
 # ---------------------------------------------------------------- peers
@@ -400,7 +410,7 @@ elect_recovery_winner() {
 
 # decide: sets DECISION (join|bootstrap-new|bootstrap-recovered) and JOIN_ADDRESSES.
 decide() {
-  local cluster_uuid holder peers members positions missing winner deadline last_wait=""
+  local cluster_uuid holder peers members positions missing winner reading deadline last_wait=""
   publish_state waiting
   etcdctl_ put --lease="$LEASE_ID" "$PREFIX/recovery/$NODE_NAME" "$MY_UUID $MY_SEQNO" >/dev/null ||
     warn "could not publish the position to etcd"
@@ -423,6 +433,13 @@ decide() {
     positions=$(etcd_list recovery)
     if [[ -z "$cluster_uuid" ]] && ! awk -v zero="$ZERO_UUID" '$2 != zero {found=1} END {exit !found}' <<<"$positions"; then
       # No cluster was ever recorded and nobody holds data: a new cluster; one node wins.
+      # A node still reading its position (state "starting") may hold data: wait for it.
+      reading=$(etcd_list nodes | awk '$3 == "starting" {print $1}' | paste -sd' ' -)
+      if [[ -n "$reading" ]]; then
+        wait_note "waiting for $reading to publish its position before forming a new cluster"
+        sleep 1
+        continue
+      fi
       if try_take_bootstrap 1; then
         DECISION=bootstrap-new
         note "decision: bootstrap a NEW cluster (won the etcd transaction on $PREFIX/bootstrap; no cluster uuid recorded)"
@@ -560,13 +577,14 @@ record_member() {
 
 # monitor: publish the node state every 2 s while mysqld runs; return mysqld's exit status.
 monitor() {
-  local status local_state cluster_status uuid state synced_once=0
+  local status local_state cluster_status uuid state
+  RECORDED_SYNCED=0
   while kill -0 "$MYSQLD_PID" 2>/dev/null; do
     status=$(wsrep_status || true)
     read -r local_state cluster_status uuid <<<"${status:-x x x}" || true
     state=$(state_name "$local_state" "$cluster_status")
     # No answer yet while joining (SST) or bootstrapping: keep saying so.
-    if [[ "$state" == down && "$NODE_STATE" =~ ^(joining|bootstrapping)$ && "$synced_once" == 0 ]]; then
+    if [[ "$state" == down && "$NODE_STATE" =~ ^(joining|bootstrapping)$ ]]; then
       state=$NODE_STATE
     fi
     if [[ "$state" != "$NODE_STATE" ]]; then
@@ -574,9 +592,9 @@ monitor() {
     fi
     keep_lease
     publish_state "$state"
-    if [[ "$state" == synced && "$synced_once" == 0 ]]; then
+    if [[ "$state" == synced && "$RECORDED_SYNCED" == 0 ]]; then
       on_synced "$uuid"
-      synced_once=1
+      RECORDED_SYNCED=1
     fi
     if ! kill -0 "$HEALTH_PID" 2>/dev/null; then start_health_server; fi
     sleep 2 &
