@@ -54,9 +54,9 @@ main() {
       *) error "unknown option '$1': use [--hosts N] [--rebuild] [--down]" ;;
     esac
   done
-  local logs
-  logs=$(mktemp -d)
-  trap 'rm -rf "$logs"' EXIT
+  BENCH_LOGS=$(mktemp -d)
+  trap 'rm -rf "$BENCH_LOGS"' EXIT
+  local logs=$BENCH_LOGS
 
   note "lab down, to start from nothing"
   "$LAB" down 2>"$logs/down.log" || { cat "$logs/down.log" >&2; error "lab down failed"; }
@@ -77,6 +77,8 @@ main() {
   ((rebuild == 0)) || cold_label="from nothing (lab images rebuilt)"
   printf 'lab up --hosts %d %s: %s s\n' "$hosts" "$cold_label" "$cold"
   printf 'lab up --hosts %d warm:  %s s\n' "$hosts" "$warm"
+  printf 'steps of the run from nothing:\n'
+  grep -o '\] .*: done in [0-9]* s$' "$logs/cold.log" | sed 's/^\] /  /' || true
   printf 'memory of the idle hosts (docker stats --no-stream):\n'
   host_memory "$hosts"
 
