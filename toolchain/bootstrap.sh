@@ -174,8 +174,8 @@ build_language_python() {
 module_dir_at_commit() {
   local module="$1" commit="$2" dir
   dir=$(go mod download -json "$module@$commit" |
-    python3 -c 'import json,sys; d=json.load(sys.stdin); print(d.get("Dir") or ""); sys.exit(1 if d.get("Error") else 0)') ||
-    error "the Go module proxy does not serve $module at commit $commit (go mod download -json $module@$commit; its error is above)"
+    python3 -c 'import json,sys; d=json.load(sys.stdin); e=d.get("Error"); print(e or d["Dir"], file=sys.stderr if e else sys.stdout); sys.exit(1 if e else 0)') ||
+    error "the Go module proxy does not serve $module at commit $commit (go mod download -json $module@$commit answered with the error above)"
   printf '%s\n' "$dir"
 }
 

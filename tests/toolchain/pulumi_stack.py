@@ -1,0 +1,83 @@
+"""Shared parts of the toolchain tests: the toolchain's environment and throwaway stacks
+driven through the Go-built `pulumi` CLI on the local file backend."""
+
+import secrets
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ENV_SCRIPT = REPO_ROOT / "toolchain" / "env.sh"
+CLI_TIMEOUT_S = 600
+
+
+def toolchain_env() -> dict[str, str]:
+    """The environment toolchain/env.sh sets up, read back from a bash that sourced it."""
+    dump = subprocess.run(
+        ["bash", "-c", f'. "{ENV_SCRIPT}" && env -0'],
+        check=True,
+        capture_output=True,
+        timeout=30,
+    ).stdout
+    return dict(item.split("=", 1) for item in dump.decode().split("\0") if "=" in item)
+
+
+class Stack:
+    """A throwaway stack of one of toolchain/'s programs, in its own directory and backend."""
+
+    def __init__(self, program: Path, workdir: Path, name: str):
+        self.name = name
+        self.project_dir = workdir / "program"
+        self.env = toolchain_env()
+        self.env.update(
+            PULUMI_BACKEND_URL=f"file://{workdir / 'state'}",
+            PULUMI_CONFIG_PASSPHRASE=secrets.token_hex(16),
+            PULUMI_SKIP_CONFIRMATIONS="true",
+            NO_COLOR="1",
+        )
+        (workdir / "state").mkdir()
+        # A copy keeps Pulumi.<stack>.yaml out of the work tree; the copy's virtualenv
+        # points at the repository's .venv like the original's does.
+        shutil.copytree(program, self.project_dir, ignore=shutil.ignore_patterns("__pycache__"))
+        project_file = self.project_dir / "Pulumi.yaml"
+        project_file.write_text(
+            project_file.read_text().replace(
+                "virtualenv: ../../.venv", f"virtualenv: {REPO_ROOT / '.venv'}"
+            )
+        )
+
+    def pulumi(
+        self, *args: str, check: bool = True, of_stack: bool = True
+    ) -> subprocess.CompletedProcess:
+        """Run the CLI in the program's copy; `of_stack=False` for commands without --stack."""
+        stack_args = ["--stack", self.name, "--non-interactive"] if of_stack else []
+        result = subprocess.run(
+            ["pulumi", *args, *stack_args],
+            cwd=self.project_dir,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=CLI_TIMEOUT_S,
+        )
+        if check and result.returncode != 0:
+            pytest.fail(
+                f"pulumi {' '.join(args)} exited {result.returncode}\n"
+                f"--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
+            )
+        return result
+
+    def init(self, **config: str) -> None:
+        """Create the stack with passphrase secrets; `secret_*` keys are set as secrets."""
+        self.pulumi("stack", "init", "--secrets-provider", "passphrase")
+        for key, value in config.items():
+            if key.startswith("secret_"):
+                self.pulumi("config", "set", "--secret", key.removeprefix("secret_"), value)
+            else:
+                self.pulumi("config", "set", key, value)
+
+    def remove(self) -> None:
+        """Destroy and forget the stack; never raises, for use in finalizers."""
+        self.pulumi("destroy", "--yes", "--skip-preview", check=False)
+        self.pulumi("stack", "rm", "--yes", "--force", check=False)
