@@ -142,12 +142,13 @@ build_pulumi_cli() {
   mark_current pulumi "$key"
 }
 
-# Path of the exec script that ships in the sdk module at the CLI version.
+# Path of the exec script that ships in the sdk module at PULUMI_VERSION (fetched outside
+# any module, so no wrapper's go.mod is touched; checksums still come from the sumdb).
 sdk_exec_script() {
   local dir
-  dir=$(cd "$WRAPPERS_DIR/pulumi" && go mod download -json "$SDK_MODULE" |
-    python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])') ||
-    error "could not fetch $SDK_MODULE (version from toolchain/go/pulumi/go.mod)"
+  dir=$(cd "$STATE_DIR" && go mod download -json "$SDK_MODULE@v$PULUMI_VERSION" |
+    python3 -c 'import json,sys; d=json.load(sys.stdin); e=d.get("Error"); print(e or d["Dir"], file=sys.stderr if e else sys.stdout); sys.exit(1 if e else 0)') ||
+    error "could not fetch $SDK_MODULE@v$PULUMI_VERSION through the Go module proxy (error above)"
   printf '%s/python/cmd/pulumi-language-python-exec\n' "$dir"
 }
 
