@@ -7,9 +7,10 @@
 # full stop), start mysqld and keep the registration up to date until mysqld stops.
 #
 # etcd layout under /galera/$CLUSTER_NAME/ (leased = disappears when the node stops renewing):
-#   nodes/<name>     leased   "<address> <state>"   state: starting|waiting|joining|
-#                                                   bootstrapping|synced|donor|joined|down
-#   recovery/<name>  leased   "<uuid> <seqno>"      position published while electing
+#   nodes/<name>     leased   "<address> <state> [<uuid> <seqno>]"
+#                             state: starting|waiting|joining|bootstrapping|synced|donor|
+#                             joined|non-primary|down; the position of the local data once
+#                             known (kept in the same key so it can never outlive the node's run)
 #   bootstrap        leased   "<name>"              the one node allowed to bootstrap
 #   uuid             kept     "<cluster state uuid>" written once a cluster is Primary
 #   members/<name>   kept     "<address>"           every node that has been Synced once
@@ -159,7 +160,6 @@ register_node() {
     fi
   fi
   etcdctl_ del "$PREFIX/nodes/$NODE_NAME" >/dev/null
-  etcdctl_ del "$PREFIX/recovery/$NODE_NAME" >/dev/null
   grant_lease || error "etcd did not grant a lease (DISCOVERY_SERVICE=$DISCOVERY_SERVICE)"
   publish_state starting
 }
@@ -192,7 +192,8 @@ keep_lease() {
 
 publish_state() {
   NODE_STATE=$1
-  if etcdctl_ put --lease="$LEASE_ID" "$PREFIX/nodes/$NODE_NAME" "$NODE_ADDRESS $NODE_STATE" >/dev/null 2>&1; then
+  if etcdctl_ put --lease="$LEASE_ID" "$PREFIX/nodes/$NODE_NAME" \
+    "$NODE_ADDRESS $NODE_STATE${MY_UUID:+ $MY_UUID $MY_SEQNO}" >/dev/null 2>&1; then
     PUBLISH_FAILING=0
   elif [[ "${PUBLISH_FAILING:-0}" == 0 ]]; then
     warn "could not publish state $NODE_STATE to etcd; retrying quietly until it works"
@@ -221,7 +222,7 @@ galera_port_open() {
 # The port check skips registrations of crashed nodes whose lease has not yet expired.
 synced_peers() {
   local name address state
-  while read -r name address state; do
+  while read -r name address state _; do
     [[ "$name" != "$NODE_NAME" && "$state" == synced ]] || continue
     if galera_port_open "$address"; then printf '%s\n' "$address"; fi
   done < <(etcd_list nodes)
@@ -410,10 +411,9 @@ elect_recovery_winner() {
 
 # decide: sets DECISION (join|bootstrap-new|bootstrap-recovered) and JOIN_ADDRESSES.
 decide() {
-  local cluster_uuid holder peers members positions missing winner reading deadline last_wait=""
-  publish_state waiting
-  etcdctl_ put --lease="$LEASE_ID" "$PREFIX/recovery/$NODE_NAME" "$MY_UUID $MY_SEQNO" >/dev/null ||
-    warn "could not publish the position to etcd"
+  local cluster_uuid holder peers members positions missing winner reading deadline
+  local last_wait="" timeout_warned=0
+  publish_state waiting # with this node's position
   deadline=$((SECONDS + RECOVERY_WAIT_TIMEOUT))
   while :; do
     peers=$(synced_peers | paste -sd, -)
@@ -430,7 +430,8 @@ decide() {
       continue
     fi
     cluster_uuid=$(etcd_value uuid)
-    positions=$(etcd_list recovery)
+    # Positions of the nodes now deciding: "<name> <uuid> <seqno>".
+    positions=$(etcd_list nodes | awk '$3 == "waiting" && NF >= 5 {print $1, $4, $5}')
     if [[ -z "$cluster_uuid" ]] && ! awk -v zero="$ZERO_UUID" '$2 != zero {found=1} END {exit !found}' <<<"$positions"; then
       # No cluster was ever recorded and nobody holds data: a new cluster; one node wins.
       # A node still reading its position (state "starting") may hold data: wait for it.
@@ -460,12 +461,13 @@ decide() {
     members=$(etcd_list members | awk '{print $1}')
     missing=$(comm -23 <(sort -u <<<"$members" | sed '/^$/d') <(awk '{print $1}' <<<"$positions" | sort -u))
     if [[ -n "$missing" && $SECONDS -lt $deadline ]]; then
-      wait_note "full-cluster recovery: waiting for positions of $(paste -sd' ' <<<"$missing") (up to $((deadline - SECONDS))s more, RECOVERY_WAIT_TIMEOUT=$RECOVERY_WAIT_TIMEOUT); known: $(paste -sd';' <<<"$positions")"
+      wait_note "full-cluster recovery: waiting up to ${RECOVERY_WAIT_TIMEOUT}s (RECOVERY_WAIT_TIMEOUT) for the positions of $(paste -sd' ' <<<"$missing"); known: [$(paste -sd';' <<<"$positions")]"
       sleep 2
       continue
     fi
-    if [[ -n "$missing" ]]; then
-      warn "RECOVERY_WAIT_TIMEOUT=${RECOVERY_WAIT_TIMEOUT}s passed without positions from $(paste -sd' ' <<<"$missing"); electing among the nodes present"
+    if [[ -n "$missing" && "$timeout_warned" == 0 ]]; then
+      warn "RECOVERY_WAIT_TIMEOUT=${RECOVERY_WAIT_TIMEOUT}s passed without the positions of $(paste -sd' ' <<<"$missing"); electing among the nodes present (a missing node that is more advanced would lose its newer transactions)"
+      timeout_warned=1
     fi
     winner=$(elect_recovery_winner "$cluster_uuid" <<<"$positions")
     if [[ -z "$winner" ]]; then
@@ -560,7 +562,6 @@ state_name() {
 on_synced() {
   local uuid=$1 recorded
   record_member
-  etcdctl_ del "$PREFIX/recovery/$NODE_NAME" >/dev/null 2>&1 || true
   recorded=$(etcd_value uuid)
   if [[ -z "$recorded" ]]; then
     etcdctl_ put "$PREFIX/uuid" "$uuid" >/dev/null 2>&1 || true
@@ -568,7 +569,7 @@ on_synced() {
   elif [[ "$recorded" != "$uuid" ]]; then
     warn "this node's cluster uuid $uuid differs from $recorded recorded in etcd ($PREFIX/uuid)"
   fi
-  note "node is Synced and Primary in cluster $uuid (decision was: $DECISION)"
+  note "node is a full member of the Primary component of cluster $uuid (decision was: $DECISION)"
 }
 
 record_member() {
@@ -592,7 +593,8 @@ monitor() {
     fi
     keep_lease
     publish_state "$state"
-    if [[ "$state" == synced && "$RECORDED_SYNCED" == 0 ]]; then
+    # Donor (2) also means a full member of the Primary component (e.g. right after a FTWRL).
+    if [[ "$state" =~ ^(synced|donor)$ && "$RECORDED_SYNCED" == 0 ]]; then
       on_synced "$uuid"
       RECORDED_SYNCED=1
     fi

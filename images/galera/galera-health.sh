@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Galera node health in Percona clustercheck style, for HAProxy and the Docker HEALTHCHECK.
-#   galera-health --check  exit 0 when healthy, 1 otherwise, the state on stdout
-#   galera-health --http   answer one HTTP request on stdin/stdout (run under socat)
-# Healthy: wsrep_local_state 4 (Synced) and wsrep_cluster_status Primary; with
-# AVAILABLE_WHEN_DONOR=1 a Donor/Desynced node (state 2) counts as healthy too.
+#   galera-health [--check] [--donor-ok]  exit 0 when healthy, 1 otherwise, the state on stdout
+#   galera-health --http                  answer one HTTP request on stdin/stdout (under socat)
+# Healthy: wsrep_local_state 4 (Synced) and wsrep_cluster_status Primary. A Donor/Desynced node
+# (state 2) counts as healthy with --donor-ok or AVAILABLE_WHEN_DONOR=1: the Docker HEALTHCHECK
+# uses --donor-ok, because a swarm replaces unhealthy tasks and must not kill a donor mid-SST.
 set -euo pipefail
 
 # node_state: sets STATE, STATE_COMMENT, CLUSTER_STATUS; false when mariadbd does not answer.
@@ -26,7 +27,7 @@ verdict() {
     MESSAGE="Galera node is not running (mariadbd does not answer)"
     return 0
   fi
-  if [[ "$CLUSTER_STATUS" == Primary && ("$STATE" == 4 || ("$STATE" == 2 && "${AVAILABLE_WHEN_DONOR:-0}" == 1)) ]]; then
+  if [[ "$CLUSTER_STATUS" == Primary && ("$STATE" == 4 || ("$STATE" == 2 && "$DONOR_OK" == 1)) ]]; then
     HEALTHY=1
     MESSAGE="Galera node is $STATE_COMMENT (wsrep_local_state=$STATE, wsrep_cluster_status=$CLUSTER_STATUS)"
   else
@@ -54,18 +55,26 @@ http_answer() {
 }
 
 main() {
-  case "${1:---check}" in
-    --http) http_answer ;;
-    --check)
-      verdict
-      printf '%s\n' "$MESSAGE"
-      [[ "$HEALTHY" == 1 ]]
-      ;;
-    *)
-      printf 'usage: galera-health [--check|--http]\n' >&2
-      exit 2
-      ;;
-  esac
+  DONOR_OK=${AVAILABLE_WHEN_DONOR:-0}
+  local mode=--check
+  while [[ $# -gt 0 ]]; do
+    case "$1" in
+      --http | --check) mode=$1 ;;
+      --donor-ok) DONOR_OK=1 ;;
+      *)
+        printf 'usage: galera-health [--check [--donor-ok] | --http]\n' >&2
+        exit 2
+        ;;
+    esac
+    shift
+  done
+  if [[ "$mode" == --http ]]; then
+    http_answer
+    return 0
+  fi
+  verdict
+  printf '%s\n' "$MESSAGE"
+  [[ "$HEALTHY" == 1 ]]
 }
 
 main "$@"

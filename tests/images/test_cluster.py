@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from tests.images.docker_helpers import docker, wait_until
+from tests.images.docker_helpers import container_ip, docker, wait_until
 
 
 def test_three_nodes_started_at_once_form_one_cluster_with_exactly_one_bootstrap_decision(cluster):
@@ -32,7 +32,9 @@ def test_three_nodes_started_at_once_form_one_cluster_with_exactly_one_bootstrap
     assert kv["/galera/gsimg/uuid"] == uuids.pop()
     assert kv["/galera/gsimg/bootstrap"] == bootstrapper
     for node in cluster.nodes:
-        assert kv[f"/galera/gsimg/nodes/{node}"].endswith(" synced")
+        address, state, *_ = kv[f"/galera/gsimg/nodes/{node}"].split()
+        assert state == "synced"
+        assert address == container_ip(node, cluster.network)
         assert f"/galera/gsimg/members/{node}" in kv
 
 

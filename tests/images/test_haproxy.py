@@ -6,8 +6,9 @@ import csv
 import io
 from collections import Counter
 
-from tests.images.docker_helpers import (HAPROXY_DEFAULTS, ROOT_PASSWORD, docker, http_get,
-                                         published_port, render_haproxy_config, wait_until)
+from tests.images.docker_helpers import (HAPROXY_DEFAULTS, ROOT_PASSWORD, container_ip, docker,
+                                         http_get, published_port, render_haproxy_config,
+                                         wait_until)
 
 CONNECTIONS = 12
 
@@ -19,15 +20,18 @@ def test_image_ships_the_template_rendered_with_the_default_values(images):
     assert "server-template galera 1-5 tasks.mysql-galera:3306" in shipped
 
 
-def server_states(haproxy: str, cluster) -> dict[str, str]:
-    """Galera node name -> HAProxy server status, from the stats CSV (by address)."""
+def node_ips(cluster) -> dict[str, str]:
+    """Addresses of the running nodes (a stopped container has none: take them before)."""
+    return {node: container_ip(node, cluster.network) for node in cluster.nodes}
+
+
+def server_states(haproxy: str, ips: dict[str, str]) -> dict[str, str]:
+    """Galera node name -> HAProxy server status at its address ('absent': no server has it)."""
     status, body, _ = http_get(f"http://{published_port(haproxy, 8404)}/;csv")
     assert status == 200
     rows = csv.DictReader(io.StringIO(body.lstrip("# ")))
     by_addr = {r["addr"].split(":")[0]: r["status"] for r in rows
                if r["pxname"] == "galera" and r["svname"].startswith("galera") and r["addr"]}
-    ips = {node: docker("inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
-                        node, check=False).stdout.strip() for node in cluster.nodes}
     return {node: by_addr.get(ip, "absent") for node, ip in ips.items()}
 
 
@@ -41,8 +45,9 @@ def route(cluster, haproxy, via: str) -> Counter:
 
 def test_haproxy_routes_only_to_synced_nodes(cluster, haproxy):
     g1, g2, g3 = cluster.nodes
+    ips = node_ips(cluster)
     wait_until("all three servers UP in HAProxy",
-               lambda: set(server_states(haproxy, cluster).values()) == {"UP"}, 60)
+               lambda: set(server_states(haproxy, ips).values()) == {"UP"}, 60)
     assert set(route(cluster, haproxy, g1)) == {g1, g2, g3}
 
     # A desynced node (wsrep_local_state 2, Donor/Desynced) gets no connection.
@@ -50,22 +55,26 @@ def test_haproxy_routes_only_to_synced_nodes(cluster, haproxy):
     try:
         assert "503" in docker("exec", g1, "bash", "-c",
                                f"exec 3<>/dev/tcp/{g2}/9200; printf 'GET / HTTP/1.0\\r\\n\\r\\n' >&3; head -n1 <&3").stdout
+        # The Docker HEALTHCHECK (--donor-ok) keeps a donor alive; the endpoint does not route to it.
+        assert docker("exec", g2, "galera-health", "--check", check=False).returncode == 1
+        assert docker("exec", g2, "galera-health", "--check", "--donor-ok", check=False).returncode == 0
         wait_until("the desynced node DOWN in HAProxy",
-                   lambda: server_states(haproxy, cluster)[g2] == "DOWN", 30)
+                   lambda: server_states(haproxy, ips)[g2] == "DOWN", 30)
         hits = route(cluster, haproxy, g1)
         assert set(hits) == {g1, g3}, hits
     finally:
         cluster.sql(g2, "SET GLOBAL wsrep_desync = OFF")
-    wait_until("the re-synced node UP again", lambda: server_states(haproxy, cluster)[g2] == "UP", 30)
+    wait_until("the re-synced node UP again", lambda: server_states(haproxy, ips)[g2] == "UP", 30)
 
     # A stopped node gets no connection either.
     docker("stop", "-t", "30", g3)
     try:
         wait_until("the stopped node out of HAProxy",
-                   lambda: server_states(haproxy, cluster)[g3] != "UP", 30)
+                   lambda: server_states(haproxy, ips)[g3] != "UP", 30)
         hits = route(cluster, haproxy, g1)
         assert set(hits) == {g1, g2}, hits
     finally:
         cluster.start(g3)
         cluster.wait_all_synced(timeout=120)
-    wait_until("all three servers UP again", lambda: set(server_states(haproxy, cluster).values()) == {"UP"}, 60)
+    ips = node_ips(cluster)  # the restarted node may have a new address
+    wait_until("all three servers UP again", lambda: set(server_states(haproxy, ips).values()) == {"UP"}, 60)
