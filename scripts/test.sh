@@ -10,8 +10,21 @@ readonly PYTEST_NO_TESTS=5
 
 note() { printf '%s [test] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 
+# Command-line tools the suites call (the lab's tests lint its script with shellcheck).
+install_test_tools() {
+  local missing=() tool
+  for tool in shellcheck ssh curl; do
+    command -v "$tool" >/dev/null || missing+=("$tool")
+  done
+  ((${#missing[@]} == 0)) && return 0
+  note "installing ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck openssh-client curl >/dev/null
+}
+
 main() {
   local started=$SECONDS rc=0
+  install_test_tools
   bash "$ROOT/toolchain/bootstrap.sh"
   bash "$ROOT/scripts/venv.sh"
   # shellcheck source=scripts/stack-env.sh

@@ -1,34 +1,28 @@
-"""The slow parts, shared: one lab, one stack driven with Pulumi's Automation API, and a
-timing report printed at the end of the run.
-
-The stack runs from a scratch copy of the project (symlinks to the code, copies of the stack
-files) with its own file backend, so config changes made by the tests never touch the
-checkout and a developer's own `make up` state is left alone.
-"""
+"""The slow parts, shared: one lab of three bare Docker hosts for the session, the stack
+deployed on it once per module, and a timing report printed at the end of the run."""
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Iterator
 
 import pytest
-from pulumi import automation as auto
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "lab"))
 from lab_helpers import LAB_JSON, Lab, lab  # noqa: E402  (shared with the lab's own tests)
 
-STACK = "dev"
-PASSPHRASE = "galera-swarm-dev-lab"
+SEED_RECIPE = ROOT / "bench" / "seed-recipe.sh"
 TIMINGS: dict[str, float] = {}
 
 
 class Timer:
+    """Records how long a block took under `name` for the timing report."""
+
     def __init__(self, name: str):
         self.name = name
 
@@ -44,52 +38,31 @@ def pytest_terminal_summary(terminalreporter):
     if TIMINGS:
         terminalreporter.section("galera-swarm timing report")
         for name, seconds in TIMINGS.items():
-            terminalreporter.write_line(f"{name:<48} {seconds:8.1f} s")
+            terminalreporter.write_line(f"{name:<52} {seconds:8.1f} s")
 
 
 @pytest.fixture(scope="session")
 def lab_hosts() -> Iterator[Lab]:
-    if LAB_JSON.exists():
-        pytest.fail("a lab is already up (lab/.state/lab.json exists), perhaps from `make up`; "
-                    "the integration tests need bare hosts: run `make down` first")
+    """Three bare lab hosts. A lab this fixture started is removed at the end; one that was
+    already up is left as it was found, and one in use by a swarm is not touched at all."""
+    already_up = LAB_JSON.exists()
+    with Timer("lab up (3 hosts)"):
+        lab("up", timeout=3600)
+    the_lab = Lab(json.loads(LAB_JSON.read_text()))
+    in_swarm = [h for h in the_lab.hosts
+                if the_lab.sh(h, "docker info --format '{{.Swarm.LocalNodeState}}'") != "inactive"]
+    if in_swarm:
+        pytest.fail(f"lab hosts {in_swarm} are already in a swarm (from `make up`?); the "
+                    "integration tests start from bare hosts: run `make down` first")
     try:
-        with Timer("lab up (3 hosts, from nothing)"):
-            lab("up", timeout=3600)
-        yield Lab(json.loads(LAB_JSON.read_text()))
+        yield the_lab
     finally:
-        lab("down", timeout=600, check=False)
+        if not already_up:
+            lab("down", timeout=600, check=False)
 
 
-def _scratch_project(tmp: Path) -> Path:
-    work = tmp / "project"
-    work.mkdir()
-    for name in ("__main__.py", "components", "images", "lab", ".venv"):
-        (work / name).symlink_to(ROOT / name)
-    for name in ("Pulumi.yaml", f"Pulumi.{STACK}.yaml"):
-        shutil.copy(ROOT / name, work / name)
-    return work
-
-
-@pytest.fixture(scope="session")
-def stack(lab_hosts: Lab, tmp_path_factory) -> Iterator[auto.Stack]:
-    tmp = tmp_path_factory.mktemp("stack")
-    backend = tmp / "state"
-    backend.mkdir()
-    env = {
-        "PULUMI_BACKEND_URL": f"file://{backend}",
-        "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
-        "PULUMI_SKIP_UPDATE_CHECK": "true",
-    }
-    workspace = auto.LocalWorkspace(work_dir=str(_scratch_project(tmp)), env_vars=env)
-    the_stack = auto.Stack.create_or_select(STACK, workspace)
-    try:
-        yield the_stack
-    finally:
-        try:
-            the_stack.destroy(on_output=print, suppress_progress=True)
-        finally:
-            the_stack.workspace.remove_stack(STACK, force=True)
-
-
-def pulumi_up(stack: auto.Stack, **kwargs) -> auto.UpResult:
-    return stack.up(on_output=print, show_secrets=False, suppress_progress=True, **kwargs)
+def seed_recipe(action: str) -> None:
+    result = subprocess.run([str(SEED_RECIPE), action], capture_output=True, text=True,
+                            timeout=1200, stdin=subprocess.DEVNULL)
+    print(result.stderr, end="")
+    assert result.returncode == 0, f"seed-recipe {action} failed:\n{result.stdout}\n{result.stderr}"
