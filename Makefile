@@ -1,8 +1,11 @@
 # The two README commands, and a few more for day-to-day work.
-.PHONY: up test unit preview down lab-down bench
+.PHONY: up up-by-hand test unit preview down bench
 
 up:        ## bootstrap the machine, build the lab, pulumi up the dev stack
 	bash scripts/up.sh
+
+up-by-hand: ## the same architecture on the lab with the plain docker CLI (bench/seed-recipe.sh)
+	bash lab/lab up && bash bench/seed-recipe.sh up
 
 test:      ## every test: unit, toolchain smoke, images, lab, integration
 	bash scripts/test.sh
