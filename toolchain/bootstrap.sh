@@ -158,7 +158,7 @@ build_language_python() {
     -tool "$SDK_MODULE/python/cmd/pulumi-language-python@$host_version"
   exec_script=$(sdk_exec_script)
   [[ -f "$exec_script" ]] || error "no pulumi-language-python-exec in $SDK_MODULE at v$PULUMI_VERSION ($exec_script)"
-  key=$(stamp_key pulumi-language-python "$host_version" "$(sha256sum "$exec_script")")
+  key=$(stamp_key pulumi-language-python "$host_version" "$(sha256sum <"$exec_script")")
   if is_current pulumi-language-python "$key" && [[ -x "$BIN_DIR/pulumi-language-python-exec" ]]; then
     note "pulumi-language-python: host from sdk $host_version, exec script from sdk v$PULUMI_VERSION up to date"
     return 0
