@@ -25,12 +25,18 @@ install_test_tools() {
 main() {
   local started=$SECONDS rc=0
   install_test_tools
-  bash "$ROOT/toolchain/bootstrap.sh"
+  # The CLI and the language host; the provider plugins cannot be built from the Go module
+  # proxy this machine reaches (toolchain/README.md, "Known gap"), and no test needs them.
+  bash "$ROOT/toolchain/bootstrap.sh" pulumi pulumi-language-python
   bash "$ROOT/scripts/venv.sh"
   # shellcheck source=scripts/stack-env.sh
   source "$ROOT/scripts/stack-env.sh"
   cd "$ROOT"
-  python -m pytest "${@:-tests}" || rc=$?
+  # Fast suites first; the lab's own suite last, as it ends by taking the lab down.
+  if (($# == 0)); then
+    set -- tests/unit tests/toolchain tests/images tests/integration tests/lab
+  fi
+  python -m pytest "$@" || rc=$?
   if ((rc == PYTEST_NO_TESTS)); then
     note "pytest collected no tests: that is a failure here"
     rc=1
