@@ -69,23 +69,22 @@ class EtcdDiscovery(pulumi.ComponentResource):
             # takes the well-known ports.
             ports = [(CLIENT_PORT, CLIENT_PORT), (PEER_PORT, PEER_PORT)] if args.publish and index == 0 else []
             env = member_env(member, members, args.cluster_token)
-            services.append(docker.Service(
+            services.append(service_spec.replicated_service(
                 f"{name}-{member}",
-                name=member,
-                task_spec=docker.ServiceTaskSpecArgs(
-                    container_spec=docker.ServiceTaskSpecContainerSpecArgs(
-                        image=args.image,
-                        hostname=member,
-                        env=env,
-                        mounts=[docker.ServiceTaskSpecContainerSpecMountArgs(
-                            type="volume", source=f"{member}-data", target="/var/lib/etcd")],
-                    ),
-                    networks_advanceds=service_spec.attach(args.network_id, [ALIAS]),
-                    restart_policy=service_spec.restart_on_failure(),
+                service_name=member,
+                container_spec=docker.ServiceTaskSpecContainerSpecArgs(
+                    image=args.image,
+                    hostname=member,
+                    env=env,
+                    mounts=[docker.ServiceTaskSpecContainerSpecMountArgs(
+                        type="volume", source=f"{member}-data", target="/var/lib/etcd")],
                 ),
-                mode=docker.ServiceModeArgs(replicated=docker.ServiceModeReplicatedArgs(replicas=1)),
-                endpoint_spec=service_spec.endpoint_spec(args.endpoint_mode, args.publish_mode, ports),
-                converge_config=service_spec.CONVERGE,
+                network_id=args.network_id,
+                replicas=1,
+                endpoint_mode=args.endpoint_mode,
+                publish_mode=args.publish_mode,
+                ports=ports,
+                aliases=[ALIAS],
                 opts=pulumi.ResourceOptions(parent=self, provider=args.provider),
             ))
 

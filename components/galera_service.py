@@ -84,40 +84,38 @@ class GaleraService(pulumi.ComponentResource):
         sst = secret(SST_PASSWORD_FILE, args.passwords.sst)
         app = secret(APP_PASSWORD_FILE, args.passwords.app)
 
-        update, rollback = service_spec.one_at_a_time(monitor="60s")
         ports = [(s.publish_port, MYSQL_PORT)] if s.publish_port else []
-        service = docker.Service(
+        service = service_spec.replicated_service(
             f"{name}-{s.service_name}",
-            name=s.service_name,
-            task_spec=docker.ServiceTaskSpecArgs(
-                container_spec=docker.ServiceTaskSpecContainerSpecArgs(
-                    image=s.image,
-                    # A stable name per slot: the node's identity in etcd and in Galera.
-                    hostname="{{.Service.Name}}-{{.Task.Slot}}",
-                    env=pulumi.Output.from_input(args.discovery_endpoint).apply(
-                        lambda endpoint: galera_env(s, endpoint)),
-                    secrets=[service_spec.mount_secret(root, ROOT_PASSWORD_FILE),
-                             service_spec.mount_secret(sst, SST_PASSWORD_FILE),
-                             service_spec.mount_secret(app, APP_PASSWORD_FILE)],
-                    mounts=[docker.ServiceTaskSpecContainerSpecMountArgs(
-                        type="volume", source=f"{s.service_name}-data", target=DATA_DIR)],
-                    healthcheck=docker.ServiceTaskSpecContainerSpecHealthcheckArgs(
-                        tests=["CMD", "/usr/local/bin/galera-health", "--check"], interval="5s", timeout="3s",
-                        retries=3, start_period="10m"),
-                    # Give mysqld time to flush and leave the cluster cleanly.
-                    stop_grace_period="60s",
-                ),
-                networks_advanceds=service_spec.attach(args.network_id),
-                placement=docker.ServiceTaskSpecPlacementArgs(
-                    max_replicas=1, constraints=list(s.constraints) or None),
-                resources=resource_limits(s),
-                restart_policy=service_spec.restart_on_failure(),
+            service_name=s.service_name,
+            container_spec=docker.ServiceTaskSpecContainerSpecArgs(
+                image=s.image,
+                # A stable name per slot: the node's identity in etcd and in Galera.
+                hostname="{{.Service.Name}}-{{.Task.Slot}}",
+                env=pulumi.Output.from_input(args.discovery_endpoint).apply(
+                    lambda endpoint: galera_env(s, endpoint)),
+                secrets=[service_spec.mount_secret(root, ROOT_PASSWORD_FILE),
+                         service_spec.mount_secret(sst, SST_PASSWORD_FILE),
+                         service_spec.mount_secret(app, APP_PASSWORD_FILE)],
+                mounts=[docker.ServiceTaskSpecContainerSpecMountArgs(
+                    type="volume", source=f"{s.service_name}-data", target=DATA_DIR)],
+                healthcheck=docker.ServiceTaskSpecContainerSpecHealthcheckArgs(
+                    tests=["CMD", "/usr/local/bin/galera-health", "--check"], interval="5s", timeout="3s",
+                    retries=3, start_period="10m"),
+                # Give mysqld time to flush and leave the cluster cleanly.
+                stop_grace_period="60s",
             ),
-            mode=docker.ServiceModeArgs(replicated=docker.ServiceModeReplicatedArgs(replicas=s.replicas)),
-            endpoint_spec=service_spec.endpoint_spec(args.endpoint_mode, args.publish_mode, ports),
-            update_config=update,
-            rollback_config=rollback,
-            converge_config=service_spec.CONVERGE,
+            network_id=args.network_id,
+            replicas=s.replicas,
+            endpoint_mode=args.endpoint_mode,
+            publish_mode=args.publish_mode,
+            ports=ports,
+            # One task per node: each node holds its own copy of the data in its volume.
+            placement=docker.ServiceTaskSpecPlacementArgs(
+                max_replicas=1, constraints=list(s.constraints) or None),
+            resources=resource_limits(s),
+            # A node needs a while after start to sync; judge an update only after that.
+            monitor="60s",
             opts=on_swarm,
         )
 

@@ -67,28 +67,23 @@ class GaleraLoadBalancer(pulumi.ComponentResource):
                 lambda svc: render_config(svc, args)),
             opts=on_swarm,
         )
-        update, rollback = service_spec.one_at_a_time()
         ports = [(args.port, args.galera_port)] if args.publish else []
-        service = docker.Service(
+        service = service_spec.replicated_service(
             f"{name}-{args.service_name}",
-            name=args.service_name,
-            task_spec=docker.ServiceTaskSpecArgs(
-                container_spec=docker.ServiceTaskSpecContainerSpecArgs(
-                    image=args.image,
-                    configs=[docker.ServiceTaskSpecContainerSpecConfigArgs(
-                        config_id=config.id, config_name=config.name, file_name=CONFIG_PATH)],
-                ),
-                networks_advanceds=service_spec.attach(args.network_id),
-                # Host-mode ports can be bound once per node.
-                placement=docker.ServiceTaskSpecPlacementArgs(
-                    max_replicas=1 if ports and args.publish_mode == "host" else None),
-                restart_policy=service_spec.restart_on_failure(),
+            service_name=args.service_name,
+            container_spec=docker.ServiceTaskSpecContainerSpecArgs(
+                image=args.image,
+                configs=[docker.ServiceTaskSpecContainerSpecConfigArgs(
+                    config_id=config.id, config_name=config.name, file_name=CONFIG_PATH)],
             ),
-            mode=docker.ServiceModeArgs(replicated=docker.ServiceModeReplicatedArgs(replicas=args.replicas)),
-            endpoint_spec=service_spec.endpoint_spec(args.endpoint_mode, args.publish_mode, ports),
-            update_config=update,
-            rollback_config=rollback,
-            converge_config=service_spec.CONVERGE,
+            network_id=args.network_id,
+            replicas=args.replicas,
+            endpoint_mode=args.endpoint_mode,
+            publish_mode=args.publish_mode,
+            ports=ports,
+            # Host-mode ports can be bound once per node.
+            placement=docker.ServiceTaskSpecPlacementArgs(
+                max_replicas=1 if ports and args.publish_mode == "host" else None),
             opts=on_swarm,
         )
         self.service_id = service.id

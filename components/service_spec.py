@@ -55,3 +55,34 @@ def secret_data(value: pulumi.Input[str]) -> pulumi.Output[str]:
 def mount_secret(secret: docker.Secret, file_name: str) -> docker.ServiceTaskSpecContainerSpecSecretArgs:
     return docker.ServiceTaskSpecContainerSpecSecretArgs(
         secret_id=secret.id, secret_name=secret.name, file_name=f"/run/secrets/{file_name}")
+
+
+def replicated_service(resource_name: str, *, service_name: str,
+                       container_spec: docker.ServiceTaskSpecContainerSpecArgs,
+                       network_id: pulumi.Input[str], replicas: int, endpoint_mode: str,
+                       publish_mode: str, opts: pulumi.ResourceOptions,
+                       ports: Sequence[tuple[int, int]] = (),
+                       placement: Optional[docker.ServiceTaskSpecPlacementArgs] = None,
+                       resources: Optional[docker.ServiceTaskSpecResourcesArgs] = None,
+                       aliases: Optional[Sequence[str]] = None,
+                       monitor: str = "30s") -> docker.Service:
+    """A replicated service on the overlay that restarts failed tasks, updates one task at a
+    time with rollback, and makes `pulumi up` wait until its tasks run."""
+    update, rollback = one_at_a_time(monitor)
+    return docker.Service(
+        resource_name,
+        name=service_name,
+        task_spec=docker.ServiceTaskSpecArgs(
+            container_spec=container_spec,
+            networks_advanceds=attach(network_id, aliases),
+            placement=placement,
+            resources=resources,
+            restart_policy=restart_on_failure(),
+        ),
+        mode=docker.ServiceModeArgs(replicated=docker.ServiceModeReplicatedArgs(replicas=replicas)),
+        endpoint_spec=endpoint_spec(endpoint_mode, publish_mode, ports),
+        update_config=update,
+        rollback_config=rollback,
+        converge_config=CONVERGE,
+        opts=opts,
+    )

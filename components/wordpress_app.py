@@ -54,29 +54,24 @@ class WordPressApp(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: WordPressAppArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("galera-swarm:index:WordPressApp", name, None, opts)
-        update, rollback = service_spec.one_at_a_time()
         host_mode = args.publish_mode == "host"
-        service = docker.Service(
+        service = service_spec.replicated_service(
             f"{name}-{args.service_name}",
-            name=args.service_name,
-            task_spec=docker.ServiceTaskSpecArgs(
-                container_spec=docker.ServiceTaskSpecContainerSpecArgs(
-                    image=args.image,
-                    env=pulumi.Output.from_input(args.db_host).apply(lambda h: wordpress_env(args, h)),
-                    secrets=[docker.ServiceTaskSpecContainerSpecSecretArgs(
-                        secret_id=args.db_password_secret_id, secret_name=args.db_password_secret_name,
-                        file_name=f"/run/secrets/{PASSWORD_FILE}")],
-                ),
-                networks_advanceds=service_spec.attach(args.network_id),
-                placement=docker.ServiceTaskSpecPlacementArgs(max_replicas=1 if host_mode else None),
-                restart_policy=service_spec.restart_on_failure(),
+            service_name=args.service_name,
+            container_spec=docker.ServiceTaskSpecContainerSpecArgs(
+                image=args.image,
+                env=pulumi.Output.from_input(args.db_host).apply(lambda h: wordpress_env(args, h)),
+                secrets=[docker.ServiceTaskSpecContainerSpecSecretArgs(
+                    secret_id=args.db_password_secret_id, secret_name=args.db_password_secret_name,
+                    file_name=f"/run/secrets/{PASSWORD_FILE}")],
             ),
-            mode=docker.ServiceModeArgs(replicated=docker.ServiceModeReplicatedArgs(replicas=args.replicas)),
-            endpoint_spec=service_spec.endpoint_spec(args.endpoint_mode, args.publish_mode,
-                                                     [(args.port, HTTP_PORT)]),
-            update_config=update,
-            rollback_config=rollback,
-            converge_config=service_spec.CONVERGE,
+            network_id=args.network_id,
+            replicas=args.replicas,
+            endpoint_mode=args.endpoint_mode,
+            publish_mode=args.publish_mode,
+            ports=[(args.port, HTTP_PORT)],
+            # Host-mode ports can be bound once per node.
+            placement=docker.ServiceTaskSpecPlacementArgs(max_replicas=1 if host_mode else None),
             opts=pulumi.ResourceOptions(parent=self, provider=args.provider),
         )
         if host_mode:
