@@ -23,6 +23,7 @@ readonly GALERA_CNF=/etc/mysql/mariadb.conf.d/99-galera.cnf
 readonly LEASE_FILE="$DATADIR/.galera-etcd-lease"
 readonly ZERO_UUID=00000000-0000-0000-0000-000000000000
 readonly MYSQLD=/usr/sbin/mariadbd
+readonly DRAIN_FLAG=/run/galera-draining # galera-health answers 503 while it exists
 
 # ---------------------------------------------------------------- logging
 _log() {
@@ -73,6 +74,7 @@ setup_env() {
   : "${ETCD_WAIT_TIMEOUT:=60}"
   : "${RECOVERY_WAIT_TIMEOUT:=300}"
   : "${REGISTRATION_TTL:=10}"
+  : "${SHUTDOWN_DRAIN_SECONDS:=3}"
   : "${EXTRA_MY_CNF:=}"
   file_env MYSQL_ROOT_PASSWORD
   file_env SST_PASSWORD
@@ -90,6 +92,7 @@ setup_env() {
   require_integer ETCD_WAIT_TIMEOUT
   require_integer RECOVERY_WAIT_TIMEOUT
   require_integer REGISTRATION_TTL
+  require_integer SHUTDOWN_DRAIN_SECONDS
   PREFIX="/galera/$CLUSTER_NAME"
   ETCD_ENDPOINTS=$(etcd_endpoints "$DISCOVERY_SERVICE")
   export ETCDCTL_API=3
@@ -607,9 +610,17 @@ monitor() {
   return "$rc"
 }
 
-# shutdown: SIGTERM/SIGINT stop mysqld cleanly, then remove the registration.
+# shutdown: SIGTERM/SIGINT: first the health endpoint says 503 for SHUTDOWN_DRAIN_SECONDS so
+# load balancers stop sending connections, then mysqld stops cleanly and the registration goes.
 shutdown() {
-  note "signal received; stopping mariadbd"
+  if [[ -n "${MYSQLD_PID:-}" ]] && kill -0 "$MYSQLD_PID" 2>/dev/null; then
+    touch "$DRAIN_FLAG"
+    publish_state down
+    note "signal received; draining for ${SHUTDOWN_DRAIN_SECONDS}s (health answers 503), then stopping mariadbd"
+    sleep "$SHUTDOWN_DRAIN_SECONDS"
+  else
+    note "signal received; stopping"
+  fi
   if [[ -n "${MYSQLD_PID:-}" ]]; then
     kill -TERM "$MYSQLD_PID" 2>/dev/null || true
     wait "$MYSQLD_PID" 2>/dev/null || true
@@ -638,6 +649,7 @@ _main() {
   fi
   MYSQLD_EXTRA_ARGS=("$@") # `docker run IMAGE --some-mysqld-option`
   setup_env
+  rm -f "$DRAIN_FLAG"
   trap shutdown TERM INT
   trap cleanup EXIT
   wait_for_etcd

@@ -23,6 +23,10 @@ node_state() {
 # verdict: sets HEALTHY (0/1) and MESSAGE.
 verdict() {
   HEALTHY=0
+  if [[ -e /run/galera-draining ]]; then
+    MESSAGE="Galera node is shutting down (draining connections)"
+    return 0
+  fi
   if ! node_state; then
     MESSAGE="Galera node is not running (mariadbd does not answer)"
     return 0

@@ -87,3 +87,34 @@ def test_cluster_recovers_by_itself_after_all_nodes_are_sigkilled_during_writes(
         present = {int(x) for x in cluster.sql(node, "SELECT id FROM crash.acked").split()}
         missing = acked - present
         assert not missing, f"{node} lacks {len(missing)} acknowledged rows, e.g. {sorted(missing)[:5]}"
+
+
+def test_after_a_full_crash_a_member_that_stays_away_is_waited_for_then_the_others_elect(cluster_factory):
+    cluster = cluster_factory("c", env={"RECOVERY_WAIT_TIMEOUT": "20"})
+    cluster.start(*cluster.nodes)
+    cluster.wait_all_synced(timeout=240)
+    g1, g2, g3 = cluster.nodes
+    cluster.sql(g1, "CREATE DATABASE away; CREATE TABLE away.t (id INT PRIMARY KEY); "
+                    "INSERT INTO away.t VALUES (1), (2), (3)")
+    uuid_before = cluster.status(g2)["wsrep_cluster_state_uuid"]
+    cluster.wait_all_synced(timeout=30)  # every node has recorded its membership in etcd
+    docker("kill", "-s", "KILL", *cluster.nodes)
+
+    restart_at = str(int(time.time()))
+    cluster.start(g3, g2)  # g1 stays down
+    cluster.wait_all_synced(timeout=180, nodes=[g2, g3])
+    lines = [l for n in (g2, g3) for l in cluster.entrypoint_lines(n, since=restart_at)]
+    assert any(f"waiting up to 20s (RECOVERY_WAIT_TIMEOUT) for the positions of {g1}" in l for l in lines), lines
+    assert any(f"RECOVERY_WAIT_TIMEOUT=20s passed without the positions of {g1}; electing among the nodes present" in l
+               for l in lines), lines
+    bootstraps = cluster.bootstrap_nodes(since=restart_at)
+    assert len(bootstraps) == 1 and set(bootstraps) <= {g2, g3}, bootstraps
+    MEASUREMENTS.append("recovery with one member away (RECOVERY_WAIT_TIMEOUT=20):")
+    MEASUREMENTS.extend("  " + l for l in lines if "RECOVERY_WAIT_TIMEOUT" in l or "decision:" in l)
+
+    # The member that stayed away comes back and joins; still one cluster with every row.
+    cluster.start(g1)
+    cluster.wait_all_synced(timeout=120)
+    for node in cluster.nodes:
+        assert cluster.status(node)["wsrep_cluster_state_uuid"] == uuid_before
+        assert cluster.sql(node, "SELECT COUNT(*) FROM away.t") == "3"
