@@ -64,6 +64,7 @@ def make_cluster(request, run_prefix, network, images, name, **kwargs) -> Galera
         if request.session.testsfailed:
             print(cluster.dump_logs())
         remove_everything(cluster.prefix)
+        cluster.remove_files()
 
     request.addfinalizer(finalize)
     cluster.create()

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import string
 import subprocess
+import tempfile
 import time
 import urllib.request
 from dataclasses import dataclass, field
@@ -138,14 +140,31 @@ class GaleraCluster:
             "ETCD_WAIT_TIMEOUT": "30",
             **self.env,
         }
-        for node in self.nodes:
+        # The second node reads its passwords from files, as docker secrets are given in a swarm.
+        self.secrets_dir = Path(tempfile.mkdtemp(prefix="gsimg-secrets-"))
+        file_env = dict(env)
+        for key in ("MYSQL_ROOT_PASSWORD", "SST_PASSWORD", "MYSQL_PASSWORD"):
+            secret = self.secrets_dir / key.lower()
+            secret.write_text(file_env.pop(key))
+            secret.chmod(0o644)
+            file_env[f"{key}_FILE"] = f"/run/secrets/{key.lower()}"
+        self.secrets_dir.chmod(0o755)
+        for index, node in enumerate(self.nodes):
             args = ["create", "--name", node, "--hostname", node, "--network", self.network,
                     "--network-alias", self.alias, "-v", f"{node}-data:/var/lib/mysql"]
-            for key, value in env.items():
+            node_env = env
+            if index == 1:
+                node_env = file_env
+                args += ["-v", f"{self.secrets_dir}:/run/secrets:ro"]
+            for key, value in node_env.items():
                 args += ["-e", f"{key}={value}"]
             docker(*args, self.images["galera"])
         wait_until("etcd to answer", lambda: docker(
             "exec", self.etcd, "etcdctl", "endpoint", "health", check=False).returncode == 0, 30)
+
+    def remove_files(self) -> None:
+        if getattr(self, "secrets_dir", None):
+            shutil.rmtree(self.secrets_dir, ignore_errors=True)
 
     def start(self, *nodes: str) -> None:
         docker("start", *nodes)

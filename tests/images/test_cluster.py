@@ -26,6 +26,11 @@ def test_three_nodes_started_at_once_form_one_cluster_with_exactly_one_bootstrap
             [decision] = cluster.decisions(node)
             assert "decision: join the running cluster" in decision
 
+    # The second node got its passwords as files (*_FILE, like docker secrets) and took part.
+    env = docker("inspect", "-f", "{{json .Config.Env}}", cluster.nodes[1]).stdout
+    assert "MYSQL_ROOT_PASSWORD_FILE=/run/secrets/mysql_root_password" in env
+    assert "MYSQL_ROOT_PASSWORD=" not in env
+
     # etcd holds what the other nodes need: members, the cluster uuid, live registrations.
     out = docker("exec", cluster.etcd, "etcdctl", "get", "--prefix", "/galera/gsimg/").stdout.split("\n")
     kv = dict(zip(out[0::2], out[1::2]))
