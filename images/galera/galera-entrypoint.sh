@@ -89,6 +89,8 @@ setup_env() {
   fi
   [[ "$CLUSTER_NAME" =~ ^[A-Za-z0-9_.-]+$ ]] || error "CLUSTER_NAME=$CLUSTER_NAME may hold only letters, digits, '.', '_' and '-'"
   [[ "$NODE_NAME" =~ ^[A-Za-z0-9_.-]+$ ]] || error "NODE_NAME=$NODE_NAME may hold only letters, digits, '.', '_' and '-'"
+  [[ -z "$MYSQL_DATABASE" || "$MYSQL_DATABASE" =~ ^[A-Za-z0-9_$-]+$ ]] ||
+    error "MYSQL_DATABASE=$MYSQL_DATABASE may hold only letters, digits, '_', '\$' and '-'"
   require_integer ETCD_WAIT_TIMEOUT
   require_integer RECOVERY_WAIT_TIMEOUT
   require_integer REGISTRATION_TTL
@@ -100,7 +102,7 @@ setup_env() {
 
 # etcd_endpoints "h1:p1,h2:p2" -> "http://h1:p1,http://h2:p2" (a given scheme is kept).
 etcd_endpoints() {
-  local list=$1 item out=()
+  local list=$1 item items=() out=()
   IFS=, read -r -a items <<<"$list"
   for item in "${items[@]}"; do
     [[ "$item" == *://* ]] || item="http://$item"
