@@ -45,7 +45,7 @@ create_services() {
     -e ETCD_INITIAL_CLUSTER=etcd=http://etcd:2380 "$IMAGES/etcd:$TAG" >/dev/null
   on docker1 docker service create -d --name mysql-galera --replicas 3 --replicas-max-per-node 1 \
     --network mynet --endpoint-mode dnsrr --hostname "'{{.Service.Name}}-{{.Task.Slot}}'" \
-    --mount type=volume,source=mysql-galera-data,target=/var/lib/mysql \
+    --mount "'type=volume,source={{.Service.Name}}-{{.Task.Slot}}-data,target=/var/lib/mysql'" \
     --secret mysql-root-password --secret mysql-sst-password --secret mysql-app-password \
     -e CLUSTER_NAME=galera -e DISCOVERY_SERVICE=etcd:2379 \
     -e MYSQL_ROOT_PASSWORD_FILE=/run/secrets/mysql-root-password \
@@ -96,7 +96,8 @@ cmd_down() {
     on "$host" docker swarm leave --force >/dev/null 2>&1 || true
   done
   for host in "${HOSTS[@]}"; do
-    on "$host" 'docker volume rm mysql-galera-data >/dev/null 2>&1 || true'
+    # Data volumes, and the anonymous ones the images declare.
+    on "$host" 'docker volume prune -f >/dev/null'
   done
 }
 

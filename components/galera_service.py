@@ -97,11 +97,15 @@ class GaleraService(pulumi.ComponentResource):
                 secrets=[service_spec.mount_secret(root, ROOT_PASSWORD_FILE),
                          service_spec.mount_secret(sst, SST_PASSWORD_FILE),
                          service_spec.mount_secret(app, APP_PASSWORD_FILE)],
+                # One volume per slot (on whichever node runs it), so a node's data always
+                # belongs to the same Galera node name.
                 mounts=[docker.ServiceTaskSpecContainerSpecMountArgs(
-                    type="volume", source=f"{s.service_name}-data", target=DATA_DIR)],
+                    type="volume", source="{{.Service.Name}}-{{.Task.Slot}}-data", target=DATA_DIR)],
+                # A donor stays healthy: swarm would otherwise replace it in the middle of an
+                # SST. The load balancer's HTTP check still takes a donor out of rotation.
                 healthcheck=docker.ServiceTaskSpecContainerSpecHealthcheckArgs(
-                    tests=["CMD", "/usr/local/bin/galera-health", "--check"], interval="5s", timeout="3s",
-                    retries=3, start_period="10m"),
+                    tests=["CMD", "/usr/local/bin/galera-health", "--check", "--donor-ok"],
+                    interval="5s", timeout="3s", retries=3, start_period="10m"),
                 # Give mysqld time to flush and leave the cluster cleanly.
                 stop_grace_period="60s",
             ),
