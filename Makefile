@@ -19,5 +19,5 @@ preview:   ## what `pulumi up` would change on the dev stack
 down:      ## pulumi destroy the dev stack, then remove the lab
 	bash scripts/down.sh
 
-bench:     ## hand-made recipe versus pulumi up on the lab (bench/README.md)
+bench:     ## hand-made recipe versus pulumi up on the lab (bench/compare.py; needs the plugins)
 	bash bench/run.sh

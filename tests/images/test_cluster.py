@@ -32,8 +32,15 @@ def test_three_nodes_started_at_once_form_one_cluster_with_exactly_one_bootstrap
     assert "MYSQL_ROOT_PASSWORD=" not in env
 
     # etcd holds what the other nodes need: members, the cluster uuid, live registrations.
-    out = docker("exec", cluster.etcd, "etcdctl", "get", "--prefix", "/galera/gsimg/").stdout.split("\n")
-    kv = dict(zip(out[0::2], out[1::2]))
+    # A node publishes its state every 2 s, so its registration may trail mariadbd briefly.
+    def registrations():
+        out = docker("exec", cluster.etcd, "etcdctl", "get", "--prefix", "/galera/gsimg/").stdout.split("\n")
+        kv = dict(zip(out[0::2], out[1::2]))
+        states = [kv.get(f"/galera/gsimg/nodes/{node}", "- -").split()[1] for node in cluster.nodes]
+        members = [f"/galera/gsimg/members/{node}" in kv for node in cluster.nodes]
+        return kv if states == ["synced"] * len(cluster.nodes) and all(members) else None
+
+    kv = wait_until("every node registered as synced and recorded as a member", registrations, timeout=30)
     assert kv["/galera/gsimg/uuid"] == uuids.pop()
     assert kv["/galera/gsimg/bootstrap"] == bootstrapper
     for node in cluster.nodes:
