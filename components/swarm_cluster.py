@@ -174,6 +174,7 @@ class SwarmCluster(pulumi.ComponentResource):
         )
         self.manager_address = pulumi.Output.from_input(leader.address)
         self.node_ids = pulumi.Output.all(**node_ids)
+        # Not an output (it holds the key): what other components use to ask the leader things.
         self.leader_connection = leader_conn
         self.register_outputs({
             "manager_address": self.manager_address,

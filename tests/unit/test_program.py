@@ -128,7 +128,7 @@ def test_haproxy_config_is_rendered_for_the_galera_service(program):
     assert "check port 9200" in rendered and "$" not in rendered
     lb = services(run)["galera-lb"]["taskSpec"]["containerSpec"]["configs"][0]
     assert lb["fileName"] == "/usr/local/etc/haproxy/haproxy.cfg"
-    assert lb["configId"] == config.outputs.get("id", "lb-haproxy-cfg-id")
+    assert lb["configId"] == f"{config.name}-id"  # the mocks' id of the ServiceConfig
 
 
 def test_every_service_joins_the_overlay(program):
