@@ -22,6 +22,17 @@ install_test_tools() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck openssh-client curl >/dev/null
 }
 
+# The lab suites build and remove their own lab; one that is up already (make up,
+# make up-by-hand) holds someone's deployment, so leave it alone and say so.
+refuse_existing_lab() {
+  if [[ -e "$ROOT/lab/.state/lab.json" ]]; then
+    note "ERROR: a lab is up (lab/.state/lab.json exists, from make up or make up-by-hand?)."
+    note "make test builds and removes its own lab; run 'make down' first, or name suites:"
+    note "  scripts/test.sh tests/unit tests/toolchain tests/images"
+    exit 1
+  fi
+}
+
 main() {
   local started=$SECONDS rc=0
   install_test_tools
@@ -34,6 +45,7 @@ main() {
   cd "$ROOT"
   # Fast suites first; the lab's own suite last, as it ends by taking the lab down.
   if (($# == 0)); then
+    refuse_existing_lab
     set -- tests/unit tests/toolchain tests/images tests/integration tests/lab
   fi
   python -m pytest "$@" || rc=$?
