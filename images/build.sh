@@ -54,13 +54,14 @@ parse_args() {
   done
 }
 
-# build_image NAME: docker build with the layer cache; the full log only on failure.
+# build_image NAME: docker build with the layer cache; the full log only on failure. The
+# context is images/ itself, so every image can copy the shared lib/entrypoint-lib.sh.
 build_image() {
   local name=$1 ref="$PREFIX/$1:$TAG" log started
   log=$(mktemp)
   started=$SECONDS
   note "building $ref from images/$name"
-  if ! DOCKER_BUILDKIT=0 docker build -t "$ref" "$IMAGES_DIR/$name" >"$log" 2>&1; then
+  if ! DOCKER_BUILDKIT=0 docker build -t "$ref" -f "$IMAGES_DIR/$name/Dockerfile" "$IMAGES_DIR" >"$log" 2>&1; then
     tail -n 40 "$log" >&2
     rm -f "$log"
     error "building $ref failed (log above)"

@@ -6,17 +6,9 @@ set -euo pipefail
 
 readonly DATA_DIR_DEFAULT=/var/lib/etcd
 
-_log() {
-  local level=$1
-  shift
-  printf '%s [etcd-entrypoint] [%s] [%s] %s\n' \
-    "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$level" "${FUNCNAME[2]:-main}" "$*" >&2
-}
-note() { _log NOTE "$@"; }
-error() {
-  _log ERROR "$@"
-  exit 1
-}
+readonly LOG_TAG=etcd-entrypoint
+# shellcheck source=../lib/entrypoint-lib.sh
+source /usr/local/lib/galera-swarm/entrypoint-lib.sh
 
 set_defaults() {
   local host

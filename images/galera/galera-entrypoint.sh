@@ -26,37 +26,11 @@ readonly MYSQLD=/usr/sbin/mariadbd
 readonly DRAIN_FLAG=/run/galera-draining # galera-health answers 503 while it exists
 
 # ---------------------------------------------------------------- logging
-_log() {
-  local level=$1
-  shift
-  printf '%s [galera-entrypoint] [%s] [%s] %s\n' \
-    "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$level" "${FUNCNAME[2]:-main}" "$*" >&2
-}
-note() { _log NOTE "$@"; }
-warn() { _log WARN "$@"; }
-error() {
-  _log ERROR "$@"
-  exit 1
-}
+readonly LOG_TAG=galera-entrypoint
+# shellcheck source=../lib/entrypoint-lib.sh
+source /usr/local/lib/galera-swarm/entrypoint-lib.sh
 
 # ---------------------------------------------------------------- settings
-# file_env VAR [default]: VAR or VAR_FILE (a file holding the value), never both.
-file_env() {
-  local var=$1 default=${2:-}
-  local file_var="${var}_FILE"
-  local value=${!var:-} file=${!file_var:-}
-  if [[ -n "$value" && -n "$file" ]]; then
-    error "both $var and $file_var are set; set only one of them"
-  fi
-  if [[ -n "$file" ]]; then
-    [[ -r "$file" ]] || error "$file_var=$file is not a readable file; mount the secret there or set $var"
-    value=$(<"$file")
-  fi
-  printf -v "$var" '%s' "${value:-$default}"
-  export "${var?}"
-  unset "$file_var"
-}
-
 # require_setting VAR why: stop with an error naming VAR and how to set it.
 require_setting() {
   local var=$1 why=$2
@@ -79,6 +53,7 @@ setup_env() {
   file_env MYSQL_ROOT_PASSWORD
   file_env SST_PASSWORD
   file_env MYSQL_PASSWORD
+  export MYSQL_ROOT_PASSWORD SST_PASSWORD MYSQL_PASSWORD
   : "${MYSQL_DATABASE:=}"
   : "${MYSQL_USER:=}"
   require_setting DISCOVERY_SERVICE "etcd client address host:port[,host:port...], e.g. etcd:2379"

@@ -6,33 +6,9 @@ set -euo pipefail
 
 readonly CONFIG=/etc/wordpress/config-default.php
 
-_log() {
-  local level=$1
-  shift
-  printf '%s [wordpress-entrypoint] [%s] [%s] %s\n' \
-    "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$level" "${FUNCNAME[2]:-main}" "$*" >&2
-}
-note() { _log NOTE "$@"; }
-error() {
-  _log ERROR "$@"
-  exit 1
-}
-
-# file_env VAR [default]: VAR or VAR_FILE (a file holding the value), never both.
-file_env() {
-  local var=$1 default=${2:-}
-  local file_var="${var}_FILE"
-  local value=${!var:-} file=${!file_var:-}
-  if [[ -n "$value" && -n "$file" ]]; then
-    error "both $var and $file_var are set; set only one of them"
-  fi
-  if [[ -n "$file" ]]; then
-    [[ -r "$file" ]] || error "$file_var=$file is not a readable file; mount the secret there or set $var"
-    value=$(<"$file")
-  fi
-  printf -v "$var" '%s' "${value:-$default}"
-  unset "$file_var"
-}
+readonly LOG_TAG=wordpress-entrypoint
+# shellcheck source=../lib/entrypoint-lib.sh
+source /usr/local/lib/galera-swarm/entrypoint-lib.sh
 
 setup_env() {
   : "${WORDPRESS_DB_HOST:=mysql}"
