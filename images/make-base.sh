@@ -24,7 +24,11 @@ main() {
     note "$BASE_IMAGE present"
     return 0
   fi
-  command -v debootstrap >/dev/null || apt-get install -y -qq debootstrap >/dev/null
+  if ! command -v debootstrap >/dev/null; then
+    note "installing debootstrap"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
+  fi
   local mirror
   ROOTFS=$(mktemp -d)
   trap 'rm -rf "$ROOTFS"' EXIT
