@@ -13,7 +13,7 @@ import json
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any, Collection, Mapping, Optional
+from typing import Any, Callable, Collection, Mapping, Optional, Sequence
 
 import pulumi
 
@@ -71,6 +71,11 @@ class Host:
     @property
     def is_manager(self) -> bool:
         return self.role == "manager"
+
+
+def leader_of(hosts: Sequence[Host]) -> Host:
+    """The host that initialises the swarm: the first manager listed."""
+    return next(h for h in hosts if h.is_manager)
 
 
 @dataclass(frozen=True)
@@ -151,8 +156,7 @@ class StackSettings:
 
     @property
     def leader(self) -> Host:
-        """The host that initialises the swarm: the first manager listed."""
-        return next(h for h in self.hosts if h.is_manager)
+        return leader_of(self.hosts)
 
 
 class _Reader:
@@ -319,11 +323,13 @@ def _parse_cpus(r: _Reader, value: Any) -> Optional[float]:
     return cpus
 
 
-def _image(r: _Reader, section: Mapping[str, Any], path: str, name: str) -> str:
+def _image_default(r: _Reader) -> Callable[[str], str]:
+    """Default image reference for each service, from `images.prefix` and `images.tag` (read
+    once, so a bad value is reported once)."""
     images = r.section("images")
     prefix = r.string(images, "images.prefix", "prefix", "galera-swarm")
     tag = r.string(images, "images.tag", "tag", "dev")
-    return r.string(section, path, "image", f"{prefix}/{name}:{tag}")
+    return lambda name: f"{prefix}/{name}:{tag}"
 
 
 _CONSTRAINT = re.compile(r"^\s*node\.(labels\.[\w.-]+|hostname|role)\s*(==|!=)\s*(\S+)\s*$")
@@ -346,7 +352,7 @@ def _allowed(host: Host, constraints: list[str]) -> bool:
     return True
 
 
-def _parse_galera(r: _Reader, hosts: tuple[Host, ...], warnings: list[str]) -> GaleraSettings:
+def _parse_galera(r: _Reader, hosts: tuple[Host, ...], image: str, warnings: list[str]) -> GaleraSettings:
     s = r.section("galera")
     replicas = r.integer(s, "galera.replicas", "replicas", 3, 1, 99)
     if replicas == 2:
@@ -373,7 +379,7 @@ def _parse_galera(r: _Reader, hosts: tuple[Host, ...], warnings: list[str]) -> G
 
     publish_port = r.integer(s, "galera.publishPort", "publishPort", None, 1, 65535)
     return GaleraSettings(
-        image=_image(r, s, "galera.image", "galera"),
+        image=r.string(s, "galera.image", "image", image),
         service_name=r.string(s, "galera.serviceName", "serviceName", "mysql-galera"),
         replicas=replicas,
         cluster_name=r.string(s, "galera.clusterName", "clusterName", "galera"),
@@ -430,9 +436,10 @@ def parse_settings(raw: Mapping[str, Any], secret_keys: Collection[str] = ()) ->
         r.fail("publishMode", "ingress publishing needs a virtual IP; with endpointMode dnsrr "
                "set publishMode to host")
 
+    default_image = _image_default(r)
     e = r.section("etcd")
     etcd = EtcdSettings(
-        image=_image(r, e, "etcd.image", "etcd"),
+        image=r.string(e, "etcd.image", "image", default_image("etcd")),
         replicas=r.integer(e, "etcd.replicas", "replicas", 1, 1, 9),
         publish=r.boolean(e, "etcd.publish", "publish", False),
     )
@@ -440,11 +447,11 @@ def parse_settings(raw: Mapping[str, Any], secret_keys: Collection[str] = ()) ->
         r.fail("etcd.replicas", f"{etcd.replicas} etcd members; use 1, or 3 / 5 for a "
                "quorum that survives failures")
 
-    galera = _parse_galera(r, hosts, warnings)
+    galera = _parse_galera(r, hosts, default_image("galera"), warnings)
 
     lb = r.section("loadBalancer")
     load_balancer = LoadBalancerSettings(
-        image=_image(r, lb, "loadBalancer.image", "haproxy"),
+        image=r.string(lb, "loadBalancer.image", "image", default_image("haproxy")),
         enabled=r.boolean(lb, "loadBalancer.enabled", "enabled", True),
         service_name=r.string(lb, "loadBalancer.serviceName", "serviceName", "galera-lb"),
         replicas=r.integer(lb, "loadBalancer.replicas", "replicas", 2, 1, 99),
@@ -463,7 +470,7 @@ def parse_settings(raw: Mapping[str, Any], secret_keys: Collection[str] = ()) ->
 
     wp = r.section("wordpress")
     wordpress = WordPressSettings(
-        image=_image(r, wp, "wordpress.image", "wordpress"),
+        image=r.string(wp, "wordpress.image", "image", default_image("wordpress")),
         enabled=r.boolean(wp, "wordpress.enabled", "enabled", True),
         service_name=r.string(wp, "wordpress.serviceName", "serviceName", "wordpress"),
         replicas=r.integer(wp, "wordpress.replicas", "replicas", 2, 1, 99),

@@ -16,7 +16,7 @@ import pulumi_command as command
 import pulumi_docker as docker
 
 from components import remote
-from components.config import Host, SshSettings
+from components.config import Host, SshSettings, leader_of
 
 SWARM_PORT = 2377
 # Swarm needs a few seconds after `join` before the leader lists the node as ready.
@@ -115,7 +115,7 @@ class SwarmCluster(pulumi.ComponentResource):
     def __init__(self, name: str, args: SwarmClusterArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("galera-swarm:index:SwarmCluster", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        leader = next(h for h in args.hosts if h.is_manager)
+        leader = leader_of(args.hosts)
 
         def conn(host: Host) -> command.remote.ConnectionArgs:
             return remote.connection(host.address, args.ssh.user, args.ssh.port, args.private_key)

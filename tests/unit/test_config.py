@@ -227,3 +227,13 @@ def test_shipped_stack_files_are_valid(stack_file, key_path):
     raw.update(PASSWORDS)
     s = parse_settings(raw, SECRET_KEYS)
     assert s.galera.replicas == 3 and len(s.hosts) >= 3
+
+
+def test_a_bad_image_setting_is_reported_once(key_path):
+    assert problems_of(stack_config(key_path, images={"prefix": 5})) == [
+        "galera-swarm:images.prefix: must be a non-empty string, got 5"]
+    s = parse_settings(stack_config(key_path, images={"prefix": "reg.example:5000/gs", "tag": "1.0"},
+                                    wordpress={"image": "custom/wp:6"}), SECRET_KEYS)
+    assert (s.etcd.image, s.galera.image, s.load_balancer.image, s.wordpress.image) == (
+        "reg.example:5000/gs/etcd:1.0", "reg.example:5000/gs/galera:1.0",
+        "reg.example:5000/gs/haproxy:1.0", "custom/wp:6")
