@@ -3,12 +3,16 @@
 # Build the Pulumi toolchain from pinned Go modules (toolchain/versions.env) into
 # .toolchain/bin, install the provider plugins into our PULUMI_HOME, and make sure a
 # Docker engine answers. Release binaries cannot be downloaded on our machines; the Go
-# module proxy is reachable, so every program is built from its module.
+# module proxy is reachable, so every program is built from its module. The `docker` and
+# `command` plugins are our own (providers/), installed at the SDK versions they serve.
 #
 # Usage: toolchain/bootstrap.sh [PROGRAM...]
 #   PROGRAM: pulumi | pulumi-language-python | pulumi-resource-docker |
 #            pulumi-resource-command   (default: all four)
-# Idempotent: each program has a stamp keyed by its pins, its wrapper module and the Go
+# Environment: GALERA_PLUGINS=ours (default) builds the plugins from providers/;
+#   GALERA_PLUGINS=official installs Pulumi's official plugins instead (`pulumi plugin
+#   install` downloads them: a machine with internet only).
+# Idempotent: each program has a stamp keyed by its pins, its sources and the Go
 # version; a program whose stamp matches is not rebuilt.
 set -euo pipefail
 
@@ -22,14 +26,12 @@ readonly WRAPPERS_DIR="$TOOLCHAIN_DIR/go"
 readonly STATE_DIR="$REPO_ROOT/.toolchain"
 readonly BIN_DIR="$STATE_DIR/bin"
 readonly STAMP_DIR="$STATE_DIR/stamps"
-readonly BUILD_DIR="$STATE_DIR/build"
+readonly PROVIDERS_DIR="$REPO_ROOT/providers"
 readonly ALL_PROGRAMS=(pulumi pulumi-language-python pulumi-resource-docker pulumi-resource-command)
+readonly PLUGIN_SOURCE="${GALERA_PLUGINS:-ours}"
 
 readonly CLI_MODULE=github.com/pulumi/pulumi/pkg/v3
 readonly SDK_MODULE=github.com/pulumi/pulumi/sdk/v3
-readonly DOCKER_MODULE=github.com/pulumi/pulumi-docker/provider/v5
-readonly DOCKER_UPSTREAM_MODULE=github.com/kreuzwerker/terraform-provider-docker
-readonly COMMAND_MODULE=github.com/pulumi/pulumi-command/provider
 
 note() { printf '%s [bootstrap] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 warn() { printf '%s [bootstrap] WARNING: %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
@@ -41,7 +43,7 @@ load_versions() {
   source "$VERSIONS_FILE"
   local key
   for key in PULUMI_VERSION PULUMI_LANGUAGE_PYTHON_HOST_SDK_VERSION PULUMI_DOCKER_VERSION \
-    PULUMI_DOCKER_COMMIT PULUMI_DOCKER_UPSTREAM_COMMIT PULUMI_COMMAND_VERSION PULUMI_COMMAND_COMMIT; do
+    PULUMI_COMMAND_VERSION; do
     [[ -n "${!key:-}" ]] || error "$key is not set in $VERSIONS_FILE: add it (see toolchain/README.md)"
   done
 }
@@ -170,108 +172,68 @@ build_language_python() {
   mark_current pulumi-language-python "$key"
 }
 
-# Fetch MODULE at a commit through the proxy (it turns the commit into a
-# pseudo-version); prints the module's directory in the module cache.
-module_dir_at_commit() {
-  local module="$1" commit="$2" dir
-  dir=$(go mod download -json "$module@$commit" |
-    python3 -c 'import json,sys; d=json.load(sys.stdin); e=d.get("Error"); print(e or d["Dir"], file=sys.stderr if e else sys.stdout); sys.exit(1 if e else 0)') ||
-    error "the Go module proxy does not serve $module at commit $commit (go mod download -json $module@$commit answered with the error above)"
-  printf '%s\n' "$dir"
+# Whether `pulumi plugin ls` lists the resource plugin NAME at VERSION.
+plugin_installed() {
+  pulumi plugin ls --json 2>/dev/null |
+    python3 -c 'import json,sys; n,v=sys.argv[1:]; sys.exit(0 if any(p["name"]==n and p["kind"]=="resource" and p["version"]==v for p in json.load(sys.stdin) or []) else 1)' \
+      "$1" "$2"
 }
 
-install_plugin() {
+# Hash of what a plugin build reads: every Go source and the module files under providers/.
+providers_source_hash() {
+  (cd "$PROVIDERS_DIR" && find . -type f \( -name '*.go' -o -name go.mod -o -name go.sum \) -print0 |
+    LC_ALL=C sort -z | xargs -0 sha256sum) | sha256sum | cut -d' ' -f1
+}
+
+# Build our plugin NAME (docker|command) from providers/ and install it into PULUMI_HOME as
+# the resource plugin NAME at VERSION; rebuilt and reinstalled only when its stamp changed.
+build_our_plugin() {
+  local name="$1" version="$2" program="pulumi-resource-$1" key started
+  [[ -x "$BIN_DIR/pulumi" ]] || error "$program: installing a plugin needs the pulumi CLI: run toolchain/bootstrap.sh pulumi first"
+  key=$(stamp_key "$program" "$version" "$(providers_source_hash)")
+  if is_current "$program" "$key" && plugin_installed "$name" "$version"; then
+    note "$program: $version (ours, providers/) up to date"
+    return 0
+  fi
+  started=$(date +%s)
+  note "$program: building ./cmd/$program in providers/"
+  (cd "$PROVIDERS_DIR" &&
+    go build -trimpath -ldflags "-s -w -X main.version=$version" -o "$BIN_DIR/$program.new" "./cmd/$program") ||
+    error "$program: go build in providers/ failed (see above)"
+  mv -f "$BIN_DIR/$program.new" "$BIN_DIR/$program"
+  pulumi plugin install resource "$name" "$version" --file "$BIN_DIR/$program" --reinstall >&2 ||
+    error "$program: pulumi plugin install resource $name $version --file $BIN_DIR/$program failed (see above)"
+  mark_current "$program" "$key"
+  note "$program: built and installed as resource plugin $name $version in $(($(date +%s) - started)) s"
+}
+
+# Pulumi's official plugin NAME at VERSION, downloaded by the CLI (needs internet).
+install_official_plugin() {
   local name="$1" version="$2"
-  if pulumi plugin ls --json 2>/dev/null |
-    python3 -c 'import json,sys; n,v=sys.argv[1:]; sys.exit(0 if any(p["name"]==n and p["kind"]=="resource" and p["version"]==v for p in json.load(sys.stdin) or []) else 1)' \
-      "$name" "$version"; then
+  if plugin_installed "$name" "$version"; then
     note "plugin resource $name $version installed"
     return 0
   fi
-  [[ -x "$BIN_DIR/pulumi" ]] || error "plugin install needs the pulumi CLI: run toolchain/bootstrap.sh pulumi first"
-  pulumi plugin install resource "$name" "$version" --file "$BIN_DIR/pulumi-resource-$name" --reinstall >&2
-  note "plugin resource $name $version installed into $PULUMI_HOME/plugins"
+  rm -f "$STAMP_DIR/pulumi-resource-$name"
+  PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=false pulumi plugin install resource "$name" "$version" --reinstall >&2 ||
+    error "pulumi plugin install resource $name $version failed: GALERA_PLUGINS=official needs internet access; unset it to build ours from providers/"
+  note "plugin resource $name $version (official) installed into $PULUMI_HOME/plugins"
 }
 
-# Reinstall when the binary was rebuilt: the plugin dir holds a copy.
-refresh_plugin_if_rebuilt() {
-  local name="$1" version="$2" before="$3"
-  if [[ "$before" != "$(cat "$STAMP_DIR/pulumi-resource-$name" 2>/dev/null)" ]]; then
-    rm -rf "$PULUMI_HOME/plugins/resource-$name-v$version" "$PULUMI_HOME/plugins/resource-$name-v$version.lock"
-  fi
-  install_plugin "$name" "$version"
-}
-
-build_command_provider() {
-  local program=pulumi-resource-command version="v$PULUMI_COMMAND_VERSION" key before
-  before=$(cat "$STAMP_DIR/$program" 2>/dev/null || true)
-  if [[ -z "$(wrapper_requirement "$program" "$COMMAND_MODULE")" ]]; then
-    module_dir_at_commit "$COMMAND_MODULE" "$PULUMI_COMMAND_COMMIT" >/dev/null
-    (cd "$WRAPPERS_DIR/$program" &&
-      go get -tool "$COMMAND_MODULE/cmd/$program@$PULUMI_COMMAND_COMMIT" && go mod tidy) ||
-      error "$program: could not add $COMMAND_MODULE@$PULUMI_COMMAND_COMMIT to toolchain/go/$program"
-  fi
-  key=$(stamp_key "$program" "$version" "$PULUMI_COMMAND_COMMIT")
-  if ! is_current "$program" "$key"; then
-    go_build "$program" "$COMMAND_MODULE/cmd/$program" "-X $COMMAND_MODULE/pkg/version.Version=$version"
-    mark_current "$program" "$key"
-  else
-    note "$program: $version up to date"
-  fi
-  refresh_plugin_if_rebuilt command "$PULUMI_COMMAND_VERSION" "$before"
-}
-
-# pulumi-docker builds against its `upstream` submodule (kreuzwerker's Terraform
-# provider) plus one package its patches add: `shim`, exposing internal/provider.
-# The wrapper's go.mod replaces the upstream module with a local copy made here.
-prepare_docker_upstream() {
-  local source_dir target="$BUILD_DIR/docker-upstream"
-  source_dir=$(module_dir_at_commit "$DOCKER_UPSTREAM_MODULE" "$PULUMI_DOCKER_UPSTREAM_COMMIT")
-  rm -rf "$target"
-  mkdir -p "$BUILD_DIR"
-  cp -r "$source_dir" "$target"
-  chmod -R u+w "$target"
-  mkdir -p "$target/shim"
-  cat >"$target/shim/shim.go" <<'EOF'
-// Package shim exposes the Terraform provider to pulumi-docker's bridge (written by
-// galera-swarm's toolchain/bootstrap.sh; internal/ is importable only from here).
-package shim
-
-import (
-	"github.com/hashicorp/terraform-plugin-sdk/v2/helper/schema"
-	"github.com/terraform-providers/terraform-provider-docker/internal/provider"
-)
-
-func NewProvider() *schema.Provider { return provider.New("dev")() }
-EOF
-}
-
-build_docker_provider() {
-  local program=pulumi-resource-docker version="v$PULUMI_DOCKER_VERSION" key before
-  before=$(cat "$STAMP_DIR/$program" 2>/dev/null || true)
-  prepare_docker_upstream
-  if [[ -z "$(wrapper_requirement "$program" "$DOCKER_MODULE")" ]]; then
-    module_dir_at_commit "$DOCKER_MODULE" "$PULUMI_DOCKER_COMMIT" >/dev/null
-    (cd "$WRAPPERS_DIR/$program" &&
-      go get -tool "$DOCKER_MODULE/cmd/$program@$PULUMI_DOCKER_COMMIT" && go mod tidy) ||
-      error "$program: could not add $DOCKER_MODULE@$PULUMI_DOCKER_COMMIT to toolchain/go/$program"
-  fi
-  key=$(stamp_key "$program" "$version" "$PULUMI_DOCKER_COMMIT" "$PULUMI_DOCKER_UPSTREAM_COMMIT")
-  if ! is_current "$program" "$key"; then
-    go_build "$program" "$DOCKER_MODULE/cmd/$program" "-X $DOCKER_MODULE/pkg/version.Version=$version"
-    mark_current "$program" "$key"
-  else
-    note "$program: $version up to date"
-  fi
-  refresh_plugin_if_rebuilt docker "$PULUMI_DOCKER_VERSION" "$before"
+install_plugin() {
+  case "$PLUGIN_SOURCE" in
+    ours) build_our_plugin "$@" ;;
+    official) install_official_plugin "$@" ;;
+    *) error "GALERA_PLUGINS=$PLUGIN_SOURCE: use 'ours' (build providers/) or 'official' (download Pulumi's plugins)" ;;
+  esac
 }
 
 build_program() {
   case "$1" in
     pulumi) build_pulumi_cli ;;
     pulumi-language-python) build_language_python ;;
-    pulumi-resource-docker) build_docker_provider ;;
-    pulumi-resource-command) build_command_provider ;;
+    pulumi-resource-docker) install_plugin docker "$PULUMI_DOCKER_VERSION" ;;
+    pulumi-resource-command) install_plugin command "$PULUMI_COMMAND_VERSION" ;;
     *) error "unknown program '$1': choose from ${ALL_PROGRAMS[*]}" ;;
   esac
 }

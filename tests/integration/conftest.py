@@ -1,10 +1,14 @@
-"""The slow parts, shared: one lab of three bare Docker hosts for the session, the stack
-deployed on it once per module, and a timing report printed at the end of the run."""
+"""The slow parts, shared: one lab of bare Docker hosts for the session, the project's `dev`
+stack driven through the Go-built CLI, and a timing report printed at the end of the run.
+
+The stack runs from a scratch copy of the project (symlinks to the code, copies of the stack
+files) with its own file backend, so config changes made by the tests never touch the
+checkout and a developer's own `make up` state is left alone."""
 
 from __future__ import annotations
 
 import json
-import subprocess
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -16,7 +20,13 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "lab"))
 from lab_helpers import LAB_JSON, Lab, lab  # noqa: E402  (shared with the lab's own tests)
 
-SEED_RECIPE = ROOT / "bench" / "seed-recipe.sh"
+from tests.toolchain.pulumi_stack import Stack  # noqa: E402
+
+STACK = "dev"
+# The dev stack's passwords are encrypted with the lab's public passphrase (README).
+DEV_PASSPHRASE = "galera-swarm-dev-lab"
+PROJECT_CODE = ("__main__.py", "components", "images", "lab", ".venv", "requirements.txt")
+PROJECT_FILES = ("Pulumi.yaml", f"Pulumi.{STACK}.yaml")
 TIMINGS: dict[str, float] = {}
 
 
@@ -61,8 +71,25 @@ def lab_hosts() -> Iterator[Lab]:
             lab("down", timeout=600, check=False)
 
 
-def seed_recipe(action: str) -> None:
-    result = subprocess.run([str(SEED_RECIPE), action], capture_output=True, text=True,
-                            timeout=1200, stdin=subprocess.DEVNULL)
-    print(result.stderr, end="")
-    assert result.returncode == 0, f"seed-recipe {action} failed:\n{result.stdout}\n{result.stderr}"
+def scratch_project(tmp: Path) -> Path:
+    """A project directory whose code is the checkout's (symlinks) and whose stack files are
+    copies the tests may change."""
+    project = tmp / "project"
+    project.mkdir()
+    for name in PROJECT_CODE:
+        (project / name).symlink_to(ROOT / name)
+    for name in PROJECT_FILES:
+        shutil.copy(ROOT / name, project / name)
+    return project
+
+
+@pytest.fixture(scope="module")
+def dev_stack(lab_hosts: Lab, tmp_path_factory) -> Iterator[Stack]:
+    """The dev stack, initialised but not deployed; destroyed and removed at the end."""
+    tmp = tmp_path_factory.mktemp("dev-stack")
+    stack = Stack(scratch_project(tmp), tmp, STACK, passphrase=DEV_PASSPHRASE)
+    stack.init()
+    try:
+        yield stack
+    finally:
+        stack.remove()

@@ -1,6 +1,8 @@
 """Shared parts of the toolchain tests: the toolchain's environment and throwaway stacks
 driven through the Go-built `pulumi` CLI on the local file backend."""
 
+from __future__ import annotations
+
 import secrets
 import shutil
 import subprocess
@@ -27,20 +29,24 @@ def toolchain_env() -> dict[str, str]:
 class Stack:
     """A throwaway stack of one of toolchain/'s programs, in its own directory and backend."""
 
-    def __init__(self, program: Path, workdir: Path, name: str):
+    def __init__(self, program: Path, workdir: Path, name: str, passphrase: str | None = None):
+        """`program`: a Pulumi project directory, copied (symlinks kept as symlinks) into
+        `workdir`, which also holds the stack's file backend; `passphrase` encrypts its
+        secrets (a random one when None)."""
         self.name = name
         self.project_dir = workdir / "program"
         self.env = toolchain_env()
         self.env.update(
             PULUMI_BACKEND_URL=f"file://{workdir / 'state'}",
-            PULUMI_CONFIG_PASSPHRASE=secrets.token_hex(16),
+            PULUMI_CONFIG_PASSPHRASE=passphrase or secrets.token_hex(16),
             PULUMI_SKIP_CONFIRMATIONS="true",
             NO_COLOR="1",
         )
         (workdir / "state").mkdir()
         # A copy keeps Pulumi.<stack>.yaml out of the work tree; the copy's virtualenv
         # points at the repository's .venv like the original's does.
-        shutil.copytree(program, self.project_dir, ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(program, self.project_dir, symlinks=True,
+                        ignore=shutil.ignore_patterns("__pycache__"))
         project_file = self.project_dir / "Pulumi.yaml"
         project_file.write_text(
             project_file.read_text().replace(
@@ -49,9 +55,10 @@ class Stack:
         )
 
     def pulumi(
-        self, *args: str, check: bool = True, of_stack: bool = True
+        self, *args: str, check: bool = True, of_stack: bool = True, stdin: str | None = None
     ) -> subprocess.CompletedProcess:
-        """Run the CLI in the program's copy; `of_stack=False` for commands without --stack."""
+        """Run the CLI in the program's copy; `of_stack=False` for commands without --stack;
+        `stdin` is fed to the command (values that must not appear on a command line)."""
         stack_args = ["--stack", self.name, "--non-interactive"] if of_stack else []
         result = subprocess.run(
             ["pulumi", *args, *stack_args],
@@ -60,6 +67,7 @@ class Stack:
             capture_output=True,
             text=True,
             timeout=CLI_TIMEOUT_S,
+            input=stdin if stdin is not None else "",
         )
         if check and result.returncode != 0:
             pytest.fail(
@@ -69,13 +77,19 @@ class Stack:
         return result
 
     def init(self, **config: str) -> None:
-        """Create the stack with passphrase secrets; `secret_*` keys are set as secrets."""
-        self.pulumi("stack", "init", "--secrets-provider", "passphrase")
+        """Create (or, when its stack file exists, select) the stack with passphrase secrets;
+        `secret_*` keys are set as secrets."""
+        self.pulumi("stack", "select", "--create", "--secrets-provider", "passphrase")
         for key, value in config.items():
             if key.startswith("secret_"):
-                self.pulumi("config", "set", "--secret", key.removeprefix("secret_"), value)
+                self.set_config(key.removeprefix("secret_"), value, secret=True)
             else:
-                self.pulumi("config", "set", key, value)
+                self.set_config(key, value)
+
+    def set_config(self, key: str, value: str, secret: bool = False) -> None:
+        """`pulumi config set`, the value on stdin: it may start with `-`, and a secret stays
+        off the command line."""
+        self.pulumi("config", "set", *(["--secret"] if secret else []), key, stdin=value)
 
     def remove(self) -> None:
         """Destroy and forget the stack; never raises, for use in finalizers."""

@@ -1,0 +1,23 @@
+// Command pulumi-resource-docker is galera-swarm's own Pulumi resource plugin for the
+// pulumi-docker 5.1.0 SDK (Network, Secret, ServiceConfig, Service; see providers/docker).
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/galera-swarm/galera-swarm/providers/docker"
+	"github.com/galera-swarm/galera-swarm/providers/internal/serve"
+)
+
+// version is the plugin version reported to the engine; the build sets it with
+// -ldflags "-X main.version=5.1.0".
+var version = "5.1.0-dev"
+
+func main() {
+	if err := serve.Run(context.Background(), docker.Name, version, docker.Provider()); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
