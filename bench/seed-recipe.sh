@@ -44,8 +44,8 @@ create_services() {
     -e ETCD_LISTEN_PEER_URLS=http://0.0.0.0:2380 -e ETCD_INITIAL_ADVERTISE_PEER_URLS=http://etcd:2380 \
     -e ETCD_INITIAL_CLUSTER=etcd=http://etcd:2380 "$IMAGES/etcd:$TAG" >/dev/null
   on docker1 docker service create -d --name mysql-galera --replicas 3 --replicas-max-per-node 1 \
-    --network mynet --endpoint-mode dnsrr --hostname "'{{.Service.Name}}-{{.Task.Slot}}'" \
-    --mount "'type=volume,source={{.Service.Name}}-{{.Task.Slot}}-data,target=/var/lib/mysql'" \
+    --network mynet --endpoint-mode dnsrr --hostname "'{{.Service.Name}}-{{.Node.Hostname}}'" \
+    --mount "'type=volume,source={{.Service.Name}}-data,target=/var/lib/mysql'" \
     --secret mysql-root-password --secret mysql-sst-password --secret mysql-app-password \
     -e CLUSTER_NAME=galera -e DISCOVERY_SERVICE=etcd:2379 \
     -e MYSQL_ROOT_PASSWORD_FILE=/run/secrets/mysql-root-password \

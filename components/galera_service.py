@@ -90,17 +90,20 @@ class GaleraService(pulumi.ComponentResource):
             service_name=s.service_name,
             container_spec=docker.ServiceTaskSpecContainerSpecArgs(
                 image=s.image,
-                # A stable name per slot: the node's identity in etcd and in Galera.
-                hostname="{{.Service.Name}}-{{.Task.Slot}}",
+                # The Galera node's identity (in etcd and in Galera) is the swarm node it runs
+                # on, like its data: swarm does not keep a slot on the same node across a
+                # destroy/up or a rescheduling, so a per-slot name would meet another slot's
+                # data (or none) and a full-cluster recovery would find no data to elect.
+                hostname="{{.Service.Name}}-{{.Node.Hostname}}",
                 env=pulumi.Output.from_input(args.discovery_endpoint).apply(
                     lambda endpoint: galera_env(s, endpoint)),
                 secrets=[service_spec.mount_secret(root, ROOT_PASSWORD_FILE),
                          service_spec.mount_secret(sst, SST_PASSWORD_FILE),
                          service_spec.mount_secret(app, APP_PASSWORD_FILE)],
-                # One volume per slot (on whichever node runs it), so a node's data always
-                # belongs to the same Galera node name.
+                # One local volume per swarm node (at most one task per node), so a node's data
+                # always belongs to the same Galera node name.
                 mounts=[docker.ServiceTaskSpecContainerSpecMountArgs(
-                    type="volume", source="{{.Service.Name}}-{{.Task.Slot}}-data", target=DATA_DIR)],
+                    type="volume", source="{{.Service.Name}}-data", target=DATA_DIR)],
                 # A donor stays healthy: swarm would otherwise replace it in the middle of an
                 # SST. The load balancer's HTTP check still takes a donor out of rotation.
                 healthcheck=docker.ServiceTaskSpecContainerSpecHealthcheckArgs(

@@ -72,9 +72,9 @@ def test_galera_service_spec(program):
     task = spec["taskSpec"]
     assert spec["mode"]["replicated"]["replicas"] == 3
     assert task["placement"]["maxReplicas"] == 1
-    assert task["containerSpec"]["hostname"] == "{{.Service.Name}}-{{.Task.Slot}}"
+    assert task["containerSpec"]["hostname"] == "{{.Service.Name}}-{{.Node.Hostname}}"
     assert task["containerSpec"]["mounts"] == [
-        {"type": "volume", "source": "{{.Service.Name}}-{{.Task.Slot}}-data", "target": "/var/lib/mysql"}]
+        {"type": "volume", "source": "{{.Service.Name}}-data", "target": "/var/lib/mysql"}]
     assert task["containerSpec"]["healthcheck"]["tests"] == [
         "CMD", "/usr/local/bin/galera-health", "--check", "--donor-ok"]
     assert task["resources"]["limits"] == {"nanoCpus": 1.5e9, "memoryBytes": 1024**3}

@@ -4,10 +4,6 @@
 package main
 
 import (
-	"context"
-	"fmt"
-	"os"
-
 	"github.com/galera-swarm/galera-swarm/providers/command"
 	"github.com/galera-swarm/galera-swarm/providers/internal/serve"
 )
@@ -16,9 +12,4 @@ import (
 // -ldflags "-X main.version=1.2.1".
 var version = "1.2.1-dev"
 
-func main() {
-	if err := serve.Run(context.Background(), command.Name, version, command.Provider()); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-}
+func main() { serve.Main(command.Name, version, command.Provider()) }

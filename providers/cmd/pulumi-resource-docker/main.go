@@ -3,10 +3,6 @@
 package main
 
 import (
-	"context"
-	"fmt"
-	"os"
-
 	"github.com/galera-swarm/galera-swarm/providers/docker"
 	"github.com/galera-swarm/galera-swarm/providers/internal/serve"
 )
@@ -15,9 +11,4 @@ import (
 // -ldflags "-X main.version=5.1.0".
 var version = "5.1.0-dev"
 
-func main() {
-	if err := serve.Run(context.Background(), docker.Name, version, docker.Provider()); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-}
+func main() { serve.Main(docker.Name, version, docker.Provider()) }

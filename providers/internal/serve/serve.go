@@ -11,6 +11,8 @@ package serve
 import (
 	"context"
 	"fmt"
+	"os"
+	"runtime/debug"
 
 	p "github.com/pulumi/pulumi-go-provider"
 	pprovider "github.com/pulumi/pulumi/pkg/v3/resource/provider"
@@ -19,6 +21,37 @@ import (
 
 // ReservedConfigKey is the provider-config key the engine keeps for itself.
 const ReservedConfigKey = "__internal"
+
+// VersionFlag makes a plugin print Identity and exit instead of serving: how an operator
+// tells our plugins from the official ones (`pulumi-resource-docker -version`).
+const VersionFlag = "-version"
+
+// Main is a plugin's whole main function: with the single argument VersionFlag it prints
+// Identity; otherwise it serves provider (Run) and exits 1 with the error when serving fails.
+func Main(name, version string, provider p.Provider) {
+	if len(os.Args) == 2 && os.Args[1] == VersionFlag {
+		fmt.Println(Identity(name, version))
+		return
+	}
+	if err := Run(context.Background(), name, version, provider); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
+
+// Identity is one line naming the plugin, its version and where it comes from, e.g.
+// "pulumi-resource-docker 5.1.0 (galera-swarm providers/, pulumi-go-provider v1.0.0)".
+func Identity(name, version string) string {
+	framework := "unknown"
+	if info, ok := debug.ReadBuildInfo(); ok {
+		for _, dep := range info.Deps {
+			if dep.Path == "github.com/pulumi/pulumi-go-provider" {
+				framework = dep.Version
+			}
+		}
+	}
+	return fmt.Sprintf("pulumi-resource-%s %s (galera-swarm providers/, pulumi-go-provider %s)", name, version, framework)
+}
 
 // Run serves provider as the plugin `pulumi-resource-<name>` at version (for example
 // "docker", "5.1.0") until the engine closes the connection. It returns the error that

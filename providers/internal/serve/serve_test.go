@@ -40,3 +40,11 @@ func TestCheckConfigDropsTheEngineReservedKey(t *testing.T) {
 func TestStripReservedToleratesNoInputs(t *testing.T) {
 	StripReserved(&rpc.CheckResponse{})
 }
+
+func TestIdentityNamesPluginVersionAndOrigin(t *testing.T) {
+	got := Identity("docker", "5.1.0")
+	want := "pulumi-resource-docker 5.1.0 (galera-swarm providers/, pulumi-go-provider "
+	if len(got) < len(want) || got[:len(want)] != want {
+		t.Errorf("Identity = %q, want prefix %q", got, want)
+	}
+}
