@@ -30,7 +30,9 @@ def run(name: str, conn: pulumi.Input[command.remote.ConnectionArgs], create: pu
         stdin: Optional[pulumi.Input[str]] = None,
         triggers: Optional[Sequence[pulumi.Input[object]]] = None,
         secret_stdout: bool = False) -> command.remote.Command:
-    """A remote command whose scripts start with `set -eu`, stdout kept secret when asked."""
+    """A remote command whose scripts start with `set -eu`; with `secret_stdout`, stdout is a
+    secret output and is not streamed to the CLI's log (the plugin cannot know which outputs
+    the program marks secret, so it would print it)."""
     if secret_stdout:
         opts = pulumi.ResourceOptions.merge(
             opts, pulumi.ResourceOptions(additional_secret_outputs=["stdout"]))
@@ -41,6 +43,10 @@ def run(name: str, conn: pulumi.Input[command.remote.ConnectionArgs], create: pu
         delete=pulumi.Output.concat(SHELL_PRELUDE, delete) if delete is not None else None,
         stdin=stdin,
         triggers=list(triggers) if triggers else None,
+        logging=command.remote.Logging.STDERR if secret_stdout else None,
+        # No script reads its previous output; sending it back would hand a join token to
+        # the host's environment (sshd refuses it anyway unless it accepts PULUMI_COMMAND_*).
+        add_previous_output_in_env=False,
         opts=opts,
     )
 

@@ -39,12 +39,24 @@ class WordPressAppArgs:
 
 
 def wordpress_env(args: WordPressAppArgs, db_host: str) -> dict[str, str]:
-    return {
+    env = {
         "WORDPRESS_DB_HOST": db_host,
         "WORDPRESS_DB_NAME": args.db_name,
         "WORDPRESS_DB_USER": args.db_user,
         "WORDPRESS_DB_PASSWORD_FILE": f"/run/secrets/{PASSWORD_FILE}",
     }
+    if args.publish_mode == "host":
+        # No single address fronts host-mode ports: each node's replica answers under the
+        # address a visitor used, instead of redirecting to the one the site was installed on.
+        env["WORDPRESS_SITE_URL"] = "from-request"
+    return env
+
+
+def site_url(address: str, port: int) -> str:
+    """The URL a browser uses for WordPress on `address`: without `:80`, which browsers drop.
+    WordPress keeps the address of its install as the site's canonical URL and redirects to
+    it, so an install made through `http://host:80/` sends browsers round in a loop."""
+    return f"http://{address}/" if port == HTTP_PORT else f"http://{address}:{port}/"
 
 
 class WordPressApp(pulumi.ComponentResource):
@@ -75,13 +87,16 @@ class WordPressApp(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, provider=args.provider),
         )
         if host_mode:
-            # Host-mode ports answer only on the nodes that run a task: ask swarm which.
+            # Host-mode ports answer only on the nodes that run a task: ask swarm which, again
+            # after every change of the service (an update may place its tasks elsewhere).
             addresses = remote.published_addresses(
-                f"{name}-nodes", service.name, args.leader_connection, [service.id],
+                f"{name}-nodes", service.name, args.leader_connection,
+                [service.id, pulumi.Output.json_dumps(service.task_spec, sort_keys=True),
+                 pulumi.Output.json_dumps(service.mode, sort_keys=True)],
                 pulumi.ResourceOptions(parent=self, depends_on=[service]))
         else:
             addresses = pulumi.Output.from_input(args.manager_address).apply(lambda a: [a])
-        self.urls = addresses.apply(lambda addrs: [f"http://{a}:{args.port}/" for a in addrs])
+        self.urls = addresses.apply(lambda addrs: [site_url(a, args.port) for a in addrs])
         self.service_id = service.id
         self.service_name = service.name
         self.register_outputs({"service_id": self.service_id, "service_name": self.service_name,

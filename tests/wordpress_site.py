@@ -242,11 +242,11 @@ def set_permalinks(base_url: str, session: Session, structure: str, *,
 def render_in_chromium(url: str, timeout: float = 60) -> str:
     """The DOM a visitor's browser builds for `url`, from headless Debian chromium (--dump-dom).
 
-    Takes the URL and a timeout in seconds. Chromium runs with a new, deleted-after profile, no
-    background or component traffic, and a host resolver that resolves no name but the URL's
-    own host, so the page can reach only the site under test. Returns the serialized DOM after
-    the page's load event (scripts have run). Raises ChromiumError if chromium is not installed
-    (`apt-get install chromium`), exits with an error or an empty DOM, or exceeds the timeout.
+    Takes the URL and a timeout in seconds. Chromium runs with a new, deleted-after profile, no background or component traffic, and a
+    host resolver that resolves no name but the URL's own host, so the page can reach only the
+    site under test. Returns the serialized DOM after the page's load event (scripts have run).
+    Raises ChromiumError if chromium is not installed (`apt-get install chromium`), exits with
+    an error or an empty DOM, or exceeds the timeout.
     """
     binary = shutil.which("chromium")
     if not binary:

@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
 # Entrypoint of the wordpress image: writes Debian's /etc/wordpress/config-default.php from
 # the official image's variables (WORDPRESS_DB_HOST, WORDPRESS_DB_USER,
-# WORDPRESS_DB_PASSWORD[_FILE], WORDPRESS_DB_NAME, WORDPRESS_TABLE_PREFIX) and runs Apache.
+# WORDPRESS_DB_PASSWORD[_FILE], WORDPRESS_DB_NAME, WORDPRESS_TABLE_PREFIX) and
+# WORDPRESS_SITE_URL, and runs Apache.
+#
+# WORDPRESS_SITE_URL: unset, WordPress keeps the address it was installed under and sends
+# every visitor there; an http(s) URL fixes that address; `from-request` makes it the
+# address the visitor asked for (scheme http), so each replica answers under its own host
+# address where no single address fronts them (swarm host-mode ports).
 set -euo pipefail
 
 readonly CONFIG=/etc/wordpress/config-default.php
@@ -20,6 +26,29 @@ setup_env() {
     error "WORDPRESS_DB_PASSWORD is not set; set WORDPRESS_DB_PASSWORD or WORDPRESS_DB_PASSWORD_FILE (e.g. a docker secret)"
   [[ "$WORDPRESS_TABLE_PREFIX" =~ ^[A-Za-z0-9_]+$ ]] ||
     error "WORDPRESS_TABLE_PREFIX=$WORDPRESS_TABLE_PREFIX may hold only letters, digits and '_'"
+  : "${WORDPRESS_SITE_URL:=}"
+  [[ -z "$WORDPRESS_SITE_URL" || "$WORDPRESS_SITE_URL" == from-request ||
+    "$WORDPRESS_SITE_URL" =~ ^https?://[A-Za-z0-9.:-]+(/[A-Za-z0-9._~/-]*)?$ ]] ||
+    error "WORDPRESS_SITE_URL=$WORDPRESS_SITE_URL: use an http(s) URL such as http://blog.example.org, 'from-request', or leave it unset"
+}
+
+# site_url_php: the PHP lines that fix WP_HOME/WP_SITEURL as WORDPRESS_SITE_URL says.
+site_url_php() {
+  case "$WORDPRESS_SITE_URL" in
+    "") ;;
+    from-request)
+      # Only a plain host[:port] is taken from the request; anything else keeps the stored address.
+      printf '%s\n' \
+        "if (isset(\$_SERVER['HTTP_HOST']) && preg_match('/^[A-Za-z0-9.-]+(:[0-9]{1,5})?\$/', \$_SERVER['HTTP_HOST'])) {" \
+        "  define('WP_HOME', 'http://' . \$_SERVER['HTTP_HOST']);" \
+        "  define('WP_SITEURL', 'http://' . \$_SERVER['HTTP_HOST']);" \
+        "}"
+      ;;
+    *)
+      printf "define('WP_HOME', %s);\ndefine('WP_SITEURL', %s);\n" \
+        "$(php_string "${WORDPRESS_SITE_URL%/}")" "$(php_string "${WORDPRESS_SITE_URL%/}")"
+      ;;
+  esac
 }
 
 # php_string VALUE: VALUE as a single-quoted PHP literal.
@@ -54,6 +83,7 @@ write_config() {
       printf "define('%s', %s);\n" "$name" "$(php_string "$(salt "$name")")"
     done
     printf "define('FS_METHOD', 'direct');\n"
+    site_url_php
   } >"$CONFIG"
   chown root:www-data "$CONFIG"
   umask 022

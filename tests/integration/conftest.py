@@ -23,6 +23,8 @@ from lab_helpers import LAB_JSON, Lab, lab  # noqa: E402  (shared with the lab's
 from tests.toolchain.pulumi_stack import Stack  # noqa: E402
 
 STACK = "dev"
+# The dev stack runs on docker1..3; the integration suite scales it onto docker4 and docker5.
+LAB_HOSTS = 5
 # The dev stack's passwords are encrypted with the lab's public passphrase (README).
 DEV_PASSPHRASE = "galera-swarm-dev-lab"
 PROJECT_CODE = ("__main__.py", "components", "images", "lab", ".venv", "requirements.txt")
@@ -53,11 +55,12 @@ def pytest_terminal_summary(terminalreporter):
 
 @pytest.fixture(scope="session")
 def lab_hosts() -> Iterator[Lab]:
-    """Three bare lab hosts. A lab this fixture started is removed at the end; one that was
-    already up is left as it was found, and one in use by a swarm is not touched at all."""
+    """LAB_HOSTS bare lab hosts: the dev stack's three, and two more to scale onto. A lab
+    this fixture started is removed at the end; one that was already up is left up (with
+    LAB_HOSTS hosts), and one in use by a swarm is not touched at all."""
     already_up = LAB_JSON.exists()
-    with Timer("lab up (3 hosts)"):
-        lab("up", timeout=3600)
+    with Timer(f"lab up ({LAB_HOSTS} hosts)"):
+        lab("up", "--hosts", str(LAB_HOSTS), timeout=3600)
     the_lab = Lab(json.loads(LAB_JSON.read_text()))
     in_swarm = [h for h in the_lab.hosts
                 if the_lab.sh(h, "docker info --format '{{.Swarm.LocalNodeState}}'") != "inactive"]

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import base64
 import json
+import secrets
 import subprocess
+import threading
 import time
 import urllib.request
 from typing import Iterator
@@ -22,8 +24,13 @@ import pytest
 from lab_helpers import Lab, lab, wait_until
 from tests.integration.conftest import Timer
 from tests.toolchain.pulumi_stack import Stack
+from tests.wordpress_site import install, login, publish_post, render_in_chromium
 
 SERVICES = {"etcd": 1, "mysql-galera": 3, "galera-lb": 2, "wordpress": 2}
+STACK_HOSTS = ["docker1", "docker2", "docker3"]
+SCALE_HOSTS = {"docker4": "172.30.213.14", "docker5": "172.30.213.15"}
+CLUSTER_STATUS = ("SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS "
+                  "WHERE VARIABLE_NAME = 'wsrep_cluster_status'")
 GALERA_TASK = "$(docker ps -q --filter label=com.docker.swarm.service.name=mysql-galera)"
 MYSQL_PORT = 3306
 
@@ -74,6 +81,8 @@ class Deployed:
         self.lab = lab_hosts
         self.cli_output: list[str] = []
         self.root_password = self.config_secret("rootPassword")
+        # The hosts in the stack's config (the lab may have more).
+        self.hosts = list(STACK_HOSTS)
 
     def config_secret(self, key: str) -> str:
         return self.stack.pulumi("config", "get", f"galera-swarm:{key}").stdout.strip()
@@ -103,6 +112,49 @@ def deployed(dev_stack: Stack, lab_hosts: Lab) -> Iterator[Deployed]:
     yield the_stack
 
 
+class AvailabilityProbe:
+    """Asks the cluster's status through the load balancer every second, from this machine,
+    while a change rolls; a client that knows every load balancer address tries each."""
+
+    def __init__(self, deployed: Deployed):
+        self.deployed = deployed
+        self.observations: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _ask(self, hosts: list[str]) -> str:
+        errors = []
+        for host in hosts:
+            try:
+                return lb_sql(self.deployed, CLUSTER_STATUS, host=host, timeout=10)
+            except (AssertionError, subprocess.TimeoutExpired) as failure:
+                errors.append(f"{host}: {str(failure).splitlines()[0]}")
+        return "unanswered: " + "; ".join(errors)
+
+    def _run(self) -> None:
+        hosts = self.deployed.load_balancer_hosts()
+        while not self._stop.is_set():
+            answer = self._ask(hosts)
+            if answer.startswith("unanswered"):  # the load balancer tasks may have moved
+                hosts = self.deployed.load_balancer_hosts()
+                answer = self._ask(hosts)
+            self.observations.append(answer)
+            self._stop.wait(1)
+
+    def __enter__(self) -> "AvailabilityProbe":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(timeout=60)
+
+    def report(self, what: str) -> str:
+        others = sorted({o for o in self.observations if o != "Primary"})
+        return (f"{what}: {len(self.observations)} polls through galera-lb, "
+                f"{self.observations.count('Primary')} Primary; others: {others}")
+
+
 def test_up_makes_three_ready_managers_one_leader(deployed: Deployed):
     nodes = deployed.lab.sh("docker1", "docker node ls --format '{{.Hostname}} {{.Status}} {{.ManagerStatus}}'")
     print(deployed.lab.sh("docker1", "docker node ls"))
@@ -129,7 +181,7 @@ def test_every_service_runs_its_replicas_one_galera_task_per_host(deployed: Depl
 
 def test_one_cluster_of_three_synced_nodes(deployed: Deployed):
     with Timer("  ...then until all three nodes are Synced"):
-        states = wait_all_synced(deployed.lab, deployed.lab.hosts, 3)
+        states = wait_all_synced(deployed.lab, deployed.hosts, 3)
     print(states)
     assert {s["wsrep_cluster_status"] for s in states.values()} == {"Primary"}
     assert len({s["wsrep_cluster_state_uuid"] for s in states.values()}) == 1
@@ -144,7 +196,7 @@ def test_load_balancer_from_outside_reaches_every_node_and_writes_replicate(depl
 
     lb_sql(deployed, "CREATE TABLE IF NOT EXISTS wordpress.lbcheck (id INT PRIMARY KEY, note VARCHAR(40)); "
            "REPLACE INTO wordpress.lbcheck VALUES " + ",".join(f"({i}, 'row {i}')" for i in range(1, 51)))
-    for host in deployed.lab.hosts:
+    for host in deployed.hosts:
         assert galera_sql(deployed.lab, host, "SELECT COUNT(*), SUM(id) FROM wordpress.lbcheck") == "50\t1275"
 
 
@@ -156,6 +208,24 @@ def test_wordpress_answers_on_both_replicas(deployed: Deployed):
             page = response.read().decode()
         assert response.status == 200, url
         assert "WordPress" in page and "Error establishing a database connection" not in page
+
+
+def test_wordpress_installs_and_both_replicas_serve_a_post_in_a_browser(deployed: Deployed):
+    """Finish the installer over HTTP, publish a post, then look at it in Chromium on each
+    replica's own address (host-mode ports: each answers under the address asked for)."""
+    urls = deployed.outputs()["wordpress_urls"]
+    assert len(urls) == 2
+    admin_password = f"wp-{secrets.token_hex(8)}"
+    install(urls[0], "Galera Swarm Lab", "labadmin", admin_password, "labadmin@example.org")
+    post_url = publish_post(urls[0], login(urls[0], "labadmin", admin_password),
+                            "Replicated post", "<p>Written once, served by every replica.</p>")
+    path = post_url.removeprefix(urls[0].rstrip("/"))
+    assert path.startswith("/") and "/index.php/" not in path and "?p=" not in path, post_url
+    for url in urls:
+        dom = render_in_chromium(url.rstrip("/") + path)
+        assert '<div class="wp-site-blocks">' in dom, f"no theme markup from {url}: {dom[:2000]}"
+        assert "Replicated post" in dom and "Written once, served by every replica." in dom, url
+        assert f'href="{url}' in dom, f"{url} links elsewhere"
 
 
 def test_second_up_refresh_and_preview_change_nothing(deployed: Deployed):
@@ -175,7 +245,7 @@ def test_no_secret_in_plain_text(deployed: Deployed):
     exported = deployed.stack.pulumi("stack", "export").stdout
     inspected = lab_hosts.sh("docker1", "docker service inspect " + " ".join(SERVICES))
     tasks = " ".join(f"$(docker ps -q --filter label=com.docker.swarm.service.name={s})" for s in SERVICES)
-    containers = "\n".join(lab_hosts.sh(h, f"docker inspect {tasks}") for h in lab_hosts.hosts)
+    containers = "\n".join(lab_hosts.sh(h, f"docker inspect {tasks}") for h in deployed.hosts)
     places = {"pulumi stack export": exported, "docker service inspect": inspected,
               "docker inspect of the tasks": containers, "the CLI's output": "\n".join(deployed.cli_output)}
     for value in secrets_ + key_lines:
@@ -205,14 +275,48 @@ def test_losing_a_host_keeps_the_cluster_primary_and_it_rejoins(deployed: Deploy
                        synced_in_cluster_of(3), timeout=600, interval=2)
     assert galera_sql(lab_hosts, "docker3", "SELECT note FROM wordpress.lbcheck WHERE id = 51") == \
         "written while docker3 was down"
-    assert len({wsrep(lab_hosts, h)["wsrep_cluster_state_uuid"] for h in lab_hosts.hosts}) == 1
+    assert len({wsrep(lab_hosts, h)["wsrep_cluster_state_uuid"] for h in deployed.hosts}) == 1
+
+
+def test_scaling_onto_two_more_hosts_keeps_the_cluster_serving(deployed: Deployed):
+    for index, (name, address) in enumerate(SCALE_HOSTS.items(), start=len(deployed.hosts)):
+        deployed.stack.set_config(f"galera-swarm:hosts[{index}].name", name, path=True)
+        deployed.stack.set_config(f"galera-swarm:hosts[{index}].address", address, path=True)
+    deployed.stack.set_config("galera-swarm:galera.replicas", "5", path=True)
+    with AvailabilityProbe(deployed) as probe, Timer("pulumi up: 3 to 5 hosts and Galera nodes"):
+        deployed.run("up", "--yes", "--skip-preview", "--suppress-progress")
+    print(probe.report("scaling 3 to 5"))
+    deployed.hosts += list(SCALE_HOSTS)
+    nodes = deployed.lab.sh("docker1", "docker node ls --format '{{.Hostname}} {{.Status}} {{.ManagerStatus}}'")
+    assert sorted(line.split()[0] for line in nodes.splitlines()) == sorted(deployed.hosts)
+    assert sorted(line.split()[2] for line in nodes.splitlines()) == ["Leader"] + ["Reachable"] * 4
+    states = wait_all_synced(deployed.lab, deployed.hosts, 5)
+    assert len({s["wsrep_cluster_state_uuid"] for s in states.values()}) == 1
+    assert galera_sql(deployed.lab, "docker5", "SELECT COUNT(*) FROM wordpress.lbcheck") == "51"
+    assert probe.observations and set(probe.observations) == {"Primary"}, probe.report("scaling 3 to 5")
+
+
+def test_a_setting_that_restarts_every_galera_task_rolls_one_node_at_a_time(deployed: Deployed):
+    deployed.stack.set_config("galera-swarm:galera.memory", "1g", path=True)
+    with AvailabilityProbe(deployed) as probe, Timer("pulumi up: rolling restart of 5 Galera nodes"):
+        deployed.run("up", "--yes", "--skip-preview", "--suppress-progress")
+    print(probe.report("rolling restart"))
+    limits = deployed.lab.sh("docker1", "docker service inspect -f "
+                                        "'{{.Spec.TaskTemplate.Resources.Limits.MemoryBytes}}' mysql-galera")
+    assert limits == str(1024**3)
+    # One node at a time: swarm's update history shows each task replaced, never two down.
+    tasks = deployed.lab.sh("docker1", "docker service ps mysql-galera --format '{{.Name}} {{.DesiredState}}'")
+    assert sum(1 for line in tasks.splitlines() if line.endswith("Running")) == 5
+    assert sum(1 for line in tasks.splitlines() if line.endswith("Shutdown")) >= 5
+    wait_all_synced(deployed.lab, deployed.hosts, 5)
+    assert probe.observations and set(probe.observations) == {"Primary"}, probe.report("rolling restart")
 
 
 def test_destroy_leaves_bare_hosts_and_up_works_again(deployed: Deployed):
     lab_hosts = deployed.lab
     with Timer("pulumi destroy"):
         deployed.run("destroy", "--yes", "--skip-preview", "--suppress-progress")
-    for host in lab_hosts.hosts:
+    for host in deployed.hosts:
         assert lab_hosts.sh(host, "docker info --format '{{.Swarm.LocalNodeState}}'") == "inactive"
         for kind in ("secret", "config"):
             assert lab_hosts.sh(host, f"docker {kind} ls -q 2>/dev/null || true") == ""
@@ -222,5 +326,5 @@ def test_destroy_leaves_bare_hosts_and_up_works_again(deployed: Deployed):
         assert "mysql-galera" in lab_hosts.sh(host, "docker volume ls --format '{{.Name}}'")
     with Timer("pulumi up again after destroy"):
         deployed.run("up", "--yes", "--skip-preview", "--suppress-progress")
-    wait_all_synced(lab_hosts, lab_hosts.hosts, 3)
+    wait_all_synced(lab_hosts, deployed.hosts, len(deployed.hosts))
     assert lb_sql(deployed, "SELECT COUNT(*) FROM wordpress.lbcheck") == "51"

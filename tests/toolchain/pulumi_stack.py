@@ -86,10 +86,12 @@ class Stack:
             else:
                 self.set_config(key, value)
 
-    def set_config(self, key: str, value: str, secret: bool = False) -> None:
+    def set_config(self, key: str, value: str, secret: bool = False, path: bool = False) -> None:
         """`pulumi config set`, the value on stdin: it may start with `-`, and a secret stays
-        off the command line."""
-        self.pulumi("config", "set", *(["--secret"] if secret else []), key, stdin=value)
+        off the command line. `path`: the key is a path into a structured value
+        (`galera-swarm:hosts[3].name`)."""
+        flags = (["--secret"] if secret else []) + (["--path"] if path else [])
+        self.pulumi("config", "set", *flags, key, stdin=value)
 
     def remove(self) -> None:
         """Destroy and forget the stack; never raises, for use in finalizers."""

@@ -140,9 +140,21 @@ def test_every_service_joins_the_overlay(program):
 
 
 def test_wordpress_urls_point_at_nodes_running_it(program):
-    assert resolve(program().program["app"].urls) == ["http://192.0.2.11:80/", "http://192.0.2.12:80/"]
+    assert resolve(program().program["app"].urls) == ["http://192.0.2.11/", "http://192.0.2.12/"]
     ingress = program(endpointMode="vip", publishMode="ingress").program
-    assert resolve(ingress["app"].urls) == ["http://192.0.2.11:80/"]
+    assert resolve(ingress["app"].urls) == ["http://192.0.2.11/"]
+
+
+def test_wordpress_answers_under_each_hosts_address_only_with_host_mode_ports(program):
+    assert env_of(services(program())["wordpress"])["WORDPRESS_SITE_URL"] == "from-request"
+    ingress = program(endpointMode="vip", publishMode="ingress")
+    assert "WORDPRESS_SITE_URL" not in env_of(services(ingress)["wordpress"])
+
+
+def test_wordpress_url_names_a_port_other_than_80():
+    from components.wordpress_app import site_url
+    assert site_url("192.0.2.11", 8080) == "http://192.0.2.11:8080/"
+    assert site_url("192.0.2.11", 80) == "http://192.0.2.11/"
 
 
 @pytest.mark.parametrize("host_count,total", [(1, 15), (3, 21), (5, 27)])

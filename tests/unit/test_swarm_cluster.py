@@ -73,6 +73,14 @@ def test_join_tokens_are_secret_outputs(program):
     assert resolve(swarm.manager_join_token) == "SWMTKN-1-manager-token"
 
 
+def test_token_commands_do_not_stream_their_stdout_to_the_log(program):
+    run = program()
+    for role in ("manager", "worker"):
+        assert run.mocks.named(f"swarm-{role}-token").inputs["logging"] == "stderr"
+    # Commands whose stdout is no secret keep the default (both streams).
+    assert "logging" not in run.mocks.named("swarm-init-docker1").inputs
+
+
 @pytest.mark.parametrize("host_count,commands", [
     # init + 2 tokens + settings for the leader; forget + join + settings per other host.
     (1, 4), (3, 10), (5, 16)])
