@@ -30,7 +30,7 @@ form_swarm() {
 
 create_secrets() {
   local name
-  for name in mysql-root-password mysql-sst-password mysql-app-password; do
+  for name in mysql-root-password mysql-app-password; do
     openssl rand -hex 16 | "$LAB" ssh docker1 "docker secret create $name -" >/dev/null
   done
 }
@@ -46,10 +46,10 @@ create_services() {
   on docker1 docker service create -d --name mysql-galera --replicas 3 --replicas-max-per-node 1 \
     --network mynet --endpoint-mode dnsrr --hostname "'{{.Service.Name}}-{{.Node.Hostname}}'" \
     --mount "'type=volume,source={{.Service.Name}}-data,target=/var/lib/mysql'" \
-    --secret mysql-root-password --secret mysql-sst-password --secret mysql-app-password \
+    --secret mysql-root-password --secret mysql-app-password \
     -e CLUSTER_NAME=galera -e DISCOVERY_SERVICE=etcd:2379 \
     -e MYSQL_ROOT_PASSWORD_FILE=/run/secrets/mysql-root-password \
-    -e SST_PASSWORD_FILE=/run/secrets/mysql-sst-password \
+    -e PEERS_DNS=tasks.mysql-galera \
     -e MYSQL_DATABASE=wordpress -e MYSQL_USER=wordpress \
     -e MYSQL_PASSWORD_FILE=/run/secrets/mysql-app-password "$IMAGES/galera:$TAG" >/dev/null
   on docker1 docker service create -d --name galera-lb --replicas 2 --network mynet \

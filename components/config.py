@@ -23,7 +23,9 @@ ENDPOINT_MODES = ("vip", "dnsrr")
 PUBLISH_MODES = ("ingress", "host")
 ROLES = ("manager", "worker")
 AVAILABILITIES = ("active", "pause", "drain")
-PASSWORD_KEYS = ("rootPassword", "sstPassword", "appPassword")
+PASSWORD_KEYS = ("rootPassword", "appPassword")
+# Read by earlier versions: state transfers now log in through unix_socket, without a password.
+RETIRED_KEYS = ("sstPassword",)
 
 # Every top-level key this program reads; anything else is most likely a typo.
 KNOWN_KEYS = frozenset(
@@ -39,6 +41,7 @@ KNOWN_KEYS = frozenset(
         "loadBalancer",
         "wordpress",
         *PASSWORD_KEYS,
+        *RETIRED_KEYS,
     }
 )
 
@@ -136,7 +139,6 @@ class WordPressSettings:
 @dataclass(frozen=True)
 class Passwords:
     root: pulumi.Output[str]
-    sst: pulumi.Output[str]
     app: pulumi.Output[str]
 
 
@@ -405,7 +407,7 @@ def _parse_passwords(r: _Reader, secret_keys: Collection[str]) -> Passwords:
         elif not isinstance(value, str):
             r.fail(key, "must be a string")
         values[key] = pulumi.Output.secret(value if isinstance(value, str) else "")
-    return Passwords(values["rootPassword"], values["sstPassword"], values["appPassword"])
+    return Passwords(values["rootPassword"], values["appPassword"])
 
 
 def parse_settings(raw: Mapping[str, Any], secret_keys: Collection[str] = ()) -> StackSettings:
@@ -482,6 +484,11 @@ def parse_settings(raw: Mapping[str, Any], secret_keys: Collection[str] = ()) ->
                f"only {active_hosts} are configured")
 
     passwords = _parse_passwords(r, secret_keys)
+    for key in RETIRED_KEYS:
+        if key in r.raw:
+            warnings.append(f"{NAMESPACE}:{key} is no longer used (state transfers log in through "
+                            f"unix_socket, without a password); remove it with "
+                            f"`pulumi config rm {NAMESPACE}:{key}`")
 
     if r.problems:
         raise ConfigError(r.problems)
@@ -504,7 +511,7 @@ def load_settings() -> StackSettings:
             continue
         key = full_key[len(prefix):]
         text = config.get(key)
-        if key in PASSWORD_KEYS or text is None:
+        if key in PASSWORD_KEYS or key in RETIRED_KEYS or text is None:
             raw[key] = text
             continue
         try:

@@ -23,7 +23,6 @@ HEALTH_PORT = 9200
 DATA_DIR = "/var/lib/mysql"
 # Swarm secret file names inside every Galera task (and the app's password file).
 ROOT_PASSWORD_FILE = "mysql-root-password"
-SST_PASSWORD_FILE = "mysql-sst-password"
 APP_PASSWORD_FILE = "mysql-app-password"
 
 
@@ -40,12 +39,14 @@ class GaleraServiceArgs:
 
 
 def galera_env(settings: GaleraSettings, discovery_endpoint: str) -> dict[str, str]:
-    """The task environment: names and paths only, never a password."""
+    """The task environment: names and paths only, never a password. State transfers need
+    none (mariabackup logs in through unix_socket); PEERS_DNS lets a node find running peers
+    even when etcd has lost what it knew, so it never bootstraps a second cluster."""
     return {
         "CLUSTER_NAME": settings.cluster_name,
         "DISCOVERY_SERVICE": discovery_endpoint,
+        "PEERS_DNS": f"tasks.{settings.service_name}",
         "MYSQL_ROOT_PASSWORD_FILE": f"/run/secrets/{ROOT_PASSWORD_FILE}",
-        "SST_PASSWORD_FILE": f"/run/secrets/{SST_PASSWORD_FILE}",
         "MYSQL_DATABASE": settings.database,
         "MYSQL_USER": settings.user,
         "MYSQL_PASSWORD_FILE": f"/run/secrets/{APP_PASSWORD_FILE}",
@@ -81,7 +82,6 @@ class GaleraService(pulumi.ComponentResource):
                                  opts=on_swarm)
 
         root = secret(ROOT_PASSWORD_FILE, args.passwords.root)
-        sst = secret(SST_PASSWORD_FILE, args.passwords.sst)
         app = secret(APP_PASSWORD_FILE, args.passwords.app)
 
         ports = [(s.publish_port, MYSQL_PORT)] if s.publish_port else []
@@ -98,7 +98,6 @@ class GaleraService(pulumi.ComponentResource):
                 env=pulumi.Output.from_input(args.discovery_endpoint).apply(
                     lambda endpoint: galera_env(s, endpoint)),
                 secrets=[service_spec.mount_secret(root, ROOT_PASSWORD_FILE),
-                         service_spec.mount_secret(sst, SST_PASSWORD_FILE),
                          service_spec.mount_secret(app, APP_PASSWORD_FILE)],
                 # One local volume per swarm node (at most one task per node), so a node's data
                 # always belongs to the same Galera node name.

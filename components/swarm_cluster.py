@@ -43,7 +43,8 @@ def init_script(leader: Host) -> str:
         "    exit 1\n"
         "  fi\n"
         "else\n"
-        f"  docker swarm init --advertise-addr {addr} --listen-addr {addr}:{SWARM_PORT} >&2\n"
+        # Its stdout is a ready join command with the worker token: never print it.
+        f"  docker swarm init --advertise-addr {addr} --listen-addr {addr}:{SWARM_PORT} >/dev/null\n"
         "fi\n"
         "docker info --format '{{.Swarm.NodeID}}'\n"
     )

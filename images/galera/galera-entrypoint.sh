@@ -15,6 +15,11 @@
 #   uuid             kept     "<cluster state uuid>" written once a cluster is Primary
 #   members/<name>   kept     "<address>"           every node that has been Synced once
 #
+# etcd is where nodes coordinate, not the only evidence: a read that fails is retried (never
+# taken for "nothing there"), a node whose data belongs to a cluster never starts a new one, and
+# before any bootstrap the Galera port of every peer that etcd, PEERS_DNS or the data dir knows
+# of is probed.
+#
 # The file only runs _main when executed, so tests can source it and call one function.
 set -euo pipefail
 
@@ -24,6 +29,8 @@ readonly LEASE_FILE="$DATADIR/.galera-etcd-lease"
 readonly ZERO_UUID=00000000-0000-0000-0000-000000000000
 readonly MYSQLD=/usr/sbin/mariadbd
 readonly DRAIN_FLAG=/run/galera-draining # galera-health answers 503 while it exists
+readonly STATE_FILE=/run/galera-node-state # this node's state, read by galera-health
+readonly PEERS_FILE="$DATADIR/.galera-peers" # the other members' addresses when last Synced
 
 # ---------------------------------------------------------------- logging
 readonly LOG_TAG=galera-entrypoint
@@ -50,15 +57,18 @@ setup_env() {
   : "${REGISTRATION_TTL:=10}"
   : "${SHUTDOWN_DRAIN_SECONDS:=3}"
   : "${EXTRA_MY_CNF:=}"
+  : "${PEERS_DNS:=}"
+  # Passwords stay shell variables: never exported to mariadbd and the SST scripts.
   file_env MYSQL_ROOT_PASSWORD
   file_env SST_PASSWORD
   file_env MYSQL_PASSWORD
-  export MYSQL_ROOT_PASSWORD SST_PASSWORD MYSQL_PASSWORD
   : "${MYSQL_DATABASE:=}"
   : "${MYSQL_USER:=}"
   require_setting DISCOVERY_SERVICE "etcd client address host:port[,host:port...], e.g. etcd:2379"
   require_setting MYSQL_ROOT_PASSWORD "password of the MariaDB root user"
-  require_setting SST_PASSWORD "password of the 'sst' user that mariabackup uses for state transfers"
+  if [[ -n "$SST_PASSWORD" ]]; then
+    note "SST_PASSWORD is set but no longer used: state transfers log in as 'mysql'@'localhost' through unix_socket, without a password"
+  fi
   if [[ -n "$MYSQL_USER" ]]; then
     require_setting MYSQL_PASSWORD "password of MYSQL_USER=$MYSQL_USER"
   fi
@@ -172,6 +182,7 @@ keep_lease() {
 
 publish_state() {
   NODE_STATE=$1
+  printf '%s\n' "$NODE_STATE" >"$STATE_FILE.tmp" && mv -f "$STATE_FILE.tmp" "$STATE_FILE"
   if etcdctl_ put --lease="$LEASE_ID" "$PREFIX/nodes/$NODE_NAME" \
     "$NODE_ADDRESS $NODE_STATE${MY_UUID:+ $MY_UUID $MY_SEQNO}" >/dev/null 2>&1; then
     PUBLISH_FAILING=0
@@ -181,16 +192,34 @@ publish_state() {
   fi
 }
 
-# etcd_list SUBDIR: "<name> <value>" lines for every key under $PREFIX/SUBDIR/.
-etcd_list() {
-  local dir="$PREFIX/$1/" key value
-  { etcdctl_ get --prefix "$dir" 2>/dev/null || true; } | while IFS= read -r key && IFS= read -r value; do
-    printf '%s %s\n' "${key#"$dir"}" "$value"
-  done
+# read_etcd: everything under $PREFIX/ in one read (one consistent revision) into ETCD_SNAPSHOT,
+# "<key below the prefix> <value>" lines. False when etcd does not answer or fails: an error
+# to retry, never "nothing there".
+read_etcd() {
+  local out key value
+  out=$(etcdctl_ get --prefix "$PREFIX/" 2>/dev/null) || return 1
+  ETCD_SNAPSHOT=$(printf '%s\n' "$out" | while IFS= read -r key && IFS= read -r value; do
+    if [[ -n "$key" ]]; then printf '%s %s\n' "${key#"$PREFIX/"}" "$value"; fi
+  done)
 }
 
+# etcd_list SUBDIR: "<name> <value>" lines for every key under SUBDIR/ in ETCD_SNAPSHOT.
+etcd_list() {
+  local dir="$1/" key value
+  while read -r key value; do
+    if [[ "$key" == "$dir"* ]]; then printf '%s %s\n' "${key#"$dir"}" "$value"; fi
+  done <<<"${ETCD_SNAPSHOT:-}"
+}
+
+# etcd_value KEY: the value of KEY in ETCD_SNAPSHOT (empty when absent).
 etcd_value() {
-  { etcdctl_ get --print-value-only "$PREFIX/$1" 2>/dev/null || true; } | head -n1
+  local key value
+  while read -r key value; do
+    if [[ "$key" == "$1" ]]; then
+      printf '%s\n' "$value"
+      return 0
+    fi
+  done <<<"${ETCD_SNAPSHOT:-}"
 }
 
 # ---------------------------------------------------------------- peers
@@ -208,8 +237,18 @@ synced_peers() {
   done < <(etcd_list nodes)
 }
 
-# galera_running_elsewhere: true when any other registered node or known member answers on
-# the Galera port (a component is forming or running even if etcd does not show it Synced).
+# peer_addresses: other nodes' addresses that do not come from etcd: PEERS_DNS (in a swarm
+# tasks.<service>: every task of the service) and the members this node last saw Synced.
+peer_addresses() {
+  {
+    if [[ -n "$PEERS_DNS" ]]; then getent ahostsv4 "$PEERS_DNS" | awk '{print $1}' || true; fi
+    if [[ -s "$PEERS_FILE" ]]; then cat "$PEERS_FILE"; fi
+  } | awk -v me="$NODE_ADDRESS" 'NF && $1 != me && !seen[$1]++ {print $1}'
+}
+
+# galera_running_elsewhere: true when another registered node, known member, PEERS_DNS address
+# or last known peer answers on the Galera port (a cluster is forming or running even if etcd
+# does not show it: etcd may have lost its data).
 galera_running_elsewhere() {
   local name address rest
   while read -r name address rest; do
@@ -219,13 +258,29 @@ galera_running_elsewhere() {
       return 0
     fi
   done < <(etcd_list nodes; etcd_list members)
+  while read -r address; do
+    if galera_port_open "$address"; then
+      note "peer $address answers on port 4567 (from PEERS_DNS=${PEERS_DNS:-} or the members last seen Synced; not in etcd)"
+      return 0
+    fi
+  done < <(peer_addresses)
   return 1
 }
 
+# remember_peers "ip:port,ip:port": the other members' addresses (wsrep_incoming_addresses),
+# kept in the data dir as evidence of a running cluster should etcd forget it.
+remember_peers() {
+  local peers
+  peers=$(tr ',' '\n' <<<"$1" | sed 's/:[0-9]*$//' | awk -v me="$NODE_ADDRESS" 'NF && $1 != me' | sort -u)
+  if [[ -n "$peers" && "$peers" != "$(cat "$PEERS_FILE" 2>/dev/null)" ]]; then
+    printf '%s\n' "$peers" >"$PEERS_FILE"
+  fi
+}
+
 # ---------------------------------------------------------------- local state
+# No wsrep_sst_auth: on the donor mariabackup runs as the OS user mysql and logs in as
+# 'mysql'@'localhost' through unix_socket, so SST needs no password (nor its rotation).
 write_config() {
-  local sst_auth
-  sst_auth="sst:$SST_PASSWORD"
   install -d -o mysql -g mysql /run/mysqld
   umask 077
   cat >"$GALERA_CNF" <<EOF
@@ -243,7 +298,6 @@ wsrep_cluster_name = $CLUSTER_NAME
 wsrep_node_name = $NODE_NAME
 wsrep_node_address = $NODE_ADDRESS
 wsrep_sst_method = mariabackup
-wsrep_sst_auth = $sst_auth
 wsrep_provider_options = "gcache.size=256M"
 $EXTRA_MY_CNF
 EOF
@@ -318,9 +372,12 @@ sql_string() {
   printf "'%s'" "${value//\'/\'\'}"
 }
 
-# init_datadir: a new data directory with root, sst and application users, made with a
+# init_datadir: a new data directory with the root, SST and application users, made with a
 # temporary server without networking or replication (only the bootstrapping node does this).
 init_datadir() {
+  if has_cluster_data; then
+    error "refusing to initialize $DATADIR: it holds data of cluster $MY_UUID (seqno $MY_SEQNO)"
+  fi
   note "initializing a new data directory"
   find "$DATADIR" -mindepth 1 -delete
   chown mysql:mysql "$DATADIR"
@@ -335,34 +392,60 @@ init_datadir() {
     ((++tries <= 60)) || error "temporary server for initialization did not start: $(tail -n5 /tmp/init-mysqld.log)"
     sleep 1
   done
-  init_sql | mariadb --protocol=socket --socket="$socket" -uroot
+  { init_sql && credentials_sql; } | mariadb --protocol=socket --socket="$socket" -uroot
   kill -TERM "$pid"
   wait "$pid" || true
-  note "data directory initialized (root, sst${MYSQL_USER:+, $MYSQL_USER}${MYSQL_DATABASE:+, database $MYSQL_DATABASE})"
+  note "data directory initialized (root, mysql@localhost for SST${MYSQL_USER:+, $MYSQL_USER}${MYSQL_DATABASE:+, database $MYSQL_DATABASE})"
 }
 
+# init_sql: what only a new data directory needs. mariadb-install-db makes 'mysql'@'localhost'
+# (unix_socket) with every privilege: it keeps only those SST needs (credentials_sql).
 init_sql() {
-  local root_pw sst_pw
-  root_pw=$(sql_string "$MYSQL_ROOT_PASSWORD")
-  sst_pw=$(sql_string "$SST_PASSWORD")
-  cat <<EOF
-SET sql_log_bin = 0;
-ALTER USER 'root'@'localhost' IDENTIFIED VIA unix_socket OR mysql_native_password USING PASSWORD($root_pw);
-CREATE USER 'root'@'%' IDENTIFIED BY $root_pw;
+  cat <<'EOF'
+CREATE USER 'root'@'%';
 GRANT ALL PRIVILEGES ON *.* TO 'root'@'%' WITH GRANT OPTION;
-CREATE USER 'sst'@'localhost' IDENTIFIED BY $sst_pw;
-GRANT RELOAD, PROCESS, LOCK TABLES, BINLOG MONITOR ON *.* TO 'sst'@'localhost';
+REVOKE ALL PRIVILEGES, GRANT OPTION FROM 'mysql'@'localhost';
+EOF
+}
+
+# credentials_sql: passwords of root@localhost, root@'%' and the application user from the
+# settings, and the SST user. Idempotent: run at initialization and each time a node is Synced
+# (replicated cluster-wide by Galera), which is how passwords are rotated.
+credentials_sql() {
+  local root_pw
+  root_pw=$(sql_string "$MYSQL_ROOT_PASSWORD")
+  cat <<EOF
+SET SESSION sql_mode = REPLACE(@@sql_mode, 'NO_BACKSLASH_ESCAPES', '');
+ALTER USER 'root'@'localhost' IDENTIFIED VIA unix_socket OR mysql_native_password USING PASSWORD($root_pw);
+ALTER USER IF EXISTS 'root'@'%' IDENTIFIED BY $root_pw;
+CREATE USER IF NOT EXISTS 'mysql'@'localhost' IDENTIFIED VIA unix_socket;
+GRANT RELOAD, PROCESS, LOCK TABLES, BINLOG MONITOR, SLAVE MONITOR ON *.* TO 'mysql'@'localhost';
 EOF
   if [[ -n "$MYSQL_DATABASE" ]]; then
     printf 'CREATE DATABASE IF NOT EXISTS %s;\n' "\`$MYSQL_DATABASE\`"
   fi
   if [[ -n "$MYSQL_USER" ]]; then
-    printf "CREATE USER %s@'%%' IDENTIFIED BY %s;\n" "$(sql_string "$MYSQL_USER")" "$(sql_string "$MYSQL_PASSWORD")"
+    local user app_pw
+    user="$(sql_string "$MYSQL_USER")@'%'"
+    app_pw=$(sql_string "$MYSQL_PASSWORD")
+    printf 'CREATE USER IF NOT EXISTS %s IDENTIFIED BY %s;\n' "$user" "$app_pw"
+    printf 'ALTER USER %s IDENTIFIED BY %s;\n' "$user" "$app_pw"
     if [[ -n "$MYSQL_DATABASE" ]]; then
-      printf "GRANT ALL PRIVILEGES ON \`%s\`.* TO %s@'%%';\n" "$MYSQL_DATABASE" "$(sql_string "$MYSQL_USER")"
+      printf 'GRANT ALL PRIVILEGES ON %s.* TO %s;\n' "\`$MYSQL_DATABASE\`" "$user"
     fi
   fi
-  printf 'FLUSH PRIVILEGES;\n'
+}
+
+# apply_credentials: once Synced, set the passwords from the settings (the secret files) for the
+# whole cluster, so a rolling restart with new secrets rotates them. Logs in through unix_socket.
+apply_credentials() {
+  local err
+  if err=$(credentials_sql | mariadb --protocol=socket -uroot 2>&1); then
+    note "passwords applied from the settings to root@localhost, root@'%'${MYSQL_USER:+, $MYSQL_USER@'%'} (replicated to every node)"
+    return 0
+  fi
+  warn "could not apply the passwords yet (retrying): $err"
+  return 1
 }
 
 # ---------------------------------------------------------------- decision
@@ -396,6 +479,19 @@ decide() {
   publish_state waiting # with this node's position
   deadline=$((SECONDS + RECOVERY_WAIT_TIMEOUT))
   while :; do
+    # One consistent read per round; a failed read decides nothing.
+    if ! read_etcd; then
+      wait_note "etcd read failed (etcd at $ETCD_ENDPOINTS does not answer); retrying, deciding nothing until it does"
+      sleep 2
+      continue
+    fi
+    if ! registered_in_snapshot; then
+      # etcd lost this node's registration (wiped, or its lease expired while etcd was away).
+      wait_note "this node's registration is missing in etcd; registering again"
+      register_again || true
+      sleep 1
+      continue
+    fi
     peers=$(synced_peers | paste -sd, -)
     if [[ -n "$peers" ]]; then
       JOIN_ADDRESSES=$peers
@@ -412,7 +508,8 @@ decide() {
     cluster_uuid=$(etcd_value uuid)
     # Positions of the nodes now deciding: "<name> <uuid> <seqno>".
     positions=$(etcd_list nodes | awk '$3 == "waiting" && NF >= 5 {print $1, $4, $5}')
-    if [[ -z "$cluster_uuid" ]] && ! awk -v zero="$ZERO_UUID" '$2 != zero {found=1} END {exit !found}' <<<"$positions"; then
+    if [[ -z "$cluster_uuid" ]] && ! has_cluster_data &&
+      ! awk -v zero="$ZERO_UUID" 'NF && $2 != zero {found=1} END {exit !found}' <<<"$positions"; then
       # No cluster was ever recorded and nobody holds data: a new cluster; one node wins.
       # A node still reading its position (state "starting") may hold data: wait for it.
       reading=$(etcd_list nodes | awk '$3 == "starting" {print $1}' | paste -sd' ' -)
@@ -421,9 +518,15 @@ decide() {
         sleep 1
         continue
       fi
+      # etcd may have lost a running cluster: then this empty node must join it, not start one.
+      if galera_running_elsewhere; then
+        wait_note "etcd records no cluster but a Galera node answers; not starting a new cluster, waiting for it to show up in etcd"
+        sleep 2
+        continue
+      fi
       if try_take_bootstrap 1; then
         DECISION=bootstrap-new
-        note "decision: bootstrap a NEW cluster (won the etcd transaction on $PREFIX/bootstrap; no cluster uuid recorded)"
+        note "decision: bootstrap a NEW cluster (won the etcd transaction on $PREFIX/bootstrap; no cluster uuid recorded, no node holds data, no Galera port answers)"
         return 0
       fi
       wait_note "another node won the bootstrap transaction; waiting for it"
@@ -467,11 +570,23 @@ decide() {
     fi
     if try_take_bootstrap 0; then
       DECISION=bootstrap-recovered
-      note "decision: bootstrap the RECOVERED cluster: this node has the highest seqno $MY_SEQNO of cluster $MY_UUID among positions [$(paste -sd';' <<<"$positions")]"
+      note "decision: bootstrap the RECOVERED cluster: this node has the highest seqno $MY_SEQNO of cluster $MY_UUID among positions [$(paste -sd';' <<<"$positions")]; no Galera port of a peer answers"
       return 0
     fi
     sleep 1
   done
+}
+
+# registered_in_snapshot: this node's own registration (with its position) is in ETCD_SNAPSHOT.
+registered_in_snapshot() {
+  [[ "$(etcd_value "nodes/$NODE_NAME")" == "$NODE_ADDRESS $NODE_STATE"* ]]
+}
+
+# register_again: a new lease (the old one may be gone with etcd's data) and the registration.
+register_again() {
+  if [[ -n "${KEEPALIVE_PID:-}" ]]; then kill "$KEEPALIVE_PID" 2>/dev/null || true; fi
+  grant_lease || return 1
+  publish_state "$NODE_STATE"
 }
 
 # wait_note: log a waiting reason once, not every poll.
@@ -517,14 +632,17 @@ start_mysqld() {
   MYSQLD_PID=$!
 }
 
-# wsrep_status: "<local_state> <cluster_status>" from the running server (socket, as root).
+# wsrep_status: "<local_state> <cluster_status> <uuid> <incoming addresses>" from the running
+# server (socket, as root).
 wsrep_status() {
   mariadb --protocol=socket -uroot -N -B -e \
     "SELECT MAX(IF(VARIABLE_NAME='WSREP_LOCAL_STATE', VARIABLE_VALUE, NULL)),
             MAX(IF(VARIABLE_NAME='WSREP_CLUSTER_STATUS', VARIABLE_VALUE, NULL)),
-            MAX(IF(VARIABLE_NAME='WSREP_CLUSTER_STATE_UUID', VARIABLE_VALUE, NULL))
+            MAX(IF(VARIABLE_NAME='WSREP_CLUSTER_STATE_UUID', VARIABLE_VALUE, NULL)),
+            MAX(IF(VARIABLE_NAME='WSREP_INCOMING_ADDRESSES', VARIABLE_VALUE, NULL))
        FROM information_schema.GLOBAL_STATUS
-      WHERE VARIABLE_NAME IN ('WSREP_LOCAL_STATE','WSREP_CLUSTER_STATUS','WSREP_CLUSTER_STATE_UUID')" 2>/dev/null
+      WHERE VARIABLE_NAME IN ('WSREP_LOCAL_STATE','WSREP_CLUSTER_STATUS','WSREP_CLUSTER_STATE_UUID',
+                              'WSREP_INCOMING_ADDRESSES')" 2>/dev/null
 }
 
 state_name() {
@@ -539,13 +657,14 @@ state_name() {
 }
 
 # on_synced: once Synced, the node is a member, the cluster uuid is known, no position needed.
+# False when etcd fails: the caller retries at its next round.
 on_synced() {
   local uuid=$1 recorded
-  record_member
+  record_member || return 1
+  read_etcd || return 1
   recorded=$(etcd_value uuid)
   if [[ -z "$recorded" ]]; then
-    etcdctl_ put "$PREFIX/uuid" "$uuid" >/dev/null 2>&1 || true
-    note "recorded cluster uuid $uuid in etcd"
+    record_uuid "$uuid" || return 1
   elif [[ "$recorded" != "$uuid" ]]; then
     warn "this node's cluster uuid $uuid differs from $recorded recorded in etcd ($PREFIX/uuid)"
   fi
@@ -553,16 +672,26 @@ on_synced() {
 }
 
 record_member() {
-  etcdctl_ put "$PREFIX/members/$NODE_NAME" "$NODE_ADDRESS" >/dev/null 2>&1 || true
+  etcdctl_ put "$PREFIX/members/$NODE_NAME" "$NODE_ADDRESS" >/dev/null 2>&1
+}
+
+# record_uuid UUID: only if no uuid is recorded (a transaction: never overwrites another's).
+record_uuid() {
+  local result
+  result=$(printf 'create("%s") = "0"\n\nput %s %s\n\n\n' "$PREFIX/uuid" "$PREFIX/uuid" "$1" |
+    etcdctl_ txn 2>/dev/null | head -n1) || return 1
+  if [[ "$result" == SUCCESS ]]; then note "recorded cluster uuid $1 in etcd"; fi
+  [[ "$result" == SUCCESS || "$result" == FAILURE ]]
 }
 
 # monitor: publish the node state every 2 s while mysqld runs; return mysqld's exit status.
 monitor() {
-  local status local_state cluster_status uuid state
+  local status local_state cluster_status uuid incoming state
   RECORDED_SYNCED=0
+  CREDENTIALS_APPLIED=0
   while kill -0 "$MYSQLD_PID" 2>/dev/null; do
     status=$(wsrep_status || true)
-    read -r local_state cluster_status uuid <<<"${status:-x x x}" || true
+    read -r local_state cluster_status uuid incoming <<<"${status:-x x x x}" || true
     state=$(state_name "$local_state" "$cluster_status")
     # No answer yet while joining (SST) or bootstrapping: keep saying so.
     if [[ "$state" == down && "$NODE_STATE" =~ ^(joining|bootstrapping)$ ]]; then
@@ -575,9 +704,13 @@ monitor() {
     publish_state "$state"
     # Donor (2) also means a full member of the Primary component (e.g. right after a FTWRL).
     if [[ "$state" =~ ^(synced|donor)$ && "$RECORDED_SYNCED" == 0 ]]; then
-      on_synced "$uuid"
-      RECORDED_SYNCED=1
+      if on_synced "$uuid"; then RECORDED_SYNCED=1; fi
     fi
+    # Synced (not a donor in the middle of a backup): the passwords of the settings, once a run.
+    if [[ "$state" == synced && "$CREDENTIALS_APPLIED" == 0 ]]; then
+      if apply_credentials; then CREDENTIALS_APPLIED=1; fi
+    fi
+    if [[ "$state" == synced ]]; then remember_peers "${incoming:-}"; fi
     if ! kill -0 "$HEALTH_PID" 2>/dev/null; then start_health_server; fi
     sleep 2 &
     wait $! || true
@@ -626,7 +759,7 @@ _main() {
   fi
   MYSQLD_EXTRA_ARGS=("$@") # `docker run IMAGE --some-mysqld-option`
   setup_env
-  rm -f "$DRAIN_FLAG"
+  rm -f "$DRAIN_FLAG" "$STATE_FILE" # both may be left by a previous run of this container
   trap shutdown TERM INT
   trap cleanup EXIT
   wait_for_etcd

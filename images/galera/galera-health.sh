@@ -3,9 +3,15 @@
 #   galera-health [--check] [--donor-ok]  exit 0 when healthy, 1 otherwise, the state on stdout
 #   galera-health --http                  answer one HTTP request on stdin/stdout (under socat)
 # Healthy: wsrep_local_state 4 (Synced) and wsrep_cluster_status Primary. A Donor/Desynced node
-# (state 2) counts as healthy with --donor-ok or AVAILABLE_WHEN_DONOR=1: the Docker HEALTHCHECK
-# uses --donor-ok, because a swarm replaces unhealthy tasks and must not kill a donor mid-SST.
+# (state 2) counts as healthy with --donor-ok or AVAILABLE_WHEN_DONOR=1.
+# --donor-ok is the Docker HEALTHCHECK: a swarm replaces unhealthy tasks and must not kill a
+# node in the middle of a state transfer, so with it a node in a state transfer is healthy too:
+# a donor (2), a joiner (1 Joining, 3 Joined) and a node whose mariadbd runs but does not
+# answer yet because it is receiving an SST (or bootstrapping) per the entrypoint. The HTTP
+# endpoint (HAProxy) never routes to such a node.
 set -euo pipefail
+
+readonly STATE_FILE=/run/galera-node-state # written by galera-entrypoint
 
 # node_state: sets STATE, STATE_COMMENT, CLUSTER_STATUS; false when mariadbd does not answer.
 node_state() {
@@ -20,6 +26,20 @@ node_state() {
   IFS=$'\t' read -r STATE CLUSTER_STATUS STATE_COMMENT <<<"$row"
 }
 
+# starting_transfer: mariadbd runs but does not answer yet, and the entrypoint says the node is
+# joining (receiving an SST, preparing it, then InnoDB starting) or bootstrapping; sets MESSAGE.
+starting_transfer() {
+  local entrypoint_state
+  entrypoint_state=$(cat "$STATE_FILE" 2>/dev/null) || return 1
+  [[ "$entrypoint_state" =~ ^(joining|bootstrapping)$ ]] || return 1
+  pgrep -x mariadbd >/dev/null || return 1
+  if pgrep -f 'wsrep_sst_mariabackup.*--role joiner' >/dev/null; then
+    MESSAGE="Galera node is receiving a state transfer (SST running; mariadbd does not answer yet)"
+  else
+    MESSAGE="Galera node is $entrypoint_state (mariadbd runs and does not answer yet)"
+  fi
+}
+
 # verdict: sets HEALTHY (0/1) and MESSAGE.
 verdict() {
   HEALTHY=0
@@ -28,12 +48,17 @@ verdict() {
     return 0
   fi
   if ! node_state; then
+    if [[ "$TRANSFER_OK" == 1 ]] && starting_transfer; then
+      HEALTHY=1
+      return 0
+    fi
     MESSAGE="Galera node is not running (mariadbd does not answer)"
     return 0
   fi
-  if [[ "$CLUSTER_STATUS" == Primary && ("$STATE" == 4 || ("$STATE" == 2 && "$DONOR_OK" == 1)) ]]; then
+  MESSAGE="Galera node is $STATE_COMMENT (wsrep_local_state=$STATE, wsrep_cluster_status=$CLUSTER_STATUS)"
+  if [[ "$CLUSTER_STATUS" == Primary && ("$STATE" == 4 || ("$STATE" == 2 && "$DONOR_OK" == 1) ||
+    ("$STATE" =~ ^[13]$ && "$TRANSFER_OK" == 1)) ]]; then
     HEALTHY=1
-    MESSAGE="Galera node is $STATE_COMMENT (wsrep_local_state=$STATE, wsrep_cluster_status=$CLUSTER_STATUS)"
   else
     MESSAGE="Galera node is not synced: $STATE_COMMENT (wsrep_local_state=$STATE, wsrep_cluster_status=$CLUSTER_STATUS)"
   fi
@@ -60,11 +85,15 @@ http_answer() {
 
 main() {
   DONOR_OK=${AVAILABLE_WHEN_DONOR:-0}
+  TRANSFER_OK=0 # only the container check: the HTTP endpoint never routes to a joiner
   local mode=--check
   while [[ $# -gt 0 ]]; do
     case "$1" in
       --http | --check) mode=$1 ;;
-      --donor-ok) DONOR_OK=1 ;;
+      --donor-ok)
+        DONOR_OK=1
+        TRANSFER_OK=1
+        ;;
       *)
         printf 'usage: galera-health [--check [--donor-ok] | --http]\n' >&2
         exit 2
@@ -73,6 +102,7 @@ main() {
     shift
   done
   if [[ "$mode" == --http ]]; then
+    TRANSFER_OK=0
     http_answer
     return 0
   fi

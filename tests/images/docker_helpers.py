@@ -111,6 +111,13 @@ class GaleraCluster:
     images: dict[str, str]
     size: int = 3
     env: dict[str, str] = field(default_factory=dict)
+    root_password: str = ROOT_PASSWORD
+    sst_password: str = SST_PASSWORD
+    app_password: str = APP_PASSWORD
+    # Which nodes read their passwords from files (docker secrets): "second" (index 1) or "all".
+    secrets_as_files: str = "second"
+    # Extra `docker create` arguments per node name (e.g. --health-* flags).
+    extra_args: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def etcd(self) -> str:
@@ -126,41 +133,81 @@ class GaleraCluster:
         return [f"{self.prefix}-g{i}" for i in range(1, self.size + 1)]
 
     def create(self) -> None:
-        docker("run", "-d", "--name", self.etcd, "--hostname", self.etcd, "--network", self.network,
-               self.images["etcd"])
-        env = {
+        self.run_etcd()
+        self.base_env = {
             "DISCOVERY_SERVICE": f"{self.etcd}:2379",
-            "MYSQL_ROOT_PASSWORD": ROOT_PASSWORD,
-            "SST_PASSWORD": SST_PASSWORD,
             "MYSQL_DATABASE": APP_DATABASE,
             "MYSQL_USER": APP_USER,
-            "MYSQL_PASSWORD": APP_PASSWORD,
             "CLUSTER_NAME": "gsimg",
             "RECOVERY_WAIT_TIMEOUT": "90",
             "ETCD_WAIT_TIMEOUT": "30",
+            # Every galera container answers to the alias, as tasks.<service> does in a swarm.
+            "PEERS_DNS": self.alias,
             **self.env,
         }
-        # The second node reads its passwords from files, as docker secrets are given in a swarm.
+        # Passwords as values, or as files like docker secrets (one directory for all nodes).
         self.secrets_dir = Path(tempfile.mkdtemp(prefix="gsimg-secrets-"))
-        file_env = dict(env)
-        for key in ("MYSQL_ROOT_PASSWORD", "SST_PASSWORD", "MYSQL_PASSWORD"):
-            secret = self.secrets_dir / key.lower()
-            secret.write_text(file_env.pop(key))
-            secret.chmod(0o644)
-            file_env[f"{key}_FILE"] = f"/run/secrets/{key.lower()}"
         self.secrets_dir.chmod(0o755)
-        for index, node in enumerate(self.nodes):
-            args = ["create", "--name", node, "--hostname", node, "--network", self.network,
-                    "--network-alias", self.alias, "-v", f"{node}-data:/var/lib/mysql"]
-            node_env = env
-            if index == 1:
-                node_env = file_env
-                args += ["-v", f"{self.secrets_dir}:/run/secrets:ro"]
-            for key, value in node_env.items():
-                args += ["-e", f"{key}={value}"]
-            docker(*args, self.images["galera"])
+        self.write_secrets(root=self.root_password, sst=self.sst_password, app=self.app_password)
+        for node in self.nodes:
+            self.create_node(node)
         wait_until("etcd to answer", lambda: docker(
             "exec", self.etcd, "etcdctl", "endpoint", "health", check=False).returncode == 0, 30)
+
+    SECRET_KEYS = {"root": "MYSQL_ROOT_PASSWORD", "sst": "SST_PASSWORD", "app": "MYSQL_PASSWORD"}
+
+    def write_secrets(self, **passwords: str) -> None:
+        """(Re)write the secret files (keys root, sst, app); a node reads them when it starts."""
+        for short, value in passwords.items():
+            secret = self.secrets_dir / self.SECRET_KEYS[short].lower()
+            secret.write_text(value)
+            secret.chmod(0o644)
+
+    def uses_files(self, node: str) -> bool:
+        return self.secrets_as_files == "all" or self.nodes.index(node) == 1
+
+    def create_node(self, node: str) -> None:
+        args = ["create", "--name", node, "--hostname", node, "--network", self.network,
+                "--network-alias", self.alias, "-v", f"{node}-data:/var/lib/mysql",
+                *self.extra_args.get(node, [])]
+        env = dict(self.base_env)
+        values = {"MYSQL_ROOT_PASSWORD": self.root_password, "SST_PASSWORD": self.sst_password,
+                  "MYSQL_PASSWORD": self.app_password}
+        if self.uses_files(node):
+            args += ["-v", f"{self.secrets_dir}:/run/secrets:ro"]
+            for key in values:
+                env[f"{key}_FILE"] = f"/run/secrets/{key.lower()}"
+        else:
+            env.update(values)
+        for key, value in env.items():
+            args += ["-e", f"{key}={value}"]
+        docker(*args, self.images["galera"])
+
+    def recreate(self, node: str, wipe: bool = False) -> None:
+        """Remove the container (and with wipe its data volume) and create it again, stopped."""
+        docker("rm", "-f", node, timeout=180)
+        if wipe:
+            docker("volume", "rm", "-f", f"{node}-data")
+        self.create_node(node)
+
+    def run_etcd(self) -> None:
+        docker("run", "-d", "--name", self.etcd, "--hostname", self.etcd, "--network", self.network,
+               self.images["etcd"])
+
+    def wipe_etcd(self) -> None:
+        """etcd restarted without its data (its container and volume replaced)."""
+        docker("rm", "-f", "-v", self.etcd)
+        self.run_etcd()
+        wait_until("the new etcd to answer", lambda: docker(
+            "exec", self.etcd, "etcdctl", "endpoint", "health", check=False).returncode == 0, 30)
+
+    def etcd_get(self, key: str) -> str:
+        return docker("exec", self.etcd, "etcdctl", "get", "--print-value-only",
+                      f"/galera/gsimg/{key}", check=False).stdout.strip()
+
+    def health_status(self, node: str) -> str:
+        return docker("inspect", "-f", "{{if .State.Health}}{{.State.Health.Status}}{{end}}",
+                      node, check=False).stdout.strip()
 
     def remove_files(self) -> None:
         if getattr(self, "secrets_dir", None):
@@ -182,6 +229,19 @@ class GaleraCluster:
         args += ["-e", query]
         proc = docker(*args, check=check, timeout=60)
         return proc.stdout.strip()
+
+    def login(self, node: str, user: str, password: str, via: str | None = None,
+              os_user: str | None = None) -> str:
+        """CURRENT_USER() of a password login to `node` (over TCP from `via`, or with os_user over
+        the socket of `node` itself), or the client's error text."""
+        args = ["exec"]
+        if os_user:
+            args += ["-u", os_user]
+        args += [via or node, "mariadb", "-N", "-B", f"-u{user}", f"-p{password}"]
+        if not os_user:
+            args += ["-h", node, "--connect-timeout=5"]
+        proc = docker(*args, "-e", "SELECT CURRENT_USER()", check=False, timeout=60)
+        return (proc.stdout + proc.stderr).strip()
 
     def status(self, node: str) -> dict[str, str]:
         out = self.sql(node, "SHOW GLOBAL STATUS LIKE 'wsrep_%'", check=False)

@@ -19,13 +19,23 @@ def run_galera(images, network, name, env: dict[str, str], timeout: float = 90):
 
 @pytest.mark.parametrize("missing, present", [
     ("MYSQL_ROOT_PASSWORD", {"SST_PASSWORD": SST_PASSWORD}),
-    ("SST_PASSWORD", {"MYSQL_ROOT_PASSWORD": ROOT_PASSWORD}),
+    ("MYSQL_PASSWORD", {"MYSQL_ROOT_PASSWORD": ROOT_PASSWORD, "MYSQL_USER": "app"}),
 ])
 def test_missing_password_ends_with_an_error_naming_the_setting(images, network, run_prefix, missing, present):
     proc = run_galera(images, network, f"{run_prefix}-nopw", {"DISCOVERY_SERVICE": "etcd:2379", **present})
     assert proc.returncode == 1
     assert f"[ERROR] [require_setting] {missing} is not set" in proc.stderr
     assert f"set {missing} or {missing}_FILE" in proc.stderr
+
+
+def test_sst_password_is_no_longer_needed_and_is_ignored_when_given(images, network, run_prefix):
+    # SST logs in as 'mysql'@'localhost' through unix_socket; without etcd the node then stops.
+    proc = run_galera(images, network, f"{run_prefix}-sstpw", {
+        "DISCOVERY_SERVICE": f"{run_prefix}-no-such-etcd:2379", "ETCD_WAIT_TIMEOUT": "1",
+        "MYSQL_ROOT_PASSWORD": ROOT_PASSWORD, "SST_PASSWORD": SST_PASSWORD})
+    assert "SST_PASSWORD is set but no longer used" in proc.stderr
+    assert "[ERROR] [wait_for_etcd] etcd unreachable" in proc.stderr
+    assert "[ERROR] [require_setting]" not in proc.stderr
 
 
 def test_password_given_both_as_value_and_as_file_is_refused(images, network, run_prefix):

@@ -141,3 +141,17 @@ def conformance_image() -> str:
                    input=CONFORMANCE_DOCKERFILE, text=True, check=True, capture_output=True,
                    timeout=300, env={"DOCKER_BUILDKIT": "0", "PATH": "/usr/bin:/bin:/usr/sbin:/usr/local/bin"})
     return CONFORMANCE_IMAGE
+
+
+def assert_refused_by_name(stack, bad_input_key: str, property_path: str) -> None:
+    """Turn on the program's `bad_input_key` (which makes it pass a property the plugin does
+    not implement) and check that `pulumi preview` fails naming `property_path`; the key is
+    removed again either way."""
+    stack.set_config(bad_input_key, "true")
+    try:
+        result = stack.pulumi("preview", check=False)
+    finally:
+        stack.pulumi("config", "rm", bad_input_key)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert property_path in output and "does not support" in output, output

@@ -20,7 +20,7 @@ from pulumi.runtime.sync_await import _sync_await
 
 ROOT = Path(__file__).resolve().parents[2]
 NAMESPACE = "galera-swarm"
-PASSWORDS = {"rootPassword": "root-pw-4a7c", "sstPassword": "sst-pw-91de", "appPassword": "app-pw-3f00"}
+PASSWORDS = {"rootPassword": "root-pw-4a7c", "appPassword": "app-pw-3f00"}
 
 
 @dataclass

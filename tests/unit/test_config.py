@@ -128,10 +128,19 @@ def test_other_even_galera_counts_only_warn(key_path):
 
 
 def test_password_in_plain_text(key_path):
-    plain = SECRET_KEYS - {f"{NAMESPACE}:sstPassword"}
+    plain = SECRET_KEYS - {f"{NAMESPACE}:appPassword"}
     assert problems_of(stack_config(key_path), plain) == [
-        "galera-swarm:sstPassword: is stored in plain text; store it encrypted with "
-        "`pulumi config set --secret galera-swarm:sstPassword <password>`"]
+        "galera-swarm:appPassword: is stored in plain text; store it encrypted with "
+        "`pulumi config set --secret galera-swarm:appPassword <password>`"]
+
+
+def test_retired_sst_password_is_accepted_with_a_warning(key_path):
+    config = stack_config(key_path)
+    config["sstPassword"] = "old-sst-pw"
+    settings = parse_settings(config, SECRET_KEYS | {f"{NAMESPACE}:sstPassword"})
+    assert settings.warnings == (
+        "galera-swarm:sstPassword is no longer used (state transfers log in through unix_socket, "
+        "without a password); remove it with `pulumi config rm galera-swarm:sstPassword`",)
 
 
 def test_missing_password(key_path):

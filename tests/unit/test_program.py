@@ -45,7 +45,7 @@ def test_without_load_balancer_wordpress_talks_to_galera(program):
 def test_passwords_are_swarm_secrets_and_never_environment_values(program):
     run = program()
     secrets = run.mocks.of_type("docker:index/secret:Secret")
-    assert len(secrets) == 3
+    assert len(secrets) == 2
     stored = {base64.b64decode(secret_input(s.inputs["data"])).decode() for s in secrets}
     assert stored == set(PASSWORDS.values())
     for name, spec in services(run).items():
@@ -54,8 +54,9 @@ def test_passwords_are_swarm_secrets_and_never_environment_values(program):
     galera_env = env_of(services(run)["mysql-galera"])
     assert galera_env["MYSQL_ROOT_PASSWORD_FILE"] == "/run/secrets/mysql-root-password"
     mounted = [s["fileName"] for s in services(run)["mysql-galera"]["taskSpec"]["containerSpec"]["secrets"]]
-    assert mounted == ["/run/secrets/mysql-root-password", "/run/secrets/mysql-sst-password",
-                       "/run/secrets/mysql-app-password"]
+    assert mounted == ["/run/secrets/mysql-root-password", "/run/secrets/mysql-app-password"]
+    assert not any("SST" in key for key in galera_env)
+    assert galera_env["PEERS_DNS"] == "tasks.mysql-galera"
     wp_secret = services(run)["wordpress"]["taskSpec"]["containerSpec"]["secrets"][0]
     assert wp_secret["secretId"] == "galera-mysql-app-password-id"
     assert env_of(services(run)["wordpress"])["WORDPRESS_DB_PASSWORD_FILE"] == wp_secret["fileName"]
@@ -64,7 +65,7 @@ def test_passwords_are_swarm_secrets_and_never_environment_values(program):
 def test_password_outputs_are_secret(program):
     run = program()
     settings = run.program["settings"]
-    assert all(is_secret(o) for o in (settings.passwords.root, settings.passwords.sst, settings.passwords.app))
+    assert all(is_secret(o) for o in (settings.passwords.root, settings.passwords.app))
 
 
 def test_galera_service_spec(program):
@@ -157,7 +158,7 @@ def test_wordpress_url_names_a_port_other_than_80():
     assert site_url("192.0.2.11", 80) == "http://192.0.2.11/"
 
 
-@pytest.mark.parametrize("host_count,total", [(1, 15), (3, 21), (5, 27)])
+@pytest.mark.parametrize("host_count,total", [(1, 14), (3, 20), (5, 26)])
 def test_resource_counts(program, host_count, total):
     run = program(host_count=host_count)
     # 11 that do not depend on the host count: provider, network, 3 secrets, haproxy config,

@@ -73,6 +73,14 @@ def test_join_tokens_are_secret_outputs(program):
     assert resolve(swarm.manager_join_token) == "SWMTKN-1-manager-token"
 
 
+def test_swarm_init_prints_no_join_command(program):
+    # `docker swarm init` answers with a ready `docker swarm join --token ...` line; whatever a
+    # command prints lands in the CLI's log and in the state.
+    init = program().mocks.named("swarm-init-docker1").inputs["create"]
+    line = next(l for l in init.splitlines() if "docker swarm init" in l)
+    assert line.rstrip().endswith(">/dev/null")
+
+
 def test_token_commands_do_not_stream_their_stdout_to_the_log(program):
     run = program()
     for role in ("manager", "worker"):

@@ -1,0 +1,67 @@
+"""Password rotation: new secret files and a rolling restart (what a swarm does after
+`pulumi config set --secret`) make the new passwords the only valid ones on every node."""
+
+from __future__ import annotations
+
+import time
+
+from tests.images.conftest import MEASUREMENTS
+from tests.images.docker_helpers import APP_USER, docker, wait_until
+
+NEW = {"root": "new root #\"'\\$`;=, pw", "sst": "new sst #\"'\\ pw", "app": "new app #\"'\\$`;=, pw"}
+
+
+def assert_only_new_passwords_work(cluster, old: dict[str, str], new: dict[str, str]) -> None:
+    denied = "ERROR 1045 (28000): Access denied"
+    for node in cluster.nodes:
+        other = next(n for n in cluster.nodes if n != node)
+        assert cluster.login(node, "root", new["root"], via=other) == "root@%", node
+        assert denied in cluster.login(node, "root", old["root"], via=other), node
+        assert cluster.login(node, "root", new["root"], os_user="nobody") == "root@localhost", node
+        assert denied in cluster.login(node, "root", old["root"], os_user="nobody"), node
+        assert cluster.login(node, APP_USER, new["app"], via=other) == f"{APP_USER}@%", node
+        assert denied in cluster.login(node, APP_USER, old["app"], via=other), node
+
+
+def test_rolling_restart_with_new_password_files_rotates_every_password(cluster_factory):
+    cluster = cluster_factory("rot", secrets_as_files="all")
+    old = {"root": cluster.root_password, "sst": cluster.sst_password, "app": cluster.app_password}
+    cluster.start(*cluster.nodes)
+    cluster.wait_all_synced(timeout=240)
+    uuid = cluster.status(cluster.nodes[0])["wsrep_cluster_state_uuid"]
+    cluster.sql(cluster.nodes[0], "CREATE DATABASE rot; CREATE TABLE rot.t (id INT PRIMARY KEY); "
+                                  "INSERT INTO rot.t VALUES (1),(2),(3)")
+
+    cluster.write_secrets(**NEW)
+    seen: list[str] = []  # wsrep_cluster_status of the running nodes during the rolling restart
+    for node in cluster.nodes:
+        others = [n for n in cluster.nodes if n != node]
+        started = time.monotonic()
+        docker("stop", "-t", "60", node, timeout=120)
+        seen += [cluster.status(n).get("wsrep_cluster_status", "?") for n in others]
+        cluster.start(node)
+
+        def back():
+            seen.extend(cluster.status(n).get("wsrep_cluster_status", "?") for n in others)
+            return cluster.is_synced(node, 3)
+        wait_until(f"{node} Synced again after its restart", back, 180, interval=2)
+        MEASUREMENTS.append(f"rotation: {node} restarted and Synced in {time.monotonic() - started:.0f}s")
+        cluster.wait_all_synced(timeout=60)
+    assert set(seen) == {"Primary"}, seen
+    for node in cluster.nodes:
+        assert cluster.status(node)["wsrep_cluster_state_uuid"] == uuid
+        assert any("decision: join the running cluster" in d for d in cluster.decisions(node)[1:]), node
+    assert_only_new_passwords_work(cluster, old, NEW)
+
+    # A node whose volume is wiped rejoins by SST and has the new passwords too.
+    victim = cluster.nodes[1]
+    cluster.recreate(victim, wipe=True)
+    started = time.monotonic()
+    cluster.start(victim)
+    cluster.wait_all_synced(timeout=240)
+    MEASUREMENTS.append(f"rotation: {victim} with a wiped volume Synced by SST in {time.monotonic() - started:.0f}s")
+    assert "decision: join the running cluster" in cluster.decisions(victim)[-1]
+    assert cluster.status(victim)["wsrep_cluster_state_uuid"] == uuid
+    assert cluster.sql(victim, "SELECT COUNT(*) FROM rot.t") == "3"
+    assert_only_new_passwords_work(cluster, old, NEW)
+    MEASUREMENTS.extend("  " + l for n in cluster.nodes for l in cluster.entrypoint_lines(n) if "password" in l)
