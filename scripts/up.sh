@@ -20,16 +20,27 @@ deploy() {
   pulumi up --yes --non-interactive --suppress-progress
 }
 
+# Address of a lab host that runs a galera-lb task (its port is published there, host mode).
+load_balancer_address() {
+  local node
+  node=$("$ROOT/lab/lab" ssh docker1 \
+    "docker service ps galera-lb --filter desired-state=running --format '{{.Node}}'" | head -n1)
+  python3 -c 'import json,sys; print(next(h["address"] for h in json.load(open(sys.argv[1]))["hosts"] if h["name"] == sys.argv[2]))' \
+    "$ROOT/lab/.state/lab.json" "$node"
+}
+
 report() {
   pulumi stack output
+  [[ "$STACK" == dev ]] || return 0
   cat <<TXT
 
 Check it by hand (the lab's hosts answer over SSH with lab/lab ssh dockerK):
   lab/lab ssh docker1 docker node ls
   lab/lab ssh docker1 docker service ls
-  lab/lab ssh docker1 'docker exec \$(docker ps -qf name=mysql-galera | head -n1) \\
-      mariadb -uroot -p"\$(cat /run/secrets/mysql-root-password)" -e "SHOW STATUS LIKE \"wsrep_%\""'
-  curl -sI \$(pulumi stack output wordpress_urls --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0])')
+  lab/lab ssh docker1 docker service ps mysql-galera
+  mariadb -h $(load_balancer_address) -uroot -p"\$(pulumi config get galera-swarm:rootPassword)" \\
+      -e "SHOW STATUS LIKE 'wsrep_cluster_size'"     # through galera-lb
+  pulumi stack output wordpress_urls                  # finish WordPress's installer there
 Tear down: make down
 TXT
 }

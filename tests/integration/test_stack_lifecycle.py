@@ -239,7 +239,7 @@ def test_second_up_refresh_and_preview_change_nothing(deployed: Deployed):
 
 def test_no_secret_in_plain_text(deployed: Deployed):
     lab_hosts = deployed.lab
-    secrets_ = [deployed.config_secret(k) for k in ("rootPassword", "sstPassword", "appPassword")]
+    secrets_ = [deployed.config_secret(k) for k in ("rootPassword", "appPassword")]
     secrets_ += [lab_hosts.sh("docker1", f"docker swarm join-token -q {role}") for role in ("manager", "worker")]
     key_lines = [line for line in open(lab_hosts.info["ssh_key"]).read().splitlines() if "PRIVATE KEY" not in line]
     exported = deployed.stack.pulumi("stack", "export").stdout
