@@ -34,7 +34,7 @@ report() {
   [[ "$STACK" == dev ]] || return 0
   cat <<TXT
 
-Check it by hand (the lab's hosts answer over SSH with lab/lab ssh dockerK):
+Check it by hand (lab/lab ssh dockerK reaches a host; for pulumi, first: source scripts/stack-env.sh):
   lab/lab ssh docker1 docker node ls
   lab/lab ssh docker1 docker service ls
   lab/lab ssh docker1 docker service ps mysql-galera
