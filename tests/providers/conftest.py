@@ -18,9 +18,18 @@ import pytest
 from tests.toolchain.pulumi_stack import REPO_ROOT, toolchain_env
 
 SSHD = "/usr/sbin/sshd"
+# Figures measured during the run, printed at the end (never asserted on).
+MEASUREMENTS: list[str] = []
 # A service task needs a process that stays up; the base image's default command exits.
 CONFORMANCE_IMAGE = "galera-swarm-conformance:dev"
 CONFORMANCE_DOCKERFILE = 'FROM debian:bookworm-slim\nCMD ["sleep", "infinity"]\n'
+
+
+def pytest_terminal_summary(terminalreporter):
+    if MEASUREMENTS:
+        terminalreporter.section("provider conformance measurements")
+        for line in MEASUREMENTS:
+            terminalreporter.write_line(line)
 
 
 def docker(*args: str, check: bool = True, timeout: float = 120) -> str:

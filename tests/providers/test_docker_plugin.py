@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from tests.providers.conftest import assert_refused_by_name, docker, free_port
+from tests.providers.conftest import MEASUREMENTS, assert_refused_by_name, docker, free_port
 from tests.toolchain.pulumi_stack import REPO_ROOT, Stack
 
 PROGRAM = REPO_ROOT / "tests" / "providers" / "programs" / "docker"
@@ -116,7 +116,8 @@ def test_up_waits_until_the_tasks_run_healthy(stack):
     assert len(tasks) == 1
     health = inspect("container", tasks[0]["Status"]["ContainerStatus"]["ContainerID"])["State"]["Health"]
     assert health["Status"] == "healthy"
-    print(f"docker conformance stack: first up took {stack.first_up_seconds:.1f} s")
+    MEASUREMENTS.append(f"docker conformance stack: first up (a network, a secret, 2 configs and "
+                        f"2 services, converged and healthy) took {stack.first_up_seconds:.1f} s")
 
 
 def test_second_up_reports_no_changes(stack):
