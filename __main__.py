@@ -48,16 +48,19 @@ galera = GaleraService("galera", GaleraServiceArgs(
     discovery_endpoint=etcd.endpoint, settings=settings.galera, passwords=settings.passwords,
     leader_connection=swarm.leader_connection, **modes))
 
-db_host = galera.service_name
+# Names from config, not the services' outputs: the load balancer and WordPress find their
+# backends by DNS and retry, so they need not wait for Galera (or the load balancer) to
+# converge, and `up` starts all of them at once.
+db_host: str = settings.galera.service_name
 lb_settings = settings.load_balancer
 if lb_settings.enabled:
     lb = GaleraLoadBalancer("lb", GaleraLoadBalancerArgs(
         provider=swarm.provider, network_id=network.network_id,
-        galera_service_name=galera.service_name, image=lb_settings.image,
+        galera_service_name=settings.galera.service_name, image=lb_settings.image,
         max_nodes=max(settings.galera.replicas + 2, len(settings.hosts)),
         service_name=lb_settings.service_name, replicas=lb_settings.replicas,
         port=lb_settings.port, publish=lb_settings.publish, **modes))
-    db_host = lb.service_name
+    db_host = lb_settings.service_name
     pulumi.export("load_balancer_service", lb.service_name)
 
 wp_settings = settings.wordpress
