@@ -18,8 +18,10 @@ ENGINE_PROGRAM = REPO_ROOT / "toolchain" / "smoke-engine"
 
 
 def installed_plugin_dirs(env: dict[str, str]) -> set[str]:
+    """The plugin directories in PULUMI_HOME (not the CLI's `.lock`/`.lastused` bookkeeping
+    files beside them, which any run may add)."""
     plugins = Path(env["PULUMI_HOME"]) / "plugins"
-    return {p.name for p in plugins.iterdir()} if plugins.is_dir() else set()
+    return {p.name for p in plugins.iterdir() if p.is_dir()} if plugins.is_dir() else set()
 
 
 @pytest.fixture(scope="module")
