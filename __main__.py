@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pulumi
 
-from components.config import ConfigError, load_settings
+from components.config import ConfigError, etcd_member_hosts, load_settings
 from components.etcd_discovery import EtcdDiscovery, EtcdDiscoveryArgs
 from components.galera_service import GaleraService, GaleraServiceArgs
 from components.load_balancer import GaleraLoadBalancer, GaleraLoadBalancerArgs
@@ -41,7 +41,10 @@ modes = {"endpoint_mode": settings.endpoint_mode, "publish_mode": settings.publi
 etcd = EtcdDiscovery("etcd", EtcdDiscoveryArgs(
     provider=swarm.provider, network_id=network.network_id, image=settings.etcd.image,
     leader_connection=swarm.leader_connection, replicas=settings.etcd.replicas,
-    publish=settings.etcd.publish, **modes))
+    publish=settings.etcd.publish,
+    member_node_ids=[swarm.node_ids.apply(lambda ids, host=host: ids[host])
+                     for host in etcd_member_hosts(settings.hosts, settings.etcd.replicas)],
+    **modes))
 
 galera = GaleraService("galera", GaleraServiceArgs(
     provider=swarm.provider, network_id=network.network_id,

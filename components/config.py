@@ -81,6 +81,15 @@ def leader_of(hosts: Sequence[Host]) -> Host:
     return next(h for h in hosts if h.is_manager)
 
 
+def etcd_member_hosts(hosts: Sequence[Host], replicas: int) -> list[str]:
+    """The name of the host each etcd member runs on, member 1 first: active managers in the
+    order listed (the leader first), round robin. A member stays on its host because its data
+    is a local volume there; moved elsewhere it would start empty and forget the cluster."""
+    candidates = [h.name for h in hosts if h.is_manager and h.availability == "active"] \
+        or [h.name for h in hosts]
+    return [candidates[i % len(candidates)] for i in range(replicas)]
+
+
 @dataclass(frozen=True)
 class SshSettings:
     user: str

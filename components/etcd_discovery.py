@@ -8,7 +8,7 @@ every member also answers to the network alias `etcd`, so clients use one endpoi
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Sequence
 
 import pulumi
 import pulumi_command as command
@@ -33,6 +33,9 @@ class EtcdDiscoveryArgs:
     # Opt-in: the seed recipe published etcd on every node, which exposes the cluster's
     # bootstrap decisions to anyone on the hosts' network.
     publish: bool = False
+    # Swarm node id per member (member 1 first): each member runs only there, beside its
+    # data volume. Empty: swarm places them.
+    member_node_ids: Sequence[pulumi.Input[str]] = ()
     cluster_token: str = "galera-swarm-etcd"
 
 
@@ -81,6 +84,9 @@ class EtcdDiscovery(pulumi.ComponentResource):
                 ),
                 network_id=args.network_id,
                 replicas=1,
+                placement=docker.ServiceTaskSpecPlacementArgs(constraints=[
+                    pulumi.Output.concat("node.id == ", args.member_node_ids[index])])
+                if args.member_node_ids else None,
                 endpoint_mode=args.endpoint_mode,
                 publish_mode=args.publish_mode,
                 ports=ports,

@@ -190,6 +190,11 @@ def test_one_cluster_of_three_synced_nodes(deployed: Deployed):
 def test_load_balancer_from_outside_reaches_every_node_and_writes_replicate(deployed: Deployed):
     lb_hosts = deployed.load_balancer_hosts()
     assert len(lb_hosts) == 2
+    # HAProxy puts a node that just became Synced into rotation after two passing checks
+    # (rise 2, inter 2s); wait for that before counting.
+    wait_until("galera-lb routing to all three nodes",
+               lambda: {lb_sql(deployed, "SELECT @@wsrep_node_address", host=h) for h in lb_hosts * 5},
+               lambda addresses: len(addresses) == 3, timeout=60)
     seen = [lb_sql(deployed, "SELECT @@wsrep_node_address", host=lb_hosts[i % 2]) for i in range(30)]
     print(f"30 connections through galera-lb on {lb_hosts} reached: {sorted(set(seen))}")
     assert len(set(seen)) == 3

@@ -132,6 +132,7 @@ def swarm_engine():
     """This machine's engine in single-node swarm mode; left again if this fixture joined it."""
     state = docker("info", "--format", "{{.Swarm.LocalNodeState}}").strip()
     initialised = state != "active"
+    had_gateway_bridge = bool(docker("network", "ls", "-q", "--filter", "name=^docker_gwbridge$").strip())
     if initialised:
         docker("swarm", "init", "--advertise-addr", "127.0.0.1")
     try:
@@ -139,6 +140,9 @@ def swarm_engine():
     finally:
         if initialised:
             docker("swarm", "leave", "--force", check=False)
+            # Swarm made this bridge for its tasks and leaves it behind.
+            if not had_gateway_bridge:
+                docker("network", "rm", "docker_gwbridge", check=False)
 
 
 @pytest.fixture(scope="session")

@@ -121,6 +121,23 @@ def test_three_etcd_members_form_one_initial_cluster(program):
     assert resolve(run.program["etcd"].endpoint) == "etcd:2379"
 
 
+def test_each_etcd_member_stays_on_its_host_beside_its_data(program):
+    # Node ids come from the join/settings commands (the mocks answer nodeid-<host>).
+    one = services(program())["etcd"]["taskSpec"]["placement"]["constraints"]
+    assert one == ["node.id == nodeid-docker1"]
+    three = services(program(etcd={"replicas": 3}))
+    assert [three[f"etcd-{i}"]["taskSpec"]["placement"]["constraints"] for i in (1, 2, 3)] == [
+        ["node.id == nodeid-docker1"], ["node.id == nodeid-docker2"], ["node.id == nodeid-docker3"]]
+
+
+def test_etcd_members_go_to_active_managers_round_robin():
+    from components.config import Host, etcd_member_hosts
+    hosts = [Host("a", "192.0.2.1"), Host("w", "192.0.2.2", role="worker"),
+             Host("d", "192.0.2.3", availability="drain"), Host("b", "192.0.2.4")]
+    assert etcd_member_hosts(hosts, 3) == ["a", "b", "a"]
+    assert etcd_member_hosts([Host("w", "192.0.2.2", role="worker")], 1) == ["w"]
+
+
 def test_haproxy_config_is_rendered_for_the_galera_service(program):
     run = program()
     (config,) = run.mocks.of_type("docker:index/serviceConfig:ServiceConfig")
