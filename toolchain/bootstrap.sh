@@ -120,11 +120,13 @@ sync_wrapper() {
     error "$program: could not resolve $module@$version through the Go module proxy (see go's message above)"
 }
 
+# go_build PROGRAM PACKAGE LDFLAGS [MODULE_DIR]: build PACKAGE of the module in MODULE_DIR
+# (default: PROGRAM's wrapper module) into $BIN_DIR/PROGRAM.
 go_build() {
-  local program="$1" package="$2" ldflags="$3" started
+  local program="$1" package="$2" ldflags="$3" module_dir="${4:-$WRAPPERS_DIR/$1}" started
   started=$(date +%s)
   note "$program: building $package (cold builds take minutes on 2 cores)"
-  (cd "$WRAPPERS_DIR/$program" &&
+  (cd "$module_dir" &&
     go build -trimpath -ldflags "-s -w $ldflags" -o "$BIN_DIR/$program.new" "$package") ||
     error "$program: go build of $package failed (see above)"
   mv -f "$BIN_DIR/$program.new" "$BIN_DIR/$program"
@@ -196,11 +198,7 @@ build_our_plugin() {
     return 0
   fi
   started=$(date +%s)
-  note "$program: building ./cmd/$program in providers/"
-  (cd "$PROVIDERS_DIR" &&
-    go build -trimpath -ldflags "-s -w -X main.version=$version" -o "$BIN_DIR/$program.new" "./cmd/$program") ||
-    error "$program: go build in providers/ failed (see above)"
-  mv -f "$BIN_DIR/$program.new" "$BIN_DIR/$program"
+  go_build "$program" "./cmd/$program" "-X main.version=$version" "$PROVIDERS_DIR"
   pulumi plugin install resource "$name" "$version" --file "$BIN_DIR/$program" --reinstall >&2 ||
     error "$program: pulumi plugin install resource $name $version --file $BIN_DIR/$program failed (see above)"
   mark_current "$program" "$key"
