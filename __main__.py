@@ -12,6 +12,7 @@ from components.etcd_discovery import EtcdDiscovery, EtcdDiscoveryArgs
 from components.galera_service import GaleraService, GaleraServiceArgs
 from components.load_balancer import GaleraLoadBalancer, GaleraLoadBalancerArgs
 from components.overlay_network import OverlayNetwork, OverlayNetworkArgs
+from components.password_rotation import PasswordRotation, PasswordRotationArgs
 from components.swarm_cluster import SwarmCluster, SwarmClusterArgs
 from components.wordpress_app import WordPressApp, WordPressAppArgs
 
@@ -66,6 +67,7 @@ if lb_settings.enabled:
     db_host = lb_settings.service_name
     pulumi.export("load_balancer_service", lb.service_name)
 
+password_clients: list[pulumi.Resource] = [galera]
 wp_settings = settings.wordpress
 if wp_settings.enabled:
     app = WordPressApp("app", WordPressAppArgs(
@@ -78,6 +80,12 @@ if wp_settings.enabled:
         replicas=wp_settings.replicas, port=wp_settings.port, **modes))
     pulumi.export("wordpress_service", app.service_name)
     pulumi.export("wordpress_urls", app.urls)
+    password_clients.append(app)
+
+# After a password change, the old passwords stop working once every client rolled.
+PasswordRotation("passwords", PasswordRotationArgs(
+    settings=settings.galera, passwords=settings.passwords, network_id=network.network_id,
+    leader_connection=swarm.leader_connection, clients=password_clients))
 
 pulumi.export("manager_address", swarm.manager_address)
 pulumi.export("nodes", swarm.node_ids)

@@ -17,6 +17,7 @@ import pulumi_docker as docker
 
 from components import remote, service_spec
 from components.config import GaleraSettings, Passwords
+from components.password_rotation import rotation_step
 
 MYSQL_PORT = 3306
 HEALTH_PORT = 9200
@@ -131,8 +132,12 @@ class GaleraService(pulumi.ComponentResource):
         self.vips = (remote.service_vips(f"{name}-vips", service.name, args.leader_connection, [service.id],
                                          pulumi.ResourceOptions(parent=self, depends_on=[service]))
                      if args.endpoint_mode == "vip" else pulumi.Output.from_input([]))
-        self.app_password_secret_id = app.id
-        self.app_password_secret_name = app.name
+        # The application's password secret is handed out only once the cluster accepts it: in
+        # a rotation, WordPress rolls onto the new password while the old one still works.
+        accepted = rotation_step(f"{name}-new-passwords-accepted", "await-accepted", s, args.passwords,
+                                 args.network_id, args.leader_connection, pulumi.ResourceOptions(parent=self))
+        self.app_password_secret_id = pulumi.Output.all(app.id, accepted.id).apply(lambda v: v[0])
+        self.app_password_secret_name = pulumi.Output.all(app.name, accepted.id).apply(lambda v: v[0])
         self.register_outputs({
             "service_id": self.service_id, "service_name": self.service_name,
             "endpoint": self.endpoint, "vips": self.vips,

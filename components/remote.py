@@ -26,11 +26,13 @@ def connection(address: str, user: str, port: int,
 
 
 def run(name: str, conn: pulumi.Input[command.remote.ConnectionArgs], create: pulumi.Input[str],
-        opts: pulumi.ResourceOptions, *, delete: Optional[pulumi.Input[str]] = None,
+        opts: pulumi.ResourceOptions, *, update: Optional[pulumi.Input[str]] = None,
+        delete: Optional[pulumi.Input[str]] = None,
         stdin: Optional[pulumi.Input[str]] = None,
         triggers: Optional[Sequence[pulumi.Input[object]]] = None,
         secret_stdout: bool = False) -> command.remote.Command:
-    """A remote command whose scripts start with `set -eu`; with `secret_stdout`, stdout is a
+    """A remote command whose scripts start with `set -eu` (`update` runs instead of `create` when
+    an input other than a trigger changed); with `secret_stdout`, stdout is a
     secret output and is not streamed to the CLI's log (the plugin cannot know which outputs
     the program marks secret, so it would print it)."""
     if secret_stdout:
@@ -40,6 +42,7 @@ def run(name: str, conn: pulumi.Input[command.remote.ConnectionArgs], create: pu
         name,
         connection=conn,
         create=pulumi.Output.concat(SHELL_PRELUDE, create),
+        update=pulumi.Output.concat(SHELL_PRELUDE, update) if update is not None else None,
         delete=pulumi.Output.concat(SHELL_PRELUDE, delete) if delete is not None else None,
         stdin=stdin,
         triggers=list(triggers) if triggers else None,

@@ -36,6 +36,8 @@ readonly PEERS_FILE="$DATADIR/.galera-peers" # the other members' addresses when
 readonly LOG_TAG=galera-entrypoint
 # shellcheck source=../lib/entrypoint-lib.sh
 source /usr/local/lib/galera-swarm/entrypoint-lib.sh
+# shellcheck source=credentials-lib.sh
+source /usr/local/lib/galera-swarm/credentials-lib.sh
 
 # ---------------------------------------------------------------- settings
 # require_setting VAR why: stop with an error naming VAR and how to set it.
@@ -366,12 +368,6 @@ set_safe_to_bootstrap() {
   fi
 }
 
-# sql_string VALUE: VALUE as a single-quoted SQL literal.
-sql_string() {
-  local value=${1//\\/\\\\}
-  printf "'%s'" "${value//\'/\'\'}"
-}
-
 # init_datadir: a new data directory with the root, SST and application users, made with a
 # temporary server without networking or replication (only the bootstrapping node does this).
 init_datadir() {
@@ -392,7 +388,7 @@ init_datadir() {
     ((++tries <= 60)) || error "temporary server for initialization did not start: $(tail -n5 /tmp/init-mysqld.log)"
     sleep 1
   done
-  { init_sql && credentials_sql; } | mariadb --protocol=socket --socket="$socket" -uroot
+  { init_sql && credentials_sql discard; } | mariadb --protocol=socket --socket="$socket" -uroot
   kill -TERM "$pid"
   wait "$pid" || true
   note "data directory initialized (root, mysql@localhost for SST${MYSQL_USER:+, $MYSQL_USER}${MYSQL_DATABASE:+, database $MYSQL_DATABASE})"
@@ -408,40 +404,14 @@ REVOKE ALL PRIVILEGES, GRANT OPTION FROM 'mysql'@'localhost';
 EOF
 }
 
-# credentials_sql: passwords of root@localhost, root@'%' and the application user from the
-# settings, and the SST user. Idempotent: run at initialization and each time a node is Synced
-# (replicated cluster-wide by Galera), which is how passwords are rotated.
-credentials_sql() {
-  local root_pw
-  root_pw=$(sql_string "$MYSQL_ROOT_PASSWORD")
-  cat <<EOF
-SET SESSION sql_mode = REPLACE(@@sql_mode, 'NO_BACKSLASH_ESCAPES', '');
-ALTER USER 'root'@'localhost' IDENTIFIED VIA unix_socket OR mysql_native_password USING PASSWORD($root_pw);
-ALTER USER IF EXISTS 'root'@'%' IDENTIFIED BY $root_pw;
-CREATE USER IF NOT EXISTS 'mysql'@'localhost' IDENTIFIED VIA unix_socket;
-GRANT RELOAD, PROCESS, LOCK TABLES, BINLOG MONITOR, SLAVE MONITOR ON *.* TO 'mysql'@'localhost';
-EOF
-  if [[ -n "$MYSQL_DATABASE" ]]; then
-    printf 'CREATE DATABASE IF NOT EXISTS %s;\n' "\`$MYSQL_DATABASE\`"
-  fi
-  if [[ -n "$MYSQL_USER" ]]; then
-    local user app_pw
-    user="$(sql_string "$MYSQL_USER")@'%'"
-    app_pw=$(sql_string "$MYSQL_PASSWORD")
-    printf 'CREATE USER IF NOT EXISTS %s IDENTIFIED BY %s;\n' "$user" "$app_pw"
-    printf 'ALTER USER %s IDENTIFIED BY %s;\n' "$user" "$app_pw"
-    if [[ -n "$MYSQL_DATABASE" ]]; then
-      printf 'GRANT ALL PRIVILEGES ON %s.* TO %s;\n' "\`$MYSQL_DATABASE\`" "$user"
-    fi
-  fi
-}
-
-# apply_credentials: once Synced, set the passwords from the settings (the secret files) for the
-# whole cluster, so a rolling restart with new secrets rotates them. Logs in through unix_socket.
+# apply_credentials: once Synced, make the passwords of the settings (the secret files) valid for
+# the whole cluster, keeping the current ones too (credentials_sql retain): a rolling restart
+# with new secrets is how passwords are rotated, and the clients still on the old passwords keep
+# working until `galera-passwords discard-old` ends the rotation. Logs in through unix_socket.
 apply_credentials() {
   local err
-  if err=$(credentials_sql | mariadb --protocol=socket -uroot 2>&1); then
-    note "passwords applied from the settings to root@localhost, root@'%'${MYSQL_USER:+, $MYSQL_USER@'%'} (replicated to every node)"
+  if err=$(credentials_sql retain | mariadb --protocol=socket -uroot 2>&1); then
+    note "passwords of the settings accepted for root@localhost, root@'%'${MYSQL_USER:+, $MYSQL_USER@'%'} (replicated to every node; older ones stay valid until galera-passwords discard-old)"
     return 0
   fi
   warn "could not apply the passwords yet (retrying): $err"

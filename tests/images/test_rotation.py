@@ -1,5 +1,7 @@
 """Password rotation: new secret files and a rolling restart (what a swarm does after
-`pulumi config set --secret`) make the new passwords the only valid ones on every node."""
+`pulumi config set --secret`) make every node accept the new passwords besides the old ones,
+so clients can move over; `galera-passwords discard-old` then makes the new passwords the only
+valid ones on every node."""
 
 from __future__ import annotations
 
@@ -9,6 +11,20 @@ from tests.images.conftest import MEASUREMENTS
 from tests.images.docker_helpers import APP_USER, docker, wait_until
 
 NEW = {"root": "new root #\"'\\$`;=, pw", "sst": "new sst #\"'\\ pw", "app": "new app #\"'\\$`;=, pw"}
+
+
+def assert_both_passwords_work(cluster, old: dict[str, str], new: dict[str, str]) -> None:
+    for node in cluster.nodes:
+        other = next(n for n in cluster.nodes if n != node)
+        for passwords in (old, new):
+            assert cluster.login(node, "root", passwords["root"], via=other) == "root@%", node
+            assert cluster.login(node, APP_USER, passwords["app"], via=other) == f"{APP_USER}@%", node
+
+
+def galera_passwords(node: str, step: str, root: str, app: str, *args: str):
+    """`galera-passwords <step>` inside `node`, the passwords on stdin as the component sends them."""
+    return docker("exec", "-i", node, "galera-passwords", step, *args, input=f"{root}\n{app}\n",
+                  check=False, timeout=120)
 
 
 def assert_only_new_passwords_work(cluster, old: dict[str, str], new: dict[str, str]) -> None:
@@ -51,6 +67,18 @@ def test_rolling_restart_with_new_password_files_rotates_every_password(cluster_
     for node in cluster.nodes:
         assert cluster.status(node)["wsrep_cluster_state_uuid"] == uuid
         assert any("decision: join the running cluster" in d for d in cluster.decisions(node)[1:]), node
+    # Retained: the clients still on the old passwords keep working while they move over.
+    assert_both_passwords_work(cluster, old, NEW)
+
+    # A wrong password given to the end of the rotation is an error that changes nothing.
+    refused = galera_passwords(cluster.nodes[0], "discard-old", "not the root password", NEW["app"], "--timeout", "3")
+    assert refused.returncode == 1
+    assert "the new passwords were not accepted on 127.0.0.1 within 3 s" in refused.stderr
+    assert_both_passwords_work(cluster, old, NEW)
+
+    ended = galera_passwords(cluster.nodes[0], "discard-old", NEW["root"], NEW["app"])
+    assert ended.returncode == 0, ended.stderr
+    assert "old passwords discarded" in ended.stderr
     assert_only_new_passwords_work(cluster, old, NEW)
 
     # A node whose volume is wiped rejoins by SST and has the new passwords too.

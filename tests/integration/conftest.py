@@ -30,6 +30,8 @@ DEV_PASSPHRASE = "galera-swarm-dev-lab"
 PROJECT_CODE = ("__main__.py", "components", "images", "lab", ".venv", "requirements.txt")
 PROJECT_FILES = ("Pulumi.yaml", f"Pulumi.{STACK}.yaml")
 TIMINGS: dict[str, float] = {}
+# One line per failure case: rows written and lost, outage, time to heal.
+FIGURES: list[str] = []
 
 
 class Timer:
@@ -51,6 +53,10 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.section("galera-swarm timing report")
         for name, seconds in TIMINGS.items():
             terminalreporter.write_line(f"{name:<52} {seconds:8.1f} s")
+    if FIGURES:
+        terminalreporter.section("galera-swarm failure figures")
+        for line in FIGURES:
+            terminalreporter.write_line(line)
 
 
 @pytest.fixture(scope="session")

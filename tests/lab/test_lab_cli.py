@@ -24,9 +24,9 @@ def test_up_rejects_a_bad_host_count_naming_the_setting(count: str) -> None:
     assert f"--hosts is '{count}': give a whole number from 1 to 200" in result.stderr
 
 
-@pytest.mark.parametrize("command", ["stop", "start", "cut", "heal", "ssh"])
+@pytest.mark.parametrize("command", ["stop", "stop --hard", "start", "cut", "heal", "ssh"])
 def test_host_commands_reject_a_name_that_is_no_lab_host(command: str) -> None:
-    result = run([str(LAB), command, "registry"], check=False)
+    result = run([str(LAB), *command.split(), "registry"], check=False)
     assert result.returncode != 0
     assert "host 'registry' is not a lab host name: use dockerK, e.g. docker1" in result.stderr
 

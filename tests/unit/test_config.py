@@ -151,6 +151,13 @@ def test_missing_password(key_path):
         "`pulumi config set --secret galera-swarm:rootPassword <password>`"]
 
 
+@pytest.mark.parametrize("password", ["two\nlines", "tab\there", "bell\a"])
+def test_password_with_a_control_character(key_path, password):
+    assert problems_of(stack_config(key_path, rootPassword=password)) == [
+        "galera-swarm:rootPassword: holds a line break or another control character; use printable "
+        "characters only: `pulumi config set --secret galera-swarm:rootPassword <password>`"]
+
+
 def test_unknown_endpoint_mode(key_path):
     assert problems_of(stack_config(key_path, endpointMode="round-robin")) == [
         "galera-swarm:endpointMode: unknown value 'round-robin'; use one of: vip, dnsrr"]

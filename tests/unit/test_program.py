@@ -62,6 +62,22 @@ def test_passwords_are_swarm_secrets_and_never_environment_values(program):
     assert env_of(services(run)["wordpress"])["WORDPRESS_DB_PASSWORD_FILE"] == wp_secret["fileName"]
 
 
+@pytest.mark.parametrize("name,step", [("galera-new-passwords-accepted", "await-accepted"),
+                                       ("passwords-discard-old", "discard-old")])
+def test_rotation_steps_run_galera_passwords_only_when_the_passwords_change(program, name, step):
+    step_command = program().mocks.named(name)
+    # Created with the cluster: nothing to rotate. A password change is a change of stdin, an
+    # update: the step runs in a container of the Galera image on the overlay, on the leader.
+    assert step_command.inputs["create"] == "set -eu\n: the passwords a cluster is made with need no rotation\n"
+    assert step_command.inputs["update"] == (
+        "set -eu\ndocker run --rm -i --network network-mynet-id -e MYSQL_USER=wordpress -e MYSQL_DATABASE=wordpress "
+        "--entrypoint galera-passwords registry.test:5000/galera-swarm/galera:dev "
+        f"{step} --host mysql-galera --timeout 900\n")
+    assert secret_input(step_command.inputs["stdin"]) == "root-pw-4a7c\napp-pw-3f00\n"
+    assert secret_input(step_command.inputs["connection"])["host"] == "192.0.2.11"
+    assert "triggers" not in step_command.inputs
+
+
 def test_password_outputs_are_secret(program):
     run = program()
     settings = run.program["settings"]
@@ -175,16 +191,18 @@ def test_wordpress_url_names_a_port_other_than_80():
     assert site_url("192.0.2.11", 80) == "http://192.0.2.11/"
 
 
-@pytest.mark.parametrize("host_count,total", [(1, 14), (3, 20), (5, 26)])
+@pytest.mark.parametrize("host_count,total", [(1, 16), (3, 22), (5, 28)])
 def test_resource_counts(program, host_count, total):
     run = program(host_count=host_count)
-    # 11 that do not depend on the host count: provider, network, 3 secrets, haproxy config,
-    # 4 services, the lookup of WordPress's nodes (host mode); the swarm's commands grow with hosts.
+    # 13 that do not depend on the host count: provider, network, 3 secrets, haproxy config,
+    # 4 services, the lookup of WordPress's nodes (host mode), the two password rotation steps;
+    # the swarm's commands grow with hosts.
     assert len(run.mocks.of_type(SERVICE)) == 4
     assert len(run.mocks.custom()) == total
     components = sorted(r.typ for r in run.mocks.resources if not r.custom)
     assert components == [f"galera-swarm:index:{c}" for c in (
-        "EtcdDiscovery", "GaleraLoadBalancer", "GaleraService", "OverlayNetwork", "SwarmCluster", "WordPressApp")]
+        "EtcdDiscovery", "GaleraLoadBalancer", "GaleraService", "OverlayNetwork", "PasswordRotation",
+        "SwarmCluster", "WordPressApp")]
 
 
 def test_bad_config_stops_the_program_before_any_resource(key_path):
