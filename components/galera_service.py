@@ -22,6 +22,8 @@ from components.password_rotation import rotation_step
 MYSQL_PORT = 3306
 HEALTH_PORT = 9200
 DATA_DIR = "/var/lib/mysql"
+# Time a task has to become Synced before failed health checks count (10 minutes).
+HEALTH_START_PERIOD_SECONDS = 600
 # Swarm secret file names inside every Galera task (and the app's password file).
 ROOT_PASSWORD_FILE = "mysql-root-password"
 APP_PASSWORD_FILE = "mysql-app-password"
@@ -105,10 +107,13 @@ class GaleraService(pulumi.ComponentResource):
                 mounts=[docker.ServiceTaskSpecContainerSpecMountArgs(
                     type="volume", source="{{.Service.Name}}-data", target=DATA_DIR)],
                 # A donor stays healthy: swarm would otherwise replace it in the middle of an
-                # SST. The load balancer's HTTP check still takes a donor out of rotation.
+                # SST. A joiner turns healthy once Synced, so a rolling update waits for it,
+                # or, in a transfer longer than the start period, at its end, so it is not
+                # killed. The load balancer's HTTP check still takes both out of rotation.
                 healthcheck=docker.ServiceTaskSpecContainerSpecHealthcheckArgs(
-                    tests=["CMD", "/usr/local/bin/galera-health", "--check", "--donor-ok"],
-                    interval="5s", timeout="3s", retries=3, start_period="10m"),
+                    tests=["CMD", "/usr/local/bin/galera-health", "--check", "--donor-ok",
+                           "--transfer-ok-after", str(HEALTH_START_PERIOD_SECONDS)],
+                    interval="5s", timeout="3s", retries=3, start_period=f"{HEALTH_START_PERIOD_SECONDS}s"),
                 # Give mysqld time to flush and leave the cluster cleanly.
                 stop_grace_period="60s",
             ),

@@ -92,8 +92,11 @@ def test_galera_service_spec(program):
     assert task["containerSpec"]["hostname"] == "{{.Service.Name}}-{{.Node.Hostname}}"
     assert task["containerSpec"]["mounts"] == [
         {"type": "volume", "source": "{{.Service.Name}}-data", "target": "/var/lib/mysql"}]
-    assert task["containerSpec"]["healthcheck"]["tests"] == [
-        "CMD", "/usr/local/bin/galera-health", "--check", "--donor-ok"]
+    health = task["containerSpec"]["healthcheck"]
+    # A joiner counts as healthy in a transfer only after the start period (images/galera).
+    assert health["tests"] == [
+        "CMD", "/usr/local/bin/galera-health", "--check", "--donor-ok", "--transfer-ok-after", "600"]
+    assert health["startPeriod"] == "600s"
     assert task["resources"]["limits"] == {"nanoCpus": 1.5e9, "memoryBytes": 1024**3}
     assert task["restartPolicy"]["condition"] == "any"
     update = spec["updateConfig"]
