@@ -418,7 +418,7 @@ def _parse_passwords(r: _Reader, secret_keys: Collection[str]) -> Passwords:
         elif not value.isprintable():
             # The image reads a password file's first line and the rotation steps read one
             # password per line; MariaDB takes any printable character (see images/README.md).
-            r.fail(key, "holds a line break or another control character; use printable characters "
+            r.fail(key, "holds a line break or another non-printable character; use printable characters "
                    f"only: `pulumi config set --secret {full_key} <password>`")
         values[key] = pulumi.Output.secret(value if isinstance(value, str) else "")
     return Passwords(values["rootPassword"], values["appPassword"])

@@ -24,6 +24,7 @@ HEALTH_PORT = 9200
 DATA_DIR = "/var/lib/mysql"
 # Time a task has to become Synced before failed health checks count (10 minutes).
 HEALTH_START_PERIOD_SECONDS = 600
+UPDATE_MONITOR_SECONDS = 60
 # Swarm secret file names inside every Galera task (and the app's password file).
 ROOT_PASSWORD_FILE = "mysql-root-password"
 APP_PASSWORD_FILE = "mysql-app-password"
@@ -127,7 +128,9 @@ class GaleraService(pulumi.ComponentResource):
                 max_replicas=1, constraints=list(s.constraints) or None),
             resources=resource_limits(s),
             # A node needs a while after start to sync; judge an update only after that.
-            monitor="60s",
+            monitor=f"{UPDATE_MONITOR_SECONDS}s",
+            # A rolling update waits for each node to be Synced, for up to the start period.
+            converge_timeout=f"{s.replicas * (HEALTH_START_PERIOD_SECONDS + UPDATE_MONITOR_SECONDS)}s",
             opts=on_swarm,
         )
 

@@ -44,8 +44,9 @@ def rotation_step(name: str, step: str, settings: GaleraSettings, passwords: Pas
                   network_id: pulumi.Input[str], conn: pulumi.Input[command.remote.ConnectionArgs],
                   opts: pulumi.ResourceOptions) -> command.remote.Command:
     """A command on the leader that does nothing when created (a new cluster knows only the
-    passwords it was made with) and runs rotation step `step` each time the passwords change:
-    they are its stdin (root's line, then the application user's), so a change is an update."""
+    passwords it was made with) and runs rotation step `step` on every update: each time the
+    passwords change (they are its stdin, root's line then the application user's), and, with
+    nothing to do, when the image, network, service or leader changes."""
     script = pulumi.Output.from_input(network_id).apply(
         lambda network: rotation_step_script(step, settings, network))
     return remote.run(name, conn, ": the passwords a cluster is made with need no rotation\n", opts,

@@ -9,7 +9,8 @@ import pulumi
 import pulumi_docker as docker
 
 # How long `pulumi up` waits for a service's tasks to run, and how often it looks.
-CONVERGE = docker.ServiceConvergeConfigArgs(delay="2s", timeout="10m")
+CONVERGE_DELAY = "2s"
+CONVERGE_TIMEOUT = "10m"
 
 
 def endpoint_spec(endpoint_mode: str, publish_mode: str,
@@ -65,9 +66,10 @@ def replicated_service(resource_name: str, *, service_name: str,
                        placement: Optional[docker.ServiceTaskSpecPlacementArgs] = None,
                        resources: Optional[docker.ServiceTaskSpecResourcesArgs] = None,
                        aliases: Optional[Sequence[str]] = None,
-                       monitor: str = "30s") -> docker.Service:
+                       monitor: str = "30s", converge_timeout: str = CONVERGE_TIMEOUT) -> docker.Service:
     """A replicated service on the overlay that restarts failed tasks, updates one task at a
-    time with rollback, and makes `pulumi up` wait until its tasks run."""
+    time with rollback, and makes `pulumi up` wait until its tasks run (or its update has
+    rolled), up to `converge_timeout` (a Go duration)."""
     update, rollback = one_at_a_time(monitor)
     return docker.Service(
         resource_name,
@@ -83,6 +85,6 @@ def replicated_service(resource_name: str, *, service_name: str,
         endpoint_spec=endpoint_spec(endpoint_mode, publish_mode, ports),
         update_config=update,
         rollback_config=rollback,
-        converge_config=CONVERGE,
+        converge_config=docker.ServiceConvergeConfigArgs(delay=CONVERGE_DELAY, timeout=converge_timeout),
         opts=opts,
     )

@@ -27,15 +27,19 @@ account_password_sql() {
       "$user" "$host" "$via" "$password"
     return 0
   fi
-  # The current password is the account's main alternative (top-level authentication_string of
-  # mysql.global_priv); the new one is accepted already if its hash is among the alternatives.
+  # The current password is the account's main alternative: MariaDB keeps the first
+  # mysql_native_password alternative at the top level of mysql.global_priv (authentication_string)
+  # and the others under auth_or. Only that one is kept: a second rotation before discard-old
+  # drops the oldest. The new one is accepted already if its hash is among the alternatives.
+  # No row, or no native password (e.g. unix_socket alone): the new password alone.
   printf '%s\n' \
     "SET @new_hash = PASSWORD($password), @accepted = 0, @current_hash = NULL;" \
-    "SELECT JSON_SEARCH(Priv, 'one', @new_hash) IS NOT NULL, NULLIF(JSON_VALUE(Priv, '\$.authentication_string'), '')" \
+    "SELECT JSON_SEARCH(Priv, 'one', @new_hash) IS NOT NULL," \
+    "       IF(JSON_VALUE(Priv, '\$.plugin') = 'mysql_native_password', NULLIF(JSON_VALUE(Priv, '\$.authentication_string'), ''), NULL)" \
     "  INTO @accepted, @current_hash FROM mysql.global_priv WHERE User = $user AND Host = $host;" \
     "SET @statement = IF(@accepted, 'DO 0', CONCAT('ALTER USER IF EXISTS ', QUOTE($user), '@', QUOTE($host)," \
     "  ' IDENTIFIED VIA $via', 'mysql_native_password USING ', QUOTE(@new_hash)," \
-    "  IFNULL(CONCAT(' OR mysql_native_password USING ', QUOTE(@current_hash)), '')));" \
+    "  IF(@current_hash IS NULL, '', CONCAT(' OR mysql_native_password USING ', QUOTE(@current_hash)))));" \
     "PREPARE set_password FROM @statement; EXECUTE set_password; DEALLOCATE PREPARE set_password;"
 }
 

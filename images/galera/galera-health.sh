@@ -121,7 +121,7 @@ main() {
         ;;
       --transfer-ok-after)
         TRANSFER_OK_AFTER=${2:-}
-        [[ "$TRANSFER_OK_AFTER" =~ ^[0-9]+$ ]] || usage_error "--transfer-ok-after needs a whole number of seconds"
+        [[ "$TRANSFER_OK_AFTER" =~ ^(0|[1-9][0-9]*)$ ]] || usage_error "--transfer-ok-after needs a whole number of seconds"
         shift
         ;;
       *) usage_error "unknown argument '$1'" ;;

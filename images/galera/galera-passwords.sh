@@ -30,12 +30,15 @@ parse_args() {
   TIMEOUT=600
   while (($#)); do
     case $1 in
-      --host) HOST=${2:?--host needs a value}; shift 2 ;;
-      --timeout) TIMEOUT=${2:?--timeout needs a value}; shift 2 ;;
+      --host | --timeout)
+        (($# >= 2)) || error "$1 needs a value; $USAGE"
+        if [[ $1 == --host ]]; then HOST=$2; else TIMEOUT=$2; fi
+        shift 2
+        ;;
       *) error "unknown argument '$1'; $USAGE" ;;
     esac
   done
-  [[ "$TIMEOUT" =~ ^[0-9]+$ ]] || error "--timeout=$TIMEOUT must be a whole number of seconds"
+  [[ "$TIMEOUT" =~ ^(0|[1-9][0-9]*)$ ]] || error "--timeout $TIMEOUT: give a whole number of seconds"
 }
 
 read_passwords() {
@@ -45,6 +48,9 @@ read_passwords() {
   [[ -n "$MYSQL_ROOT_PASSWORD" ]] || error "no root password on stdin (line 1: root, line 2: MYSQL_USER)"
   [[ -z "$MYSQL_USER" || -n "$MYSQL_PASSWORD" ]] ||
     error "no password for MYSQL_USER=$MYSQL_USER on line 2 of stdin"
+  # The same rule as galera-entrypoint: the name goes into SQL between backticks.
+  [[ -z "$MYSQL_DATABASE" || "$MYSQL_DATABASE" =~ ^[A-Za-z0-9_$-]+$ ]] ||
+    error "MYSQL_DATABASE=$MYSQL_DATABASE may hold only letters, digits, '_', '\$' and '-'"
 }
 
 # mariadb_as USER PASSWORD [ARGS...]: the client on HOST over TCP (never the socket, where
@@ -55,15 +61,17 @@ mariadb_as() {
   MYSQL_PWD=$password mariadb --protocol=tcp -h"$HOST" -P"$MYSQL_PORT" -u"$user" --connect-timeout=3 "$@"
 }
 
+# accepted: whether root and MYSQL_USER log in with the new passwords; sets LAST_ERROR.
 accepted() {
-  mariadb_as root "$MYSQL_ROOT_PASSWORD" -e 'SELECT 1' >/dev/null 2>&1 || return 1
-  [[ -z "$MYSQL_USER" ]] || mariadb_as "$MYSQL_USER" "$MYSQL_PASSWORD" -e 'SELECT 1' >/dev/null 2>&1
+  LAST_ERROR=$(mariadb_as root "$MYSQL_ROOT_PASSWORD" -e 'SELECT 1' 2>&1 >/dev/null) || return 1
+  [[ -z "$MYSQL_USER" ]] ||
+    LAST_ERROR=$(mariadb_as "$MYSQL_USER" "$MYSQL_PASSWORD" -e 'SELECT 1' 2>&1 >/dev/null)
 }
 
 await_accepted() {
   local deadline=$((SECONDS + TIMEOUT))
   until accepted; do
-    ((SECONDS < deadline)) || error "the new passwords were not accepted on $HOST within $TIMEOUT s; a Galera node accepts them once it is Synced with the new secret files: see docker service ps / docker service logs of the Galera service"
+    ((SECONDS < deadline)) || error "the new passwords were not accepted on $HOST within $TIMEOUT s (last: $LAST_ERROR); a Galera node accepts them once it is Synced with the new secret files: see docker service ps / docker service logs of the Galera service, then run pulumi up again"
     sleep 2
   done
   note "the new passwords are accepted on $HOST"

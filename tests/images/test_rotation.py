@@ -74,6 +74,7 @@ def test_rolling_restart_with_new_password_files_rotates_every_password(cluster_
     refused = galera_passwords(cluster.nodes[0], "discard-old", "not the root password", NEW["app"], "--timeout", "3")
     assert refused.returncode == 1
     assert "the new passwords were not accepted on 127.0.0.1 within 3 s" in refused.stderr
+    assert "Access denied for user 'root'" in refused.stderr
     assert_both_passwords_work(cluster, old, NEW)
 
     ended = galera_passwords(cluster.nodes[0], "discard-old", NEW["root"], NEW["app"])
@@ -93,3 +94,27 @@ def test_rolling_restart_with_new_password_files_rotates_every_password(cluster_
     assert cluster.sql(victim, "SELECT COUNT(*) FROM rot.t") == "3"
     assert_only_new_passwords_work(cluster, old, NEW)
     MEASUREMENTS.extend("  " + l for n in cluster.nodes for l in cluster.entrypoint_lines(n) if "password" in l)
+
+
+def test_an_account_without_a_native_password_takes_the_new_password_alone(cluster_factory):
+    """Retain keeps a current *native* password only: with root@'%' gone and the application
+    user on unix_socket alone, a restart with new files still applies every password (the SQL
+    does not stop at the first account), and the application user gets the new one alone."""
+    cluster = cluster_factory("rotnone", size=1, secrets_as_files="all")
+    (node,) = cluster.nodes
+    cluster.start(node)
+    cluster.wait_all_synced(timeout=180)
+    cluster.sql(node, f"DROP USER 'root'@'%'; ALTER USER '{APP_USER}'@'%' IDENTIFIED VIA unix_socket")
+    new = {"root": "second root pw", "sst": "unused", "app": "second app pw"}
+    cluster.write_secrets(**new)
+    docker("stop", "-t", "60", node, timeout=120)
+    restarted = docker("inspect", "-f", "{{.State.FinishedAt}}", node).stdout.strip()
+    cluster.start(node)
+    wait_until(f"{node} Synced after its restart", lambda: cluster.is_synced(node, 1), 180, interval=2)
+    lines = wait_until("the passwords applied, or a failure to", lambda: [
+        line for line in cluster.entrypoint_lines(node, since=restarted)
+        if "passwords of the settings accepted" in line or "could not apply" in line], 60, interval=2)
+    assert any("passwords of the settings accepted" in line for line in lines), lines
+    assert not any("could not apply" in line for line in lines), lines
+    assert cluster.login(node, APP_USER, new["app"], via=node) == f"{APP_USER}@%"
+    assert cluster.sql(node, "SELECT COUNT(*) FROM mysql.global_priv WHERE User = 'root' AND Host = '%'") == "0"

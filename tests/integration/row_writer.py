@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 
 import pymysql
 
-# Short enough that a connection to a vanished node or load balancer is given up well inside
-# the 10 s outage target; long enough for a commit that waits out a Galera view change.
+# Short enough that a connection to a vanished node or load balancer is given up within a few
+# seconds; long enough for a commit that waits out a Galera view change.
 CONNECT_TIMEOUT_SECONDS = 2
 QUERY_TIMEOUT_SECONDS = 8
 # After a failure, before trying the next load balancer address.

@@ -58,8 +58,9 @@ def galera_log(lab_hosts: Lab, host: str, grep: str) -> list[str]:
 
 
 def ids_on(lab_hosts: Lab, host: str, table: str) -> set[int]:
-    """The row ids of `table` on the Galera node of `host`, read over its socket."""
-    return {int(i) for i in galera_sql(lab_hosts, host, f"SELECT id FROM {table}").split()}
+    """The row ids of `table` on the Galera node of `host`, read over its socket once the node
+    has applied every write certified before the read (wsrep_sync_wait)."""
+    return {int(i) for i in galera_sql(lab_hosts, host, f"SET SESSION wsrep_sync_wait = 1; SELECT id FROM {table}").split()}
 
 
 def lost_rows(lab_hosts: Lab, hosts: list[str], table: str, acknowledged: list[int]) -> dict[str, int]:
@@ -155,7 +156,8 @@ class Probe:
 
     def __exit__(self, *exc) -> None:
         self._stop.set()
-        self._thread.join(timeout=60)
+        # Longer than one observation can take (AvailabilityProbe: hosts x passwords x 10 s, twice).
+        self._thread.join(timeout=180)
 
     def all_good(self) -> bool:
         return bool(self.observations) and set(self.observations) == {self.good}

@@ -154,7 +154,7 @@ def test_missing_password(key_path):
 @pytest.mark.parametrize("password", ["two\nlines", "tab\there", "bell\a"])
 def test_password_with_a_control_character(key_path, password):
     assert problems_of(stack_config(key_path, rootPassword=password)) == [
-        "galera-swarm:rootPassword: holds a line break or another control character; use printable "
+        "galera-swarm:rootPassword: holds a line break or another non-printable character; use printable "
         "characters only: `pulumi config set --secret galera-swarm:rootPassword <password>`"]
 
 

@@ -97,6 +97,8 @@ def test_galera_service_spec(program):
     assert health["tests"] == [
         "CMD", "/usr/local/bin/galera-health", "--check", "--donor-ok", "--transfer-ok-after", "600"]
     assert health["startPeriod"] == "600s"
+    # `up` waits for a rolling update in which each node may take the whole start period.
+    assert spec["convergeConfig"]["timeout"] == f"{3 * (600 + 60)}s"
     assert task["resources"]["limits"] == {"nanoCpus": 1.5e9, "memoryBytes": 1024**3}
     assert task["restartPolicy"]["condition"] == "any"
     update = spec["updateConfig"]
