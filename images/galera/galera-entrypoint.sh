@@ -56,6 +56,7 @@ setup_env() {
   : "${NODE_NAME:=$(hostname)}"
   : "${ETCD_WAIT_TIMEOUT:=60}"
   : "${RECOVERY_WAIT_TIMEOUT:=300}"
+  : "${DISCONNECTED_TIMEOUT:=60}"
   : "${REGISTRATION_TTL:=10}"
   : "${SHUTDOWN_DRAIN_SECONDS:=3}"
   : "${EXTRA_MY_CNF:=}"
@@ -80,6 +81,7 @@ setup_env() {
     error "MYSQL_DATABASE=$MYSQL_DATABASE may hold only letters, digits, '_', '\$' and '-'"
   require_integer ETCD_WAIT_TIMEOUT
   require_integer RECOVERY_WAIT_TIMEOUT
+  require_integer DISCONNECTED_TIMEOUT
   require_integer REGISTRATION_TTL
   require_integer SHUTDOWN_DRAIN_SECONDS
   PREFIX="/galera/$CLUSTER_NAME"
@@ -655,14 +657,35 @@ record_uuid() {
 }
 
 # monitor: publish the node state every 2 s while mysqld runs; return mysqld's exit status.
+# restart_if_disconnected CLUSTER_STATUS: stop mariadbd once the Galera provider has been closed
+# (wsrep_cluster_status Disconnected, not a partition's non-Primary) for DISCONNECTED_TIMEOUT
+# seconds. Galera closes it after e.g. "Receiving IST failed, node restart required" and never
+# reconnects by itself; the task then exits and the swarm starts it again, to join afresh.
+restart_if_disconnected() {
+  if [[ "$1" != Disconnected ]]; then
+    DISCONNECTED_SINCE=
+    return 0
+  fi
+  : "${DISCONNECTED_SINCE:=$SECONDS}"
+  if ((SECONDS - DISCONNECTED_SINCE >= DISCONNECTED_TIMEOUT)); then
+    warn "the Galera provider has been disconnected for ${DISCONNECTED_TIMEOUT}s (DISCONNECTED_TIMEOUT) and does not reconnect by itself: stopping mariadbd so that the node starts again and joins afresh"
+    kill -TERM "$MYSQLD_PID" 2>/dev/null || true
+    STOPPED_DISCONNECTED=1
+    DISCONNECTED_SINCE=
+  fi
+}
+
 monitor() {
   local status local_state cluster_status uuid incoming state
   RECORDED_SYNCED=0
   CREDENTIALS_APPLIED=0
+  DISCONNECTED_SINCE=
+  STOPPED_DISCONNECTED=0
   while kill -0 "$MYSQLD_PID" 2>/dev/null; do
     status=$(wsrep_status || true)
     read -r local_state cluster_status uuid incoming <<<"${status:-x x x x}" || true
     state=$(state_name "$local_state" "$cluster_status")
+    restart_if_disconnected "$cluster_status"
     # No answer yet while joining (SST) or bootstrapping: keep saying so.
     if [[ "$state" == down && "$NODE_STATE" =~ ^(joining|bootstrapping)$ ]]; then
       state=$NODE_STATE
@@ -687,6 +710,8 @@ monitor() {
   done
   local rc=0
   wait "$MYSQLD_PID" || rc=$?
+  # Stopped for being disconnected: a failure, whatever status mariadbd exits with.
+  if [[ "$STOPPED_DISCONNECTED" == 1 && "$rc" == 0 ]]; then rc=1; fi
   return "$rc"
 }
 

@@ -1,4 +1,5 @@
-"""Galera image: a full-cluster crash (SIGKILL of every node during writes) heals by itself."""
+"""Galera image: a full-cluster crash (SIGKILL of every node during writes) heals by itself, and
+a node whose Galera provider closed for good is restarted."""
 
 from __future__ import annotations
 
@@ -118,3 +119,38 @@ def test_after_a_full_crash_a_member_that_stays_away_is_waited_for_then_the_othe
     for node in cluster.nodes:
         assert cluster.status(node)["wsrep_cluster_state_uuid"] == uuid_before
         assert cluster.sql(node, "SELECT COUNT(*) FROM away.t") == "3"
+
+
+def monitor_with_fake_wsrep(images, cluster_status: str, seconds: int) -> str:
+    """Run monitor() of the entrypoint against a stand-in mariadbd (a loop that exits 0 on TERM,
+    as mariadbd does) whose wsrep status is always `0 <cluster_status>`; after `seconds` a guard
+    says "monitor still runs" and stops the stand-in. Returns the log and "monitor rc=N"."""
+    script = f"""
+source /usr/local/bin/galera-entrypoint
+set +e
+DISCONNECTED_TIMEOUT=3
+keep_lease() {{ :; }}; publish_state() {{ NODE_STATE=$1; }}; start_health_server() {{ :; }}
+wsrep_status() {{ echo "0 {cluster_status} 00000000-0000-0000-0000-000000000000 "; }}
+bash -c 'trap "exit 0" TERM; while :; do sleep 1; done' & MYSQLD_PID=$!
+HEALTH_PID=$$; NODE_STATE=joining
+( sleep {seconds}; echo "monitor still runs after {seconds}s"; kill -TERM $MYSQLD_PID ) & guard=$!
+monitor 2>&1; echo "monitor rc=$?"
+kill $guard 2>/dev/null || true
+"""
+    return docker("run", "--rm", "--entrypoint", "bash", images["galera"], "-c", script, timeout=60).stdout
+
+
+def test_a_node_whose_galera_provider_closed_is_restarted(images):
+    # After "Receiving IST failed, node restart required" mariadbd keeps running, Disconnected,
+    # and never reconnects: the entrypoint stops it after DISCONNECTED_TIMEOUT and fails, so the
+    # task starts again (seen in a CI dry run: a joiner stuck until the health start period ended).
+    out = monitor_with_fake_wsrep(images, "Disconnected", 20)
+    assert "has been disconnected for 3s (DISCONNECTED_TIMEOUT)" in out, out
+    assert "monitor rc=1" in out and "still runs" not in out, out
+
+
+def test_a_partitioned_node_is_left_to_reconnect(images):
+    # non-Primary (a partition): Galera keeps trying to reconnect by itself.
+    out = monitor_with_fake_wsrep(images, "non-Primary", 8)
+    assert "monitor still runs after 8s" in out and "monitor rc=0" in out, out
+    assert "disconnected for" not in out, out
