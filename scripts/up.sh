@@ -38,8 +38,9 @@ Check it by hand (lab/lab ssh dockerK reaches a host; for pulumi, first: source 
   lab/lab ssh docker1 docker node ls
   lab/lab ssh docker1 docker service ls
   lab/lab ssh docker1 docker service ps mysql-galera
-  mariadb -h $(load_balancer_address) -uroot -p"\$(pulumi config get galera-swarm:rootPassword)" \\
-      -e "SHOW STATUS LIKE 'wsrep_cluster_size'"     # through galera-lb
+  # through galera-lb; the password goes in a file descriptor, never on the command line
+  mariadb --defaults-extra-file=<(printf '[client]\npassword=%s\n' "\$(pulumi config get galera-swarm:rootPassword)") \\
+      -h $(load_balancer_address) -uroot -e "SHOW STATUS LIKE 'wsrep_cluster_size'"
   pulumi stack output wordpress_urls                  # finish WordPress's installer there
 Tear down: make down
 TXT
