@@ -19,14 +19,15 @@ import difflib
 import ipaddress
 import math
 import re
+import socket
 import sys
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Annotated, Any, Callable, Collection, Literal, Mapping, Optional, Sequence, Union, get_args
 
 import pulumi
-from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, SecretStr,
-                      ValidationError, ValidationInfo, field_validator)
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr,
+                      SecretStr, ValidationError, ValidationInfo, field_validator, model_validator)
 from pydantic.alias_generators import to_camel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
@@ -62,6 +63,15 @@ def problem(message: str, *more: tuple[Optional[str], str], key: Optional[str] =
     found it (for rules between fields); `more` adds further (key, message) problems."""
     return PydanticCustomError(_PROBLEM, "{message}",
                                {"message": message, "problems": [(key, message), *more]})
+
+
+Found = list[tuple[Optional[str], str]]  # (full key, message) pairs of rules between sections
+
+
+def _raise_all(found: Found) -> None:
+    """Raise every problem found by a rule between sections at once (None: the field's own key)."""
+    if found:
+        raise problem(found[0][1], *found[1:], key=found[0][0])
 
 
 def _path(loc: Sequence[Union[str, int]]) -> str:
@@ -244,17 +254,46 @@ ImageReference = Annotated[Text, _matching(
     "is not a Docker image reference like registry.example.com/galera-swarm/galera:1.0"), Wire("image")]
 
 
-def _address(value: str) -> str:
-    """An IP literal (v4 or v6) or a DNS name: what SSH reaches."""
+def _is_ip(value: str) -> bool:
     try:
         ipaddress.ip_address(value)
-        return value
+        return True
     except ValueError:
-        pass
+        return False
+
+
+def _address(value: str, info: ValidationInfo) -> str:
+    """An IP literal (v4 or v6) or a DNS name: what SSH reaches. With a `resolve` callable in
+    the validation context (load_settings passes one), a DNS name is resolved here, once, to the
+    IP literal swarm needs (`docker swarm init/join --advertise-addr` refuse names)."""
+    if _is_ip(value):
+        return value
     # A dotted all-numeric string that is not an IP (10.0.0.300) is a typo, not a DNS name.
     if re.fullmatch(r"[\d.]+", value) or not _DNS_NAME.fullmatch(value):
         raise problem(f"{value!r} is not an IP address or DNS name")
+    context = info.context or {}
+    resolve = context.get("resolve")
+    if resolve is not None:
+        try:
+            context.setdefault("resolved", {})[value] = resolve(value)
+        except OSError as err:
+            raise problem(f"{value!r} does not resolve ({err.strerror or err}); use the host's IP "
+                          "address, or fix its DNS record") from None
     return value
+
+
+def resolve_address(name: str) -> str:
+    """The first IP address a DNS name resolves to (IPv4 first, as swarm's default pool is v4).
+    Raises OSError (socket.gaierror) when it does not resolve."""
+    infos = socket.getaddrinfo(name, None, proto=socket.IPPROTO_TCP)
+    infos.sort(key=lambda i: i[0] != socket.AF_INET)
+    return str(infos[0][4][0])
+
+
+def host_port(address: str, port: int) -> str:
+    """`address:port` as Docker and SSH URLs write it: an IPv6 literal in brackets
+    (`[2001:db8::2]:2377`), anything else as is."""
+    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
 
 
 _DNS_NAME = re.compile(
@@ -352,16 +391,30 @@ class Host(_Schema):
     name: HostName = Field(description="its swarm node name", json_schema_extra={
         "missing": "missing; give every host a name (its swarm node name)"})
     address: Address = Field(
-        description="what SSH reaches and the swarm advertise address",
+        description="what SSH reaches; swarm advertises it, or the IP a DNS name resolves to "
+        "when the stack is loaded (once per run)",
         json_schema_extra={"missing": "missing; give the IP address or DNS name SSH reaches"})
     role: Choice("manager", "worker") = Field(
         "manager", description="the first manager initialises the swarm; the manager count must be odd")
     availability: Choice("active", "pause", "drain") = Field("active", description="swarm node availability")
     labels: Labels = Field(default_factory=dict, description="node labels, for placement constraints")
+    _advertise_address: Optional[str] = PrivateAttr(None)
+
+    @model_validator(mode="after")
+    def _keep_resolved(self, info: ValidationInfo) -> "Host":
+        self._advertise_address = (info.context or {}).get("resolved", {}).get(self.address)
+        return self
 
     @property
     def is_manager(self) -> bool:
         return placement.is_manager(self)
+
+    @property
+    def advertise_address(self) -> str:
+        """The IP literal swarm advertises and listens on: `address` itself when it is one,
+        else what it resolved to when the stack was loaded (load_settings); `address` when it
+        was not resolved (parse_settings without a resolver)."""
+        return self.address if _is_ip(self.address) else self._advertise_address or self.address
 
 
 class SshSettings(_Schema):
@@ -501,7 +554,7 @@ class StackSettings(_Schema):
     @field_validator("hosts")
     @classmethod
     def _distinct_hosts_odd_managers(cls, hosts: tuple[Host, ...]) -> tuple[Host, ...]:
-        found: list[tuple[Optional[str], str]] = []
+        found: Found = []
         for attr in ("name", "address"):
             seen: set[str] = set()
             for h in hosts:
@@ -516,8 +569,7 @@ class StackSettings(_Schema):
         elif managers % 2 == 0:
             found.append((None, f"{managers} managers is an even count, which tolerates no more failures "
                           f"than {managers - 1}; use an odd number of managers (1, 3, 5) for Raft quorum"))
-        if found:
-            raise problem(found[0][1], *found[1:])
+        _raise_all(found)
         return hosts
 
     @field_validator("publish_mode")
@@ -550,11 +602,10 @@ class StackSettings(_Schema):
                           f"galera.replicas or add hosts", key="galera.replicas")
         # The task hostname is `<service>-<node>` (galera_service.py), and the image takes it
         # as NODE_NAME; a Linux host name holds 64 characters at most.
-        longest = max(hosts, key=lambda h: len(h.name)).name
-        if len(galera.service_name) + 1 + len(longest) > 64:
-            raise problem(f"{galera.service_name!r}-{longest!r} is longer than the 64 characters of a "
-                          "task host name; shorten galera.serviceName or the host name",
-                          key="galera.serviceName")
+        longest = f"{galera.service_name}-{max(hosts, key=lambda h: len(h.name)).name}"
+        if len(longest) > 64:
+            raise problem(f"the task host name {longest!r} would be {len(longest)} characters, over "
+                          "Linux's 64; shorten galera.serviceName or the host names", key="galera.serviceName")
         return galera
 
     @field_validator("load_balancer")
@@ -563,18 +614,17 @@ class StackSettings(_Schema):
         if info.data.get("endpoint_mode") == "dnsrr" and not lb.enabled:
             raise problem("endpointMode dnsrr has no virtual IP to spread connections; keep the load "
                           "balancer enabled (true) or use endpointMode vip", key="loadBalancer.enabled")
-        if lb.enabled and lb.publish:
-            _host_ports_fit(info, "loadBalancer", lb.replicas, lb.port)
         return lb
 
     @field_validator("wordpress")
     @classmethod
     def _wordpress_fits(cls, wp: WordPressSettings, info: ValidationInfo) -> WordPressSettings:
-        if wp.enabled:
-            _host_ports_fit(info, "wordpress", wp.replicas, wp.port)
         # WordPress is the last service section, so the rules over all services sit here.
-        _distinct_service_names(info.data, wp)
-        _distinct_published_ports(info.data, wp)
+        lb = info.data.get("load_balancer")
+        _raise_all([
+            *(_host_ports_fit(info, "loadBalancer", lb.replicas, lb.port) if lb and lb.enabled and lb.publish else []),
+            *(_host_ports_fit(info, "wordpress", wp.replicas, wp.port) if wp.enabled else []),
+            *_distinct_service_names(info.data, wp), *_distinct_published_ports(info.data, wp)])
         return wp
 
     @field_validator("root_password", "app_password", mode="before")
@@ -627,18 +677,19 @@ def _missing_text(key: str) -> str:
     return str(extra["missing"])
 
 
-def _host_ports_fit(info: ValidationInfo, section: str, replicas: int, port: int) -> None:
+def _host_ports_fit(info: ValidationInfo, section: str, replicas: int, port: int) -> Found:
     """Host-mode ports bind once per host: every replica needs an active host of its own."""
     hosts = info.data.get("hosts")
     if not hosts or info.data.get("publish_mode") != "host":
-        return
+        return []
     active = len(placement.active_hosts(hosts))
     if replicas > active:
-        raise problem(f"{replicas} replicas publishing port {port} in host mode need as many active "
-                      f"hosts; only {active} are configured", key=f"{section}.replicas")
+        return [(f"{section}.replicas", f"{replicas} replicas publishing port {port} in host mode "
+                 f"need as many active hosts; only {active} are configured")]
+    return []
 
 
-def _distinct_service_names(data: Mapping[str, Any], wp: WordPressSettings) -> None:
+def _distinct_service_names(data: Mapping[str, Any], wp: WordPressSettings) -> Found:
     """Swarm service names are unique, and every etcd member answers to the alias `etcd` too."""
     from components import etcd_discovery  # imported late: components import this module
 
@@ -647,7 +698,7 @@ def _distinct_service_names(data: Mapping[str, Any], wp: WordPressSettings) -> N
     if etcd is not None:
         for name in {etcd_discovery.ALIAS, *etcd_discovery.member_names(etcd.replicas)}:
             taken[name] = "an etcd member"
-    found: list[tuple[Optional[str], str]] = []
+    found: Found = []
     for key, section in (("galera.serviceName", galera), ("loadBalancer.serviceName", lb),
                          ("wordpress.serviceName", wp)):
         if section is None or not getattr(section, "enabled", True):
@@ -656,11 +707,10 @@ def _distinct_service_names(data: Mapping[str, Any], wp: WordPressSettings) -> N
             found.append((key, f"{section.service_name!r} is also the name of {taken[section.service_name]}; "
                           "every service needs its own name"))
         taken.setdefault(section.service_name, key)
-    if found:
-        raise problem(found[0][1], *found[1:], key=found[0][0])
+    return found
 
 
-def _distinct_published_ports(data: Mapping[str, Any], wp: WordPressSettings) -> None:
+def _distinct_published_ports(data: Mapping[str, Any], wp: WordPressSettings) -> Found:
     """Each published port is bound on every host (ingress) or on the task's host (host mode),
     so two services cannot publish the same one, nor take one that swarm or SSH uses there."""
     from components import etcd_discovery, swarm_cluster  # imported late: they import this module
@@ -680,33 +730,38 @@ def _distinct_published_ports(data: Mapping[str, Any], wp: WordPressSettings) ->
         published.append(("loadBalancer.port", lb.port))
     if wp.enabled:
         published.append(("wordpress.port", wp.port))
-    found: list[tuple[Optional[str], str]] = []
+    found: Found = []
     for key, port in published:
         if port in taken:
             found.append((key, f"port {port} is taken by {taken[port]}; publish another port"))
         taken.setdefault(port, key)
-    if found:
-        raise problem(found[0][1], *found[1:], key=found[0][0])
+    return found
 
 
 # ------------------------------------------------------------------ reading
-def parse_settings(raw: Mapping[str, Any], secret_keys: Collection[str] = ()) -> StackSettings:
+def parse_settings(raw: Mapping[str, Any], secret_keys: Collection[str] = (),
+                   resolve: Optional[Callable[[str], str]] = None) -> StackSettings:
     """Validate raw stack config (key -> value, keys without namespace, values as the stack
     file holds them) into StackSettings.
 
     `secret_keys` holds the full keys (`galera-swarm:rootPassword`) stored encrypted.
+    `resolve` (DNS name -> IP literal, raising OSError) is asked once per DNS name among the
+    hosts' addresses; without it names are only checked for form.
     Raises ConfigError listing every problem, in the order of the schema.
     """
     values = {k: v for k, v in raw.items() if v is not None}  # an empty YAML key: left out
+    context = {"secret_keys": frozenset(secret_keys), "resolve": resolve}
     try:
-        return StackSettings.model_validate(values, context={"secret_keys": frozenset(secret_keys)})
+        return StackSettings.model_validate(values, context=context)
     except ValidationError as err:
         raise ConfigError([line for e in err.errors(include_url=False) for line in _reword(e)]) from None
 
 
-def load_settings(config: Optional[pulumi.Config] = None) -> StackSettings:
+def load_settings(config: Optional[pulumi.Config] = None,
+                  resolve: Callable[[str], str] = resolve_address) -> StackSettings:
     """Read the stack's `galera-swarm:*` config through the public Pulumi config API and
-    validate it. Raises ConfigError.
+    validate it; DNS names among the hosts' addresses are resolved once, with `resolve`.
+    Raises ConfigError.
 
     The keys present come from `pulumi.runtime.get_config_env()` (the engine hands every key to
     the program in PULUMI_CONFIG), so a mistyped key is reported rather than silently ignored;
@@ -725,7 +780,7 @@ def load_settings(config: Optional[pulumi.Config] = None) -> StackSettings:
         except pulumi.ConfigTypeError:  # a plain word, not JSON: the schema says what it should be
             raw[key] = config.get(key)
     secret_keys = {config.full_key(k) for k in keys if pulumi.runtime.is_config_secret(config.full_key(k))}
-    return parse_settings(raw, secret_keys)
+    return parse_settings(raw, secret_keys, resolve)
 
 
 # ------------------------------------------------------------------ README's table
