@@ -212,14 +212,16 @@ SwarmName = Annotated[Text, _matching(
     "between them, at most 63 characters", max_length=63), Wire("swarm name")]
 
 # images/galera/galera-entrypoint.sh refuses other CLUSTER_NAMEs (also the etcd key prefix).
+CLUSTER_NAME_PATTERN = r"[A-Za-z0-9_.-]+"
 ClusterName = Annotated[Text, _matching(
-    r"[A-Za-z0-9_.-]+", "may hold only letters, digits, '.', '_' and '-' (the Galera image's "
+    CLUSTER_NAME_PATTERN, "may hold only letters, digits, '.', '_' and '-' (the Galera image's "
     "rule for CLUSTER_NAME, also its etcd key prefix)")]
 
 # images/galera/galera-entrypoint.sh and galera-passwords.sh refuse other MYSQL_DATABASEs;
 # MariaDB allows 64 characters in a database name.
+DATABASE_PATTERN = r"[A-Za-z0-9_$-]+"
 DatabaseName = Annotated[Text, _matching(
-    r"[A-Za-z0-9_$-]+", "may hold only letters, digits, '_', '$' and '-' (the Galera image's "
+    DATABASE_PATTERN, "may hold only letters, digits, '_', '$' and '-' (the Galera image's "
     "rule for MYSQL_DATABASE), at most 64 characters", max_length=64)]
 
 
@@ -239,8 +241,9 @@ DatabaseUser = Annotated[Text, AfterValidator(_application_user)]
 # A Docker image reference (distribution/reference's grammar): [host[:port]/]path[:tag][@digest].
 _DOMAIN = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*(?::[0-9]+)?"
 _PATH = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
-# Docker's tag rule, which images/build.sh applies to --tag as well.
-TAG_PATTERN = r"[\w][\w.-]{0,127}"
+# Docker's tag rule (distribution/reference `[\w][\w.-]{0,127}`, ASCII), as images/build.sh
+# writes it for --tag.
+TAG_PATTERN = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
 _REPOSITORY = f"(?:{_DOMAIN}/)?{_PATH}"
 
 ImagePrefix = Annotated[Text, _matching(
