@@ -65,10 +65,10 @@ def problem(message: str, *more: tuple[Optional[str], str], key: Optional[str] =
                                {"message": message, "problems": [(key, message), *more]})
 
 
-Found = list[tuple[Optional[str], str]]  # (full key, message) pairs of rules between sections
+_Found = list[tuple[Optional[str], str]]  # (full key, message) pairs of rules between sections
 
 
-def _raise_all(found: Found) -> None:
+def _raise_all(found: _Found) -> None:
     """Raise every problem found by a rule between sections at once (None: the field's own key)."""
     if found:
         raise problem(found[0][1], *found[1:], key=found[0][0])
@@ -557,7 +557,7 @@ class StackSettings(_Schema):
     @field_validator("hosts")
     @classmethod
     def _distinct_hosts_odd_managers(cls, hosts: tuple[Host, ...]) -> tuple[Host, ...]:
-        found: Found = []
+        found: _Found = []
         for attr in ("name", "address"):
             seen: set[str] = set()
             for h in hosts:
@@ -680,7 +680,7 @@ def _missing_text(key: str) -> str:
     return str(extra["missing"])
 
 
-def _host_ports_fit(info: ValidationInfo, section: str, replicas: int, port: int) -> Found:
+def _host_ports_fit(info: ValidationInfo, section: str, replicas: int, port: int) -> _Found:
     """Host-mode ports bind once per host: every replica needs an active host of its own."""
     hosts = info.data.get("hosts")
     if not hosts or info.data.get("publish_mode") != "host":
@@ -692,7 +692,7 @@ def _host_ports_fit(info: ValidationInfo, section: str, replicas: int, port: int
     return []
 
 
-def _distinct_service_names(data: Mapping[str, Any], wp: WordPressSettings) -> Found:
+def _distinct_service_names(data: Mapping[str, Any], wp: WordPressSettings) -> _Found:
     """Swarm service names are unique, and every etcd member answers to the alias `etcd` too."""
     from components import etcd_discovery  # imported late: components import this module
 
@@ -701,7 +701,7 @@ def _distinct_service_names(data: Mapping[str, Any], wp: WordPressSettings) -> F
     if etcd is not None:
         for name in {etcd_discovery.ALIAS, *etcd_discovery.member_names(etcd.replicas)}:
             taken[name] = "an etcd member"
-    found: Found = []
+    found: _Found = []
     for key, section in (("galera.serviceName", galera), ("loadBalancer.serviceName", lb),
                          ("wordpress.serviceName", wp)):
         if section is None or not getattr(section, "enabled", True):
@@ -713,7 +713,7 @@ def _distinct_service_names(data: Mapping[str, Any], wp: WordPressSettings) -> F
     return found
 
 
-def _distinct_published_ports(data: Mapping[str, Any], wp: WordPressSettings) -> Found:
+def _distinct_published_ports(data: Mapping[str, Any], wp: WordPressSettings) -> _Found:
     """Each published port is bound on every host (ingress) or on the task's host (host mode),
     so two services cannot publish the same one, nor take one that swarm or SSH uses there."""
     from components import etcd_discovery, swarm_cluster  # imported late: they import this module
@@ -733,7 +733,7 @@ def _distinct_published_ports(data: Mapping[str, Any], wp: WordPressSettings) ->
         published.append(("loadBalancer.port", lb.port))
     if wp.enabled:
         published.append(("wordpress.port", wp.port))
-    found: Found = []
+    found: _Found = []
     for key, port in published:
         if port in taken:
             found.append((key, f"port {port} is taken by {taken[port]}; publish another port"))
