@@ -367,11 +367,20 @@ def _memory(value: Any) -> int:
 Memory = Annotated[int, BeforeValidator(_memory), Wire("size")]
 
 
+# Swarm's constraint form (swarmkit manager/constraint: a key, `==` or `!=`, a value); swarm
+# refuses a service with another at create.
+_CONSTRAINT_FORM = re.compile(r"\s*[A-Za-z0-9_.-]+\s*(==|!=)\s*[^=!\s][^=!]*")
+
+
 def _constraints(value: Any) -> tuple[str, ...]:
     if value is None:
         return ()
     if not isinstance(value, list) or not all(isinstance(c, str) for c in value):
         raise problem("must be a list of swarm placement constraints, e.g. ['node.labels.db == true']")
+    for constraint in value:
+        if not _CONSTRAINT_FORM.fullmatch(constraint):
+            raise problem(f"{constraint!r} is not a swarm placement constraint; write KEY == VALUE or "
+                          "KEY != VALUE, e.g. 'node.labels.db == true'")
     return tuple(value)
 
 

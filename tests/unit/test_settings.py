@@ -156,6 +156,13 @@ def test_an_image_override_must_be_a_reference(key_path):
     assert parse_settings(stack_config(key_path, etcd={"image": pinned}), SECRET_KEYS).etcd.image == pinned
 
 
+@pytest.mark.parametrize("constraint", ["node.labels.db = true", "node.role", "== manager"])
+def test_placement_constraints_have_swarms_form(key_path, constraint):
+    assert problems_of(stack_config(key_path, galera={"replicas": 3, "constraints": [constraint]})) == [
+        f"galera-swarm:galera.constraints: {constraint!r} is not a swarm placement constraint; write "
+        "KEY == VALUE or KEY != VALUE, e.g. 'node.labels.db == true'"]
+
+
 def test_two_services_cannot_publish_the_same_port(key_path):
     config = stack_config(key_path, endpointMode="vip", publishMode="ingress",
                           galera={"replicas": 3, "publishPort": 80})
