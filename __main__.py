@@ -2,12 +2,12 @@
 Galera-aware load balancer and WordPress out. This file only reads config, wires the
 components and exports what an operator inspects by hand."""
 
-import dataclasses
 from pathlib import Path
 
 import pulumi
 
-from components.config import ConfigError, etcd_member_hosts, load_settings
+from galera_swarm.placement import etcd_member_hosts
+from galera_swarm.settings import ConfigError, load_settings
 from components.etcd_discovery import EtcdDiscovery, EtcdDiscoveryArgs
 from components.galera_service import GaleraService, GaleraServiceArgs
 from components.load_balancer import GaleraLoadBalancer, GaleraLoadBalancerArgs
@@ -29,7 +29,7 @@ if not key_path.is_file():
     raise pulumi.RunError(
         f"galera-swarm:ssh.privateKeyPath: no file at {key_path}; point it at the SSH private key "
         "for the hosts (for the local lab, run `lab/lab up` first)")
-ssh = dataclasses.replace(settings.ssh, private_key_path=str(key_path.resolve()))
+ssh = settings.ssh.model_copy(update={"private_key_path": str(key_path.resolve())})
 
 swarm = SwarmCluster("swarm", SwarmClusterArgs(
     hosts=settings.hosts, ssh=ssh, private_key=pulumi.Output.secret(key_path.read_text())))

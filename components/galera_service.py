@@ -16,7 +16,7 @@ import pulumi_command as command
 import pulumi_docker as docker
 
 from components import remote, service_spec
-from components.config import GaleraSettings, Passwords
+from galera_swarm.settings import GaleraSettings, Passwords
 from components.password_rotation import rotation_step
 
 MYSQL_PORT = 3306

@@ -23,7 +23,7 @@ import pulumi
 import pulumi_command as command
 
 from components import remote
-from components.config import GaleraSettings, Passwords
+from galera_swarm.settings import GaleraSettings, Passwords
 
 # How long a step waits for the cluster to accept the new passwords: long enough for the first
 # node of a rolling restart to be Synced again after a state transfer.

@@ -16,7 +16,8 @@ import pulumi_command as command
 import pulumi_docker as docker
 
 from components import remote
-from components.config import Host, SshSettings, leader_of
+from galera_swarm.placement import leader_of
+from galera_swarm.settings import Host, SshSettings
 
 SWARM_PORT = 2377
 # Swarm needs a few seconds after `join` before the leader lists the node as ready.

@@ -9,6 +9,7 @@ the next.
 from __future__ import annotations
 
 import json
+import os
 import runpy
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -115,16 +116,29 @@ def run_program(config: dict[str, Any], secret_keys: Optional[list[str]] = None,
     pulumi.runtime.set_mocks(mocks, project=NAMESPACE, stack="unit", preview=False)
     if secret_keys is None:
         secret_keys = [f"{NAMESPACE}:{k}" for k in PASSWORDS if k in config]
-    pulumi.runtime.set_all_config(
-        {f"{NAMESPACE}:{k}": v if isinstance(v, str) else json.dumps(v) for k, v in config.items()},
-        secret_keys)
+    # As the engine does: every key in PULUMI_CONFIG (values as text, objects as JSON), the
+    # secret ones in PULUMI_CONFIG_SECRET_KEYS, loaded the way Pulumi's exec script loads them.
+    env = {"PULUMI_CONFIG": json.dumps(
+               {f"{NAMESPACE}:{k}": v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}),
+           "PULUMI_CONFIG_SECRET_KEYS": json.dumps(secret_keys)}
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
     result: dict = {}
+    try:
+        pulumi.runtime.set_all_config(pulumi.runtime.get_config_env(),
+                                      pulumi.runtime.get_config_secret_keys_env())
 
-    @pulumi.runtime.test
-    def program():
-        result.update(runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__"))
+        @pulumi.runtime.test
+        def program():
+            result.update(runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__"))
 
-    program()
+        program()
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
     return ProgramRun(mocks, result)
 
 

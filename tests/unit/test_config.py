@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from components.config import ConfigError, parse_settings
+from galera_swarm.settings import ConfigError, parse_settings
 from tests.unit.conftest import NAMESPACE, PASSWORDS, stack_config
 
 SECRET_KEYS = {f"{NAMESPACE}:{k}" for k in PASSWORDS}

@@ -152,11 +152,12 @@ def test_each_etcd_member_stays_on_its_host_beside_its_data(program):
 
 
 def test_etcd_members_go_to_active_managers_round_robin():
-    from components.config import Host, etcd_member_hosts
-    hosts = [Host("a", "192.0.2.1"), Host("w", "192.0.2.2", role="worker"),
-             Host("d", "192.0.2.3", availability="drain"), Host("b", "192.0.2.4")]
+    from galera_swarm.placement import etcd_member_hosts
+    from galera_swarm.settings import Host
+    hosts = [Host(name="a", address="192.0.2.1"), Host(name="w", address="192.0.2.2", role="worker"),
+             Host(name="d", address="192.0.2.3", availability="drain"), Host(name="b", address="192.0.2.4")]
     assert etcd_member_hosts(hosts, 3) == ["a", "b", "a"]
-    assert etcd_member_hosts([Host("w", "192.0.2.2", role="worker")], 1) == ["w"]
+    assert etcd_member_hosts([Host(name="w", address="192.0.2.2", role="worker")], 1) == ["w"]
 
 
 def test_haproxy_config_is_rendered_for_the_galera_service(program):
