@@ -27,7 +27,7 @@ STACK = "dev"
 LAB_HOSTS = 5
 # The dev stack's passwords are encrypted with the lab's public passphrase (README).
 DEV_PASSPHRASE = "galera-swarm-dev-lab"
-PROJECT_CODE = ("__main__.py", "components", "images", "lab", ".venv", "requirements.txt")
+PROJECT_CODE = ("__main__.py", "components", "galera_swarm", "images", "lab", ".venv", "requirements.txt")
 PROJECT_FILES = ("Pulumi.yaml", f"Pulumi.{STACK}.yaml")
 TIMINGS: dict[str, float] = {}
 # One line per failure case: rows written and lost, outage, time to heal.
