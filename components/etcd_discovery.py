@@ -23,19 +23,20 @@ ALIAS = "etcd"
 
 @dataclass
 class EtcdDiscoveryArgs:
-    provider: docker.Provider
+    """Plain where the value shapes the resources (member count, ports published or not,
+    modes)."""
     network_id: pulumi.Input[str]
-    image: str
+    image: pulumi.Input[str]
     leader_connection: pulumi.Input[command.remote.ConnectionArgs]
-    replicas: int = 1
-    endpoint_mode: str = "vip"
-    publish_mode: str = "ingress"
-    # Opt-in: the seed recipe published etcd on every node, which exposes the cluster's
-    # bootstrap decisions to anyone on the hosts' network.
-    publish: bool = False
+    replicas: int
+    endpoint_mode: str
+    publish_mode: str
+    # The seed recipe published etcd on every node, which exposes the cluster's bootstrap
+    # decisions to anyone on the hosts' network: the stack's config makes it opt-in.
+    publish: bool
     # Swarm node id per member (member 1 first): each member runs only there, beside its
     # data volume. Empty: swarm places them.
-    member_node_ids: Sequence[pulumi.Input[str]] = ()
+    member_node_ids: Sequence[pulumi.Input[str]]
     cluster_token: str = "galera-swarm-etcd"
 
 
@@ -59,6 +60,8 @@ def member_env(member: str, members: list[str], cluster_token: str) -> dict[str,
 
 
 class EtcdDiscovery(pulumi.ComponentResource):
+    """The docker provider comes through `opts` (providers=[...] or provider=)."""
+
     endpoint: pulumi.Output[str]
     service_names: pulumi.Output[list]
     vips: pulumi.Output[list]
@@ -91,7 +94,7 @@ class EtcdDiscovery(pulumi.ComponentResource):
                 publish_mode=args.publish_mode,
                 ports=ports,
                 aliases=[ALIAS],
-                opts=pulumi.ResourceOptions(parent=self, provider=args.provider),
+                opts=pulumi.ResourceOptions(parent=self),
             ))
 
         # Derived from the services so that whoever uses the endpoint waits for etcd to run.

@@ -11,6 +11,8 @@ import pulumi_docker as docker
 # How long `pulumi up` waits for a service's tasks to run, and how often it looks.
 CONVERGE_DELAY = "2s"
 CONVERGE_TIMEOUT = "10m"
+# Where swarm mounts a task's secrets.
+SECRETS_DIR = "/run/secrets"
 
 
 def endpoint_spec(endpoint_mode: str, publish_mode: str,
@@ -26,6 +28,12 @@ def endpoint_spec(endpoint_mode: str, publish_mode: str,
                                                   publish_mode=publish_mode, protocol="tcp")
                for published, target in ports] or None,
     )
+
+
+def tasks_dns(service_name: str) -> str:
+    """The name swarm's DNS resolves to the address of every task of `service_name` (one A
+    record each, whatever the endpoint mode): how peers and the load balancer find the nodes."""
+    return f"tasks.{service_name}"
 
 
 def attach(network_id: pulumi.Input[str],
@@ -53,9 +61,16 @@ def secret_data(value: pulumi.Input[str]) -> pulumi.Output[str]:
     return pulumi.Output.secret(value).apply(lambda v: base64.b64encode(v.encode()).decode())
 
 
-def mount_secret(secret: docker.Secret, file_name: str) -> docker.ServiceTaskSpecContainerSpecSecretArgs:
+def secret_path(file_name: str) -> str:
+    """Where a task reads the secret mounted as `file_name`."""
+    return f"{SECRETS_DIR}/{file_name}"
+
+
+def mount_secret(secret_id: pulumi.Input[str], secret_name: pulumi.Input[str],
+                 file_name: str) -> docker.ServiceTaskSpecContainerSpecSecretArgs:
+    """The swarm secret (`secret_id`, `secret_name`) mounted at secret_path(file_name)."""
     return docker.ServiceTaskSpecContainerSpecSecretArgs(
-        secret_id=secret.id, secret_name=secret.name, file_name=f"/run/secrets/{file_name}")
+        secret_id=secret_id, secret_name=secret_name, file_name=secret_path(file_name))
 
 
 def replicated_service(resource_name: str, *, service_name: str,
