@@ -3,10 +3,16 @@ the order of a password rotation, the docker provider given once through `opts`.
 
 from __future__ import annotations
 
+import ast
+import dataclasses
+import importlib
+import re
+
 import pytest
 
 from components.haproxy_config import HAPROXY_DEFAULTS, render_haproxy_config
 from components.load_balancer import server_slots
+from tests.unit.conftest import ROOT
 from tests.unit.test_program import services
 
 
@@ -93,3 +99,34 @@ def test_every_docker_resource_goes_through_the_swarm_leaders_provider(program):
     assert len(docker_resources) == 8  # network, 2 secrets, haproxy config, 4 services
     for r in docker_resources:
         assert r.provider is not None and r.provider.split("::")[-2] == "swarm-docker", (r.name, r.provider)
+
+
+COMPONENT_MODULES = sorted(p for p in (ROOT / "components").glob("*.py") if p.name != "config.py")
+
+
+@pytest.mark.parametrize("module", COMPONENT_MODULES, ids=lambda p: p.name)
+def test_components_never_read_the_stack_settings(module):
+    # Components get what they need as typed args; __main__.py alone maps the settings.
+    imported = set()
+    for node in ast.walk(ast.parse(module.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            imported |= {node.module, *(f"{node.module}.{a.name}" for a in node.names)}
+        elif isinstance(node, ast.Import):
+            imported |= {a.name for a in node.names}
+    assert "components.config" not in imported
+
+
+ARGS_CLASSES = ["etcd_discovery.EtcdDiscoveryArgs", "galera_service.GaleraServiceArgs",
+                "load_balancer.GaleraLoadBalancerArgs", "overlay_network.OverlayNetworkArgs",
+                "password_rotation.PasswordRotationArgs", "swarm_cluster.SwarmClusterArgs",
+                "wordpress_app.WordPressAppArgs"]
+
+
+@pytest.mark.parametrize("qualified", ARGS_CLASSES)
+def test_component_args_hold_no_provider_and_no_resource(qualified):
+    module_name, class_name = qualified.split(".")
+    args_type = getattr(importlib.import_module(f"components.{module_name}"), class_name)
+    for field in dataclasses.fields(args_type):
+        # The annotation as written (the modules use postponed annotations).
+        text = str(field.type)
+        assert not re.search(r"\b(Provider|Resource|ComponentResource|\w*Settings|Passwords)\b", text), (field.name, text)
