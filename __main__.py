@@ -13,6 +13,7 @@ from components.galera_service import GaleraService, GaleraServiceArgs, Resource
 from components.load_balancer import GaleraLoadBalancer, GaleraLoadBalancerArgs
 from components.overlay_network import OverlayNetwork, OverlayNetworkArgs
 from components.password_rotation import PasswordRotation, PasswordRotationArgs
+from components.service_spec import ServiceModes
 from components.swarm_cluster import SshLogin, SwarmCluster, SwarmClusterArgs, SwarmHost
 from components.wordpress_app import WordPressApp, WordPressAppArgs
 
@@ -39,7 +40,7 @@ swarm = SwarmCluster("swarm", SwarmClusterArgs(
 
 # Every docker resource goes through the swarm leader; the components' children inherit it.
 on_swarm = pulumi.ResourceOptions(providers=[swarm.provider])
-modes = {"endpoint_mode": settings.endpoint_mode, "publish_mode": settings.publish_mode}
+modes = ServiceModes(endpoint_mode=settings.endpoint_mode, publish_mode=settings.publish_mode)
 
 network = OverlayNetwork("network", OverlayNetworkArgs(
     network_name=settings.network.name, subnet=settings.network.subnet), on_swarm)
@@ -50,7 +51,7 @@ etcd = EtcdDiscovery("etcd", EtcdDiscoveryArgs(
     publish=settings.etcd.publish,
     member_node_ids=[swarm.node_ids.apply(lambda ids, host=host: ids[host])
                      for host in etcd_member_hosts(settings.hosts, settings.etcd.replicas)],
-    **modes), on_swarm)
+    modes=modes), on_swarm)
 
 g = settings.galera
 galera = GaleraService("galera", GaleraServiceArgs(
@@ -59,7 +60,7 @@ galera = GaleraService("galera", GaleraServiceArgs(
     database=g.database, user=g.user, root_password=settings.passwords.root,
     app_password=settings.passwords.app, limits=ResourceLimits(cpus=g.cpus, memory_bytes=g.memory_bytes),
     publish_port=g.publish_port, constraints=list(g.constraints),
-    leader_connection=swarm.leader_connection, **modes), on_swarm)
+    leader_connection=swarm.leader_connection, modes=modes), on_swarm)
 
 # Names from config, not the services' outputs: the load balancer and WordPress find their
 # backends by DNS and retry, so they need not wait for Galera (or the load balancer) to
@@ -71,7 +72,7 @@ if lb_settings.enabled:
         network_id=network.network_id, galera_service_name=g.service_name,
         galera_replicas=g.replicas, host_count=len(settings.hosts), image=lb_settings.image,
         service_name=lb_settings.service_name, replicas=lb_settings.replicas,
-        port=lb_settings.port, publish=lb_settings.publish, **modes), on_swarm)
+        port=lb_settings.port, publish=lb_settings.publish, modes=modes), on_swarm)
     db_host = lb_settings.service_name
     pulumi.export("load_balancer_service", lb.service_name)
 
@@ -96,7 +97,7 @@ if wp_settings.enabled:
         db_password_secret_name=passwords.app_password_secret_name,
         image=wp_settings.image, leader_connection=swarm.leader_connection,
         manager_address=swarm.manager_address, service_name=wp_settings.service_name,
-        replicas=wp_settings.replicas, port=wp_settings.port, **modes), on_swarm)
+        replicas=wp_settings.replicas, port=wp_settings.port, modes=modes), on_swarm)
     resolve_wordpress_rolled(app.service_id)
     pulumi.export("wordpress_service", app.service_name)
     pulumi.export("wordpress_urls", app.urls)

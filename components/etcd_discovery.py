@@ -29,8 +29,7 @@ class EtcdDiscoveryArgs:
     image: pulumi.Input[str]
     leader_connection: pulumi.Input[command.remote.ConnectionArgs]
     replicas: int
-    endpoint_mode: str
-    publish_mode: str
+    modes: service_spec.ServiceModes
     # The seed recipe published etcd on every node, which exposes the cluster's bootstrap
     # decisions to anyone on the hosts' network: the stack's config makes it opt-in.
     publish: bool
@@ -90,8 +89,7 @@ class EtcdDiscovery(pulumi.ComponentResource):
                 placement=docker.ServiceTaskSpecPlacementArgs(constraints=[
                     pulumi.Output.concat("node.id == ", args.member_node_ids[index])])
                 if args.member_node_ids else None,
-                endpoint_mode=args.endpoint_mode,
-                publish_mode=args.publish_mode,
+                modes=args.modes,
                 ports=ports,
                 aliases=[ALIAS],
                 opts=pulumi.ResourceOptions(parent=self),
@@ -101,7 +99,7 @@ class EtcdDiscovery(pulumi.ComponentResource):
         self.endpoint = pulumi.Output.all(*[s.id for s in services]).apply(
             lambda _: f"{ALIAS}:{CLIENT_PORT}")
         self.service_names = pulumi.Output.all(*[s.name for s in services])
-        if args.endpoint_mode == "vip":
+        if args.modes.has_vip:
             self.vips = pulumi.Output.all(*[
                 remote.service_vips(f"{name}-{svc_name}-vips", svc.name, args.leader_connection,
                                     [svc.id], pulumi.ResourceOptions(parent=self, depends_on=[svc]))

@@ -55,8 +55,7 @@ class GaleraServiceArgs:
     publish_port: Optional[int]
     constraints: Sequence[str]
     leader_connection: pulumi.Input[command.remote.ConnectionArgs]
-    endpoint_mode: str
-    publish_mode: str
+    modes: service_spec.ServiceModes
 
 
 def galera_env(*, cluster_name: str, discovery_endpoint: str, peers_dns: str, database: str,
@@ -146,8 +145,7 @@ class GaleraService(pulumi.ComponentResource):
             ),
             network_id=args.network_id,
             replicas=args.replicas,
-            endpoint_mode=args.endpoint_mode,
-            publish_mode=args.publish_mode,
+            modes=args.modes,
             ports=ports,
             # One task per node: each node holds its own copy of the data in its volume.
             placement=docker.ServiceTaskSpecPlacementArgs(
@@ -165,7 +163,7 @@ class GaleraService(pulumi.ComponentResource):
         self.endpoint = service.name.apply(lambda n: f"{n}:{MYSQL_PORT}")
         self.vips = (remote.service_vips(f"{name}-vips", service.name, args.leader_connection, [service.id],
                                          pulumi.ResourceOptions(parent=self, depends_on=[service]))
-                     if args.endpoint_mode == "vip" else pulumi.Output.from_input([]))
+                     if args.modes.has_vip else pulumi.Output.from_input([]))
         self.app_password_secret_id = app.id
         self.app_password_secret_name = app.name
         self.register_outputs({

@@ -36,8 +36,7 @@ class GaleraLoadBalancerArgs:
     replicas: pulumi.Input[int]
     port: int
     publish: bool
-    endpoint_mode: str
-    publish_mode: str
+    modes: service_spec.ServiceModes
 
 
 def server_slots(galera_replicas: int, host_count: int) -> int:
@@ -89,12 +88,11 @@ class GaleraLoadBalancer(pulumi.ComponentResource):
             ),
             network_id=args.network_id,
             replicas=args.replicas,
-            endpoint_mode=args.endpoint_mode,
-            publish_mode=args.publish_mode,
+            modes=args.modes,
             ports=ports,
             # Host-mode ports can be bound once per node.
             placement=docker.ServiceTaskSpecPlacementArgs(
-                max_replicas=1 if ports and args.publish_mode == "host" else None),
+                max_replicas=1 if ports and args.modes.host_ports else None),
             opts=child,
         )
         self.service_id = service.id

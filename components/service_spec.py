@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from dataclasses import dataclass
 from typing import Optional, Sequence
 
 import pulumi
@@ -15,7 +16,24 @@ CONVERGE_TIMEOUT = "10m"
 SECRETS_DIR = "/run/secrets"
 
 
-def endpoint_spec(endpoint_mode: str, publish_mode: str,
+@dataclass(frozen=True)
+class ServiceModes:
+    """How every service of the stack is reached (swarm's words): `endpoint_mode` vip or dnsrr,
+    `publish_mode` (of published ports) ingress or host. Plain: they shape the resources."""
+    endpoint_mode: str
+    publish_mode: str
+
+    @property
+    def has_vip(self) -> bool:
+        return self.endpoint_mode == "vip"
+
+    @property
+    def host_ports(self) -> bool:
+        """Published ports are bound on the node that runs the task, once per node."""
+        return self.publish_mode == "host"
+
+
+def endpoint_spec(modes: ServiceModes,
                   ports: Sequence[tuple[int, int]] = ()) -> docker.ServiceEndpointSpecArgs:
     """Endpoint spec; `ports` are (published, target) pairs.
 
@@ -23,9 +41,9 @@ def endpoint_spec(endpoint_mode: str, publish_mode: str,
     has already made sure the two modes fit together.
     """
     return docker.ServiceEndpointSpecArgs(
-        mode=endpoint_mode,
+        mode=modes.endpoint_mode,
         ports=[docker.ServiceEndpointSpecPortArgs(target_port=target, published_port=published,
-                                                  publish_mode=publish_mode, protocol="tcp")
+                                                  publish_mode=modes.publish_mode, protocol="tcp")
                for published, target in ports] or None,
     )
 
@@ -75,8 +93,8 @@ def mount_secret(secret_id: pulumi.Input[str], secret_name: pulumi.Input[str],
 
 def replicated_service(resource_name: str, *, service_name: str,
                        container_spec: docker.ServiceTaskSpecContainerSpecArgs,
-                       network_id: pulumi.Input[str], replicas: int, endpoint_mode: str,
-                       publish_mode: str, opts: pulumi.ResourceOptions,
+                       network_id: pulumi.Input[str], replicas: pulumi.Input[int],
+                       modes: ServiceModes, opts: pulumi.ResourceOptions,
                        ports: Sequence[tuple[int, int]] = (),
                        placement: Optional[docker.ServiceTaskSpecPlacementArgs] = None,
                        resources: Optional[docker.ServiceTaskSpecResourcesArgs] = None,
@@ -97,7 +115,7 @@ def replicated_service(resource_name: str, *, service_name: str,
             restart_policy=restart_on_failure(),
         ),
         mode=docker.ServiceModeArgs(replicated=docker.ServiceModeReplicatedArgs(replicas=replicas)),
-        endpoint_spec=endpoint_spec(endpoint_mode, publish_mode, ports),
+        endpoint_spec=endpoint_spec(modes, ports),
         update_config=update,
         rollback_config=rollback,
         converge_config=docker.ServiceConvergeConfigArgs(delay=CONVERGE_DELAY, timeout=converge_timeout),

@@ -35,8 +35,7 @@ class WordPressAppArgs:
     service_name: str
     replicas: pulumi.Input[int]
     port: int
-    endpoint_mode: str
-    publish_mode: str
+    modes: service_spec.ServiceModes
 
 
 def wordpress_env(*, db_host: str, db_name: str, db_user: str, host_mode: bool) -> dict[str, str]:
@@ -72,7 +71,7 @@ class WordPressApp(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: WordPressAppArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("galera-swarm:index:WordPressApp", name, None, opts)
-        host_mode = args.publish_mode == "host"
+        host_mode = args.modes.host_ports
         service = service_spec.replicated_service(
             f"{name}-{args.service_name}",
             service_name=args.service_name,
@@ -85,8 +84,7 @@ class WordPressApp(pulumi.ComponentResource):
             ),
             network_id=args.network_id,
             replicas=args.replicas,
-            endpoint_mode=args.endpoint_mode,
-            publish_mode=args.publish_mode,
+            modes=args.modes,
             ports=[(args.port, HTTP_PORT)],
             # Host-mode ports can be bound once per node.
             placement=docker.ServiceTaskSpecPlacementArgs(max_replicas=1 if host_mode else None),
