@@ -10,10 +10,11 @@ import re
 
 import pytest
 
+from components.galera_service import galera_env
 from components.haproxy_config import HAPROXY_DEFAULTS, render_haproxy_config
 from components.load_balancer import server_slots
 from tests.unit.conftest import ROOT
-from tests.unit.test_program import services
+from tests.unit.test_program import env_of, services
 
 
 @pytest.mark.parametrize("galera_replicas,host_count,slots", [
@@ -130,3 +131,15 @@ def test_component_args_hold_no_provider_and_no_resource(qualified):
         # The annotation as written (the modules use postponed annotations).
         text = str(field.type)
         assert not re.search(r"\b(Provider|Resource|ComponentResource|\w*Settings|Passwords)\b", text), (field.name, text)
+
+
+def test_galera_tasks_get_exactly_the_env_of_galera_env(program):
+    # The image tests start their nodes with galera_env too: what they prove holds for the stack.
+    sent = env_of(services(program(galera={"replicas": 3, "clusterName": "prod", "user": "app"}))["mysql-galera"])
+    assert sent == galera_env(cluster_name="prod", discovery_endpoint="etcd:2379",
+                              peers_dns="tasks.mysql-galera", database="wordpress", user="app")
+    assert sent == {
+        "CLUSTER_NAME": "prod", "DISCOVERY_SERVICE": "etcd:2379", "PEERS_DNS": "tasks.mysql-galera",
+        "MYSQL_ROOT_PASSWORD_FILE": "/run/secrets/mysql-root-password",
+        "MYSQL_DATABASE": "wordpress", "MYSQL_USER": "app",
+        "MYSQL_PASSWORD_FILE": "/run/secrets/mysql-app-password"}
