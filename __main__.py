@@ -1,20 +1,22 @@
 """galera-swarm: bare Docker hosts over SSH in; a swarm running etcd, a Galera cluster, a
-Galera-aware load balancer and WordPress out. This file only reads config, wires the
-components and exports what an operator inspects by hand."""
+Galera-aware load balancer and WordPress out. This file is the only one that knows the stack:
+it reads config, maps the settings onto each component's typed args, wires the components and
+exports what an operator inspects by hand."""
 
 from pathlib import Path
 
 import pulumi
 
-from galera_swarm.placement import etcd_member_hosts
-from galera_swarm.settings import ConfigError, load_settings
 from components.etcd_discovery import EtcdDiscovery, EtcdDiscoveryArgs
-from components.galera_service import GaleraService, GaleraServiceArgs
+from components.galera_service import GaleraService, GaleraServiceArgs, ResourceLimits
 from components.load_balancer import GaleraLoadBalancer, GaleraLoadBalancerArgs
 from components.overlay_network import OverlayNetwork, OverlayNetworkArgs
 from components.password_rotation import PasswordRotation, PasswordRotationArgs
-from components.swarm_cluster import SwarmCluster, SwarmClusterArgs
+from components.service_spec import ServiceModes
+from components.swarm_cluster import SshLogin, SwarmCluster, SwarmClusterArgs, SwarmHost
 from components.wordpress_app import WordPressApp, WordPressAppArgs
+from galera_swarm.placement import etcd_member_hosts
+from galera_swarm.settings import ConfigError, load_settings
 
 try:
     settings = load_settings()
@@ -29,63 +31,77 @@ if not key_path.is_file():
     raise pulumi.RunError(
         f"galera-swarm:ssh.privateKeyPath: no file at {key_path}; point it at the SSH private key "
         "for the hosts (for the local lab, run `lab/lab up` first)")
-ssh = settings.ssh.model_copy(update={"private_key_path": str(key_path.resolve())})
 
 swarm = SwarmCluster("swarm", SwarmClusterArgs(
-    hosts=settings.hosts, ssh=ssh, private_key=pulumi.Output.secret(key_path.read_text())))
+    hosts=[SwarmHost(name=h.name, address=h.address, role=h.role, availability=h.availability,
+                     labels=dict(h.labels)) for h in settings.hosts],
+    ssh=SshLogin(user=settings.ssh.user, port=settings.ssh.port, private_key_path=str(key_path.resolve()),
+                 ignore_host_key=settings.ssh.ignore_host_key),
+    private_key=pulumi.Output.secret(key_path.read_text())))
+
+# Every docker resource goes through the swarm leader; the components' children inherit it.
+on_swarm = pulumi.ResourceOptions(providers=[swarm.provider])
+modes = ServiceModes(endpoint_mode=settings.endpoint_mode, publish_mode=settings.publish_mode)
 
 network = OverlayNetwork("network", OverlayNetworkArgs(
-    provider=swarm.provider, network_name=settings.network.name, subnet=settings.network.subnet))
-
-modes = {"endpoint_mode": settings.endpoint_mode, "publish_mode": settings.publish_mode}
+    network_name=settings.network.name, subnet=settings.network.subnet), on_swarm)
 
 etcd = EtcdDiscovery("etcd", EtcdDiscoveryArgs(
-    provider=swarm.provider, network_id=network.network_id, image=settings.etcd.image,
+    network_id=network.network_id, image=settings.etcd.image,
     leader_connection=swarm.leader_connection, replicas=settings.etcd.replicas,
     publish=settings.etcd.publish,
     member_node_ids=[swarm.node_ids.apply(lambda ids, host=host: ids[host])
                      for host in etcd_member_hosts(settings.hosts, settings.etcd.replicas)],
-    **modes))
+    modes=modes), on_swarm)
 
+g = settings.galera
 galera = GaleraService("galera", GaleraServiceArgs(
-    provider=swarm.provider, network_id=network.network_id,
-    discovery_endpoint=etcd.endpoint, settings=settings.galera, passwords=settings.passwords,
-    leader_connection=swarm.leader_connection, **modes))
+    network_id=network.network_id, discovery_endpoint=etcd.endpoint, image=g.image,
+    service_name=g.service_name, replicas=g.replicas, cluster_name=g.cluster_name,
+    database=g.database, user=g.user, root_password=settings.passwords.root,
+    app_password=settings.passwords.app, limits=ResourceLimits(cpus=g.cpus, memory_bytes=g.memory_bytes),
+    publish_port=g.publish_port, constraints=list(g.constraints),
+    leader_connection=swarm.leader_connection, modes=modes), on_swarm)
 
 # Names from config, not the services' outputs: the load balancer and WordPress find their
 # backends by DNS and retry, so they need not wait for Galera (or the load balancer) to
 # converge, and `up` starts all of them at once.
-db_host: str = settings.galera.service_name
+db_host: str = g.service_name
 lb_settings = settings.load_balancer
 if lb_settings.enabled:
     lb = GaleraLoadBalancer("lb", GaleraLoadBalancerArgs(
-        provider=swarm.provider, network_id=network.network_id,
-        galera_service_name=settings.galera.service_name, image=lb_settings.image,
-        max_nodes=max(settings.galera.replicas + 2, len(settings.hosts)),
+        network_id=network.network_id, galera_service_name=g.service_name,
+        galera_replicas=g.replicas, host_count=len(settings.hosts), image=lb_settings.image,
         service_name=lb_settings.service_name, replicas=lb_settings.replicas,
-        port=lb_settings.port, publish=lb_settings.publish, **modes))
+        port=lb_settings.port, publish=lb_settings.publish, modes=modes), on_swarm)
     db_host = lb_settings.service_name
     pulumi.export("load_balancer_service", lb.service_name)
 
-password_clients: list[pulumi.Resource] = [galera]
+# The old passwords stop working once Galera and every client rolled. WordPress needs the
+# rotation's secret first, so it reports that it rolled through a deferred output.
 wp_settings = settings.wordpress
+rolled: list[pulumi.Input[str]] = [galera.service_id]
+if wp_settings.enabled:
+    wordpress_rolled, resolve_wordpress_rolled = pulumi.deferred_output()
+    rolled.append(wordpress_rolled)
+passwords = PasswordRotation("passwords", PasswordRotationArgs(
+    network_id=network.network_id, leader_connection=swarm.leader_connection,
+    galera_image=g.image, galera_service_name=g.service_name, database=g.database, user=g.user,
+    root_password=settings.passwords.root, app_password=settings.passwords.app,
+    app_password_secret_id=galera.app_password_secret_id,
+    app_password_secret_name=galera.app_password_secret_name, rolled=rolled))
+
 if wp_settings.enabled:
     app = WordPressApp("app", WordPressAppArgs(
-        provider=swarm.provider, network_id=network.network_id, db_host=db_host,
-        db_name=settings.galera.database, db_user=settings.galera.user,
-        db_password_secret_id=galera.app_password_secret_id,
-        db_password_secret_name=galera.app_password_secret_name,
+        network_id=network.network_id, db_host=db_host, db_name=g.database, db_user=g.user,
+        db_password_secret_id=passwords.app_password_secret_id,
+        db_password_secret_name=passwords.app_password_secret_name,
         image=wp_settings.image, leader_connection=swarm.leader_connection,
         manager_address=swarm.manager_address, service_name=wp_settings.service_name,
-        replicas=wp_settings.replicas, port=wp_settings.port, **modes))
+        replicas=wp_settings.replicas, port=wp_settings.port, modes=modes), on_swarm)
+    resolve_wordpress_rolled(app.service_id)
     pulumi.export("wordpress_service", app.service_name)
     pulumi.export("wordpress_urls", app.urls)
-    password_clients.append(app)
-
-# After a password change, the old passwords stop working once every client rolled.
-PasswordRotation("passwords", PasswordRotationArgs(
-    settings=settings.galera, passwords=settings.passwords, network_id=network.network_id,
-    leader_connection=swarm.leader_connection, clients=password_clients))
 
 pulumi.export("manager_address", swarm.manager_address)
 pulumi.export("nodes", swarm.node_ids)

@@ -23,19 +23,19 @@ ALIAS = "etcd"
 
 @dataclass
 class EtcdDiscoveryArgs:
-    provider: docker.Provider
+    """Plain where the value shapes the resources (member count, ports published or not,
+    modes)."""
     network_id: pulumi.Input[str]
-    image: str
+    image: pulumi.Input[str]
     leader_connection: pulumi.Input[command.remote.ConnectionArgs]
-    replicas: int = 1
-    endpoint_mode: str = "vip"
-    publish_mode: str = "ingress"
-    # Opt-in: the seed recipe published etcd on every node, which exposes the cluster's
-    # bootstrap decisions to anyone on the hosts' network.
-    publish: bool = False
+    replicas: int
+    modes: service_spec.ServiceModes
+    # The seed recipe published etcd on every node, which exposes the cluster's bootstrap
+    # decisions to anyone on the hosts' network: the stack's config makes it opt-in.
+    publish: bool
     # Swarm node id per member (member 1 first): each member runs only there, beside its
     # data volume. Empty: swarm places them.
-    member_node_ids: Sequence[pulumi.Input[str]] = ()
+    member_node_ids: Sequence[pulumi.Input[str]]
     cluster_token: str = "galera-swarm-etcd"
 
 
@@ -59,6 +59,8 @@ def member_env(member: str, members: list[str], cluster_token: str) -> dict[str,
 
 
 class EtcdDiscovery(pulumi.ComponentResource):
+    """The docker provider comes through `opts` (providers=[...] or provider=)."""
+
     endpoint: pulumi.Output[str]
     service_names: pulumi.Output[list]
     vips: pulumi.Output[list]
@@ -87,18 +89,17 @@ class EtcdDiscovery(pulumi.ComponentResource):
                 placement=docker.ServiceTaskSpecPlacementArgs(constraints=[
                     pulumi.Output.concat("node.id == ", args.member_node_ids[index])])
                 if args.member_node_ids else None,
-                endpoint_mode=args.endpoint_mode,
-                publish_mode=args.publish_mode,
+                modes=args.modes,
                 ports=ports,
                 aliases=[ALIAS],
-                opts=pulumi.ResourceOptions(parent=self, provider=args.provider),
+                opts=pulumi.ResourceOptions(parent=self),
             ))
 
         # Derived from the services so that whoever uses the endpoint waits for etcd to run.
         self.endpoint = pulumi.Output.all(*[s.id for s in services]).apply(
             lambda _: f"{ALIAS}:{CLIENT_PORT}")
         self.service_names = pulumi.Output.all(*[s.name for s in services])
-        if args.endpoint_mode == "vip":
+        if args.modes.has_vip:
             self.vips = pulumi.Output.all(*[
                 remote.service_vips(f"{name}-{svc_name}-vips", svc.name, args.leader_connection,
                                     [svc.id], pulumi.ResourceOptions(parent=self, depends_on=[svc]))

@@ -3,21 +3,20 @@
 One task per node, each with a local named volume for its data. Nodes find each other and
 decide who bootstraps through etcd (see images/galera), so the service spec carries no
 bootstrap flag that would break the next restart. Passwords reach the tasks only as swarm
-secrets mounted as files (`*_FILE`), never as environment values.
+secrets mounted as files (`*_FILE`), never as environment values. A password rotation's steps
+are PasswordRotation's (components/password_rotation.py).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Sequence
 
 import pulumi
 import pulumi_command as command
 import pulumi_docker as docker
 
 from components import remote, service_spec
-from galera_swarm.settings import GaleraSettings, Passwords
-from components.password_rotation import rotation_step
 
 MYSQL_PORT = 3306
 HEALTH_PORT = 9200
@@ -25,48 +24,73 @@ DATA_DIR = "/var/lib/mysql"
 # Time a task has to become Synced before failed health checks count (10 minutes).
 HEALTH_START_PERIOD_SECONDS = 600
 UPDATE_MONITOR_SECONDS = 60
-# Swarm secret file names inside every Galera task (and the app's password file).
+# Swarm secret file names inside every Galera task (service_spec.secret_path).
 ROOT_PASSWORD_FILE = "mysql-root-password"
 APP_PASSWORD_FILE = "mysql-app-password"
 
 
 @dataclass
+class ResourceLimits:
+    """Per task; None: no limit."""
+    cpus: Optional[float]
+    memory_bytes: Optional[int]
+
+
+@dataclass
 class GaleraServiceArgs:
-    provider: docker.Provider
+    """Plain where the value shapes the resources (names, counts, ports published or not,
+    modes); the passwords are secret Inputs."""
     network_id: pulumi.Input[str]
     discovery_endpoint: pulumi.Input[str]
-    settings: GaleraSettings
-    passwords: Passwords
+    image: pulumi.Input[str]
+    service_name: str
+    replicas: int
+    cluster_name: pulumi.Input[str]
+    database: pulumi.Input[str]
+    user: pulumi.Input[str]
+    root_password: pulumi.Input[str]
+    app_password: pulumi.Input[str]
+    limits: ResourceLimits
+    # Published as the MySQL port on the hosts; None: reachable on the overlay only.
+    publish_port: Optional[int]
+    constraints: Sequence[str]
     leader_connection: pulumi.Input[command.remote.ConnectionArgs]
-    endpoint_mode: str = "vip"
-    publish_mode: str = "ingress"
+    modes: service_spec.ServiceModes
 
 
-def galera_env(settings: GaleraSettings, discovery_endpoint: str) -> dict[str, str]:
-    """The task environment: names and paths only, never a password. State transfers need
-    none (mariabackup logs in through unix_socket); PEERS_DNS lets a node find running peers
-    even when etcd has lost what it knew, so it never bootstraps a second cluster."""
+def galera_env(*, cluster_name: str, discovery_endpoint: str, peers_dns: str, database: str,
+               user: str) -> dict[str, str]:
+    """The task environment of a Galera node (images/galera's variables): names and paths
+    only, never a password; the passwords are the secret files ROOT_PASSWORD_FILE and
+    APP_PASSWORD_FILE. State transfers need no password (mariabackup logs in
+    through unix_socket); `peers_dns` (a name resolving to every node, `tasks.<service>` in a
+    swarm) lets a node find running peers even when etcd has lost what it knew, so it never
+    bootstraps a second cluster."""
     return {
-        "CLUSTER_NAME": settings.cluster_name,
+        "CLUSTER_NAME": cluster_name,
         "DISCOVERY_SERVICE": discovery_endpoint,
-        "PEERS_DNS": f"tasks.{settings.service_name}",
-        "MYSQL_ROOT_PASSWORD_FILE": f"/run/secrets/{ROOT_PASSWORD_FILE}",
-        "MYSQL_DATABASE": settings.database,
-        "MYSQL_USER": settings.user,
-        "MYSQL_PASSWORD_FILE": f"/run/secrets/{APP_PASSWORD_FILE}",
+        "PEERS_DNS": peers_dns,
+        "MYSQL_ROOT_PASSWORD_FILE": service_spec.secret_path(ROOT_PASSWORD_FILE),
+        "MYSQL_DATABASE": database,
+        "MYSQL_USER": user,
+        "MYSQL_PASSWORD_FILE": service_spec.secret_path(APP_PASSWORD_FILE),
     }
 
 
-def resource_limits(settings: GaleraSettings) -> Optional[docker.ServiceTaskSpecResourcesArgs]:
-    if settings.cpus is None and settings.memory_bytes is None:
+def resource_limits(limits: ResourceLimits) -> Optional[docker.ServiceTaskSpecResourcesArgs]:
+    if limits.cpus is None and limits.memory_bytes is None:
         return None
     return docker.ServiceTaskSpecResourcesArgs(limits=docker.ServiceTaskSpecResourcesLimitsArgs(
-        nano_cpus=int(settings.cpus * 1e9) if settings.cpus is not None else None,
-        memory_bytes=settings.memory_bytes,
+        nano_cpus=int(limits.cpus * 1e9) if limits.cpus is not None else None,
+        memory_bytes=limits.memory_bytes,
     ))
 
 
 class GaleraService(pulumi.ComponentResource):
+    """The docker provider comes through `opts` (providers=[...] or provider=). The
+    application's password secret (`app_password_secret_*`) is for PasswordRotation, which
+    hands it to the clients once the cluster accepts it."""
+
     service_id: pulumi.Output[str]
     service_name: pulumi.Output[str]
     endpoint: pulumi.Output[str]
@@ -76,33 +100,34 @@ class GaleraService(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: GaleraServiceArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("galera-swarm:index:GaleraService", name, None, opts)
-        s = args.settings
-        on_swarm = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        child = pulumi.ResourceOptions(parent=self)
 
-        def secret(file_name: str, value: pulumi.Output[str]) -> docker.Secret:
+        def secret(file_name: str, value: pulumi.Input[str]) -> docker.Secret:
             # No fixed name: a changed password makes a new secret (swarm secrets are immutable),
             # which Pulumi creates before it retires the old one.
-            return docker.Secret(f"{name}-{file_name}", data=service_spec.secret_data(value),
-                                 opts=on_swarm)
+            return docker.Secret(f"{name}-{file_name}", data=service_spec.secret_data(value), opts=child)
 
-        root = secret(ROOT_PASSWORD_FILE, args.passwords.root)
-        app = secret(APP_PASSWORD_FILE, args.passwords.app)
+        root = secret(ROOT_PASSWORD_FILE, args.root_password)
+        app = secret(APP_PASSWORD_FILE, args.app_password)
 
-        ports = [(s.publish_port, MYSQL_PORT)] if s.publish_port else []
+        env = pulumi.Output.all(args.cluster_name, args.discovery_endpoint, args.database, args.user).apply(
+            lambda v: galera_env(cluster_name=v[0], discovery_endpoint=v[1],
+                                 peers_dns=service_spec.tasks_dns(args.service_name),
+                                 database=v[2], user=v[3]))
+        ports = [(args.publish_port, MYSQL_PORT)] if args.publish_port else []
         service = service_spec.replicated_service(
-            f"{name}-{s.service_name}",
-            service_name=s.service_name,
+            f"{name}-{args.service_name}",
+            service_name=args.service_name,
             container_spec=docker.ServiceTaskSpecContainerSpecArgs(
-                image=s.image,
+                image=args.image,
                 # The Galera node's identity (in etcd and in Galera) is the swarm node it runs
                 # on, like its data: swarm does not keep a slot on the same node across a
                 # destroy/up or a rescheduling, so a per-slot name would meet another slot's
                 # data (or none) and a full-cluster recovery would find no data to elect.
                 hostname="{{.Service.Name}}-{{.Node.Hostname}}",
-                env=pulumi.Output.from_input(args.discovery_endpoint).apply(
-                    lambda endpoint: galera_env(s, endpoint)),
-                secrets=[service_spec.mount_secret(root, ROOT_PASSWORD_FILE),
-                         service_spec.mount_secret(app, APP_PASSWORD_FILE)],
+                env=env,
+                secrets=[service_spec.mount_secret(root.id, root.name, ROOT_PASSWORD_FILE),
+                         service_spec.mount_secret(app.id, app.name, APP_PASSWORD_FILE)],
                 # One local volume per swarm node (at most one task per node), so a node's data
                 # always belongs to the same Galera node name.
                 mounts=[docker.ServiceTaskSpecContainerSpecMountArgs(
@@ -119,19 +144,18 @@ class GaleraService(pulumi.ComponentResource):
                 stop_grace_period="60s",
             ),
             network_id=args.network_id,
-            replicas=s.replicas,
-            endpoint_mode=args.endpoint_mode,
-            publish_mode=args.publish_mode,
+            replicas=args.replicas,
+            modes=args.modes,
             ports=ports,
             # One task per node: each node holds its own copy of the data in its volume.
             placement=docker.ServiceTaskSpecPlacementArgs(
-                max_replicas=1, constraints=list(s.constraints) or None),
-            resources=resource_limits(s),
+                max_replicas=1, constraints=list(args.constraints) or None),
+            resources=resource_limits(args.limits),
             # A node needs a while after start to sync; judge an update only after that.
             monitor=f"{UPDATE_MONITOR_SECONDS}s",
             # A rolling update waits for each node to be Synced, for up to the start period.
-            converge_timeout=f"{s.replicas * (HEALTH_START_PERIOD_SECONDS + UPDATE_MONITOR_SECONDS)}s",
-            opts=on_swarm,
+            converge_timeout=f"{args.replicas * (HEALTH_START_PERIOD_SECONDS + UPDATE_MONITOR_SECONDS)}s",
+            opts=child,
         )
 
         self.service_id = service.id
@@ -139,13 +163,9 @@ class GaleraService(pulumi.ComponentResource):
         self.endpoint = service.name.apply(lambda n: f"{n}:{MYSQL_PORT}")
         self.vips = (remote.service_vips(f"{name}-vips", service.name, args.leader_connection, [service.id],
                                          pulumi.ResourceOptions(parent=self, depends_on=[service]))
-                     if args.endpoint_mode == "vip" else pulumi.Output.from_input([]))
-        # The application's password secret is handed out only once the cluster accepts it: in
-        # a rotation, WordPress rolls onto the new password while the old one still works.
-        accepted = rotation_step(f"{name}-new-passwords-accepted", "await-accepted", s, args.passwords,
-                                 args.network_id, args.leader_connection, pulumi.ResourceOptions(parent=self))
-        self.app_password_secret_id = pulumi.Output.all(app.id, accepted.id).apply(lambda v: v[0])
-        self.app_password_secret_name = pulumi.Output.all(app.name, accepted.id).apply(lambda v: v[0])
+                     if args.modes.has_vip else pulumi.Output.from_input([]))
+        self.app_password_secret_id = app.id
+        self.app_password_secret_name = app.name
         self.register_outputs({
             "service_id": self.service_id, "service_name": self.service_name,
             "endpoint": self.endpoint, "vips": self.vips,

@@ -2,56 +2,66 @@
 
 Backends are discovered through swarm DNS (`tasks.<galera service>`), so it works with
 endpoint mode dnsrr, where there is no virtual IP to spread connections. Each backend is
-checked over HTTP on the Galera image's health port: 200 only when the node is Synced.
+checked over HTTP on the Galera image's health port: 200 only when the node is Synced. The
+config is rendered by components/haproxy_config.py and shipped as a swarm config.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
-from string import Template
 from typing import Optional
 
 import pulumi
 import pulumi_docker as docker
 
 from components import service_spec
+from components.galera_service import HEALTH_PORT, MYSQL_PORT
+from components.haproxy_config import CONFIG_PATH, STATS_PORT, render_haproxy_config
 
-TEMPLATE = Path(__file__).resolve().parent.parent / "images" / "haproxy" / "haproxy.cfg.template"
-CONFIG_PATH = "/usr/local/etc/haproxy/haproxy.cfg"
-STATS_PORT = 8404
+# Server slots beyond the Galera replicas: the cluster can grow by this many nodes before the
+# load balancer needs a new config (and a rolling restart) to reach them.
+SPARE_SERVER_SLOTS = 2
 
 
 @dataclass
 class GaleraLoadBalancerArgs:
-    provider: docker.Provider
+    """Plain where the value shapes the resources (names, ports published or not, modes)."""
     network_id: pulumi.Input[str]
     galera_service_name: pulumi.Input[str]
-    image: str
-    # Server slots HAProxy keeps for DNS-discovered tasks: room for scaling Galera up.
-    max_nodes: int
-    service_name: str = "galera-lb"
-    replicas: int = 2
-    port: int = 3306
-    publish: bool = False
-    endpoint_mode: str = "vip"
-    publish_mode: str = "ingress"
-    galera_port: int = 3306
-    health_port: int = 9200
+    # How many Galera nodes there are, and how many hosts could run one (at most one each).
+    galera_replicas: pulumi.Input[int]
+    host_count: pulumi.Input[int]
+    image: pulumi.Input[str]
+    service_name: str
+    replicas: pulumi.Input[int]
+    port: int
+    publish: bool
+    modes: service_spec.ServiceModes
 
 
-def render_config(galera_service_name: str, args: GaleraLoadBalancerArgs) -> str:
-    return Template(TEMPLATE.read_text()).substitute(
-        listen_port=args.galera_port,
-        galera_dns=f"tasks.{galera_service_name}",
-        galera_port=args.galera_port,
-        health_port=args.health_port,
-        max_nodes=args.max_nodes,
-        stats_port=STATS_PORT,
-    )
+def server_slots(galera_replicas: int, host_count: int) -> int:
+    """How many servers HAProxy keeps for the Galera tasks it finds by DNS (`server-template
+    galera 1-N`): the replicas plus SPARE_SERVER_SLOTS, and at least one per host, since Galera
+    runs at most one task per host and may be scaled onto every one of them. A task beyond the
+    slots would get no connection. Raises ValueError when either count is below 1."""
+    if galera_replicas < 1 or host_count < 1:
+        raise ValueError(f"server_slots needs at least one Galera replica and one host, got "
+                         f"galera_replicas={galera_replicas!r}, host_count={host_count!r}")
+    return max(galera_replicas + SPARE_SERVER_SLOTS, host_count)
+
+
+def lb_haproxy_config(galera_service_name: str, galera_replicas: int, host_count: int) -> str:
+    """The haproxy.cfg of the load balancer for Galera service `galera_service_name`: it listens
+    on Galera's MySQL port and checks each node's health port."""
+    return render_haproxy_config(
+        listen_port=MYSQL_PORT, galera_dns=service_spec.tasks_dns(galera_service_name),
+        galera_port=MYSQL_PORT, health_port=HEALTH_PORT,
+        max_nodes=server_slots(galera_replicas, host_count), stats_port=STATS_PORT)
 
 
 class GaleraLoadBalancer(pulumi.ComponentResource):
+    """The docker provider comes through `opts` (providers=[...] or provider=)."""
+
     service_id: pulumi.Output[str]
     service_name: pulumi.Output[str]
     endpoint: pulumi.Output[str]
@@ -59,15 +69,15 @@ class GaleraLoadBalancer(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: GaleraLoadBalancerArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("galera-swarm:index:GaleraLoadBalancer", name, None, opts)
-        on_swarm = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        child = pulumi.ResourceOptions(parent=self)
         # Swarm configs are immutable: a changed config is a new one, rolled into the service.
         config = docker.ServiceConfig(
             f"{name}-haproxy-cfg",
-            data_raw=pulumi.Output.from_input(args.galera_service_name).apply(
-                lambda svc: render_config(svc, args)),
-            opts=on_swarm,
+            data_raw=pulumi.Output.all(args.galera_service_name, args.galera_replicas, args.host_count).apply(
+                lambda v: lb_haproxy_config(*v)),
+            opts=child,
         )
-        ports = [(args.port, args.galera_port)] if args.publish else []
+        ports = [(args.port, MYSQL_PORT)] if args.publish else []
         service = service_spec.replicated_service(
             f"{name}-{args.service_name}",
             service_name=args.service_name,
@@ -78,17 +88,16 @@ class GaleraLoadBalancer(pulumi.ComponentResource):
             ),
             network_id=args.network_id,
             replicas=args.replicas,
-            endpoint_mode=args.endpoint_mode,
-            publish_mode=args.publish_mode,
+            modes=args.modes,
             ports=ports,
             # Host-mode ports can be bound once per node.
             placement=docker.ServiceTaskSpecPlacementArgs(
-                max_replicas=1 if ports and args.publish_mode == "host" else None),
-            opts=on_swarm,
+                max_replicas=1 if ports and args.modes.host_ports else None),
+            opts=child,
         )
         self.service_id = service.id
         self.service_name = service.name
-        self.endpoint = service.name.apply(lambda n: f"{n}:{args.galera_port}")
+        self.endpoint = service.name.apply(lambda n: f"{n}:{MYSQL_PORT}")
         self.config_name = config.name
         self.register_outputs({"service_id": self.service_id, "service_name": self.service_name,
                                "endpoint": self.endpoint, "config_name": self.config_name})

@@ -11,12 +11,15 @@ import pulumi_docker as docker
 
 @dataclass
 class OverlayNetworkArgs:
-    provider: docker.Provider
-    network_name: str = "mynet"
-    subnet: Optional[str] = None
+    # Plain: part of the resource's name.
+    network_name: str
+    # CIDR; None: swarm picks one.
+    subnet: Optional[pulumi.Input[str]]
 
 
 class OverlayNetwork(pulumi.ComponentResource):
+    """The docker provider comes through `opts` (providers=[...] or provider=)."""
+
     network_id: pulumi.Output[str]
     network_name: pulumi.Output[str]
 
@@ -31,7 +34,7 @@ class OverlayNetwork(pulumi.ComponentResource):
             # hosts on kernels without XFRM; encryption has to come from the application (TLS).
             attachable=True,
             ipam_configs=[docker.NetworkIpamConfigArgs(subnet=args.subnet)] if args.subnet else None,
-            opts=pulumi.ResourceOptions(parent=self, provider=args.provider),
+            opts=pulumi.ResourceOptions(parent=self),
         )
         self.network_id = network.id
         self.network_name = network.name

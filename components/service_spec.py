@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from dataclasses import dataclass
 from typing import Optional, Sequence
 
 import pulumi
@@ -11,9 +12,28 @@ import pulumi_docker as docker
 # How long `pulumi up` waits for a service's tasks to run, and how often it looks.
 CONVERGE_DELAY = "2s"
 CONVERGE_TIMEOUT = "10m"
+# Where swarm mounts a task's secrets.
+SECRETS_DIR = "/run/secrets"
 
 
-def endpoint_spec(endpoint_mode: str, publish_mode: str,
+@dataclass(frozen=True)
+class ServiceModes:
+    """How every service of the stack is reached (swarm's words): `endpoint_mode` vip or dnsrr,
+    `publish_mode` (of published ports) ingress or host. Plain: they shape the resources."""
+    endpoint_mode: str
+    publish_mode: str
+
+    @property
+    def has_vip(self) -> bool:
+        return self.endpoint_mode == "vip"
+
+    @property
+    def host_ports(self) -> bool:
+        """Published ports are bound on the node that runs the task, once per node."""
+        return self.publish_mode == "host"
+
+
+def endpoint_spec(modes: ServiceModes,
                   ports: Sequence[tuple[int, int]] = ()) -> docker.ServiceEndpointSpecArgs:
     """Endpoint spec; `ports` are (published, target) pairs.
 
@@ -21,11 +41,17 @@ def endpoint_spec(endpoint_mode: str, publish_mode: str,
     has already made sure the two modes fit together.
     """
     return docker.ServiceEndpointSpecArgs(
-        mode=endpoint_mode,
+        mode=modes.endpoint_mode,
         ports=[docker.ServiceEndpointSpecPortArgs(target_port=target, published_port=published,
-                                                  publish_mode=publish_mode, protocol="tcp")
+                                                  publish_mode=modes.publish_mode, protocol="tcp")
                for published, target in ports] or None,
     )
+
+
+def tasks_dns(service_name: str) -> str:
+    """The name swarm's DNS resolves to the address of every task of `service_name` (one A
+    record each, whatever the endpoint mode): how peers and the load balancer find the nodes."""
+    return f"tasks.{service_name}"
 
 
 def attach(network_id: pulumi.Input[str],
@@ -53,15 +79,22 @@ def secret_data(value: pulumi.Input[str]) -> pulumi.Output[str]:
     return pulumi.Output.secret(value).apply(lambda v: base64.b64encode(v.encode()).decode())
 
 
-def mount_secret(secret: docker.Secret, file_name: str) -> docker.ServiceTaskSpecContainerSpecSecretArgs:
+def secret_path(file_name: str) -> str:
+    """Where a task reads the secret mounted as `file_name`."""
+    return f"{SECRETS_DIR}/{file_name}"
+
+
+def mount_secret(secret_id: pulumi.Input[str], secret_name: pulumi.Input[str],
+                 file_name: str) -> docker.ServiceTaskSpecContainerSpecSecretArgs:
+    """The swarm secret (`secret_id`, `secret_name`) mounted at secret_path(file_name)."""
     return docker.ServiceTaskSpecContainerSpecSecretArgs(
-        secret_id=secret.id, secret_name=secret.name, file_name=f"/run/secrets/{file_name}")
+        secret_id=secret_id, secret_name=secret_name, file_name=secret_path(file_name))
 
 
 def replicated_service(resource_name: str, *, service_name: str,
                        container_spec: docker.ServiceTaskSpecContainerSpecArgs,
-                       network_id: pulumi.Input[str], replicas: int, endpoint_mode: str,
-                       publish_mode: str, opts: pulumi.ResourceOptions,
+                       network_id: pulumi.Input[str], replicas: pulumi.Input[int],
+                       modes: ServiceModes, opts: pulumi.ResourceOptions,
                        ports: Sequence[tuple[int, int]] = (),
                        placement: Optional[docker.ServiceTaskSpecPlacementArgs] = None,
                        resources: Optional[docker.ServiceTaskSpecResourcesArgs] = None,
@@ -82,7 +115,7 @@ def replicated_service(resource_name: str, *, service_name: str,
             restart_policy=restart_on_failure(),
         ),
         mode=docker.ServiceModeArgs(replicated=docker.ServiceModeReplicatedArgs(replicas=replicas)),
-        endpoint_spec=endpoint_spec(endpoint_mode, publish_mode, ports),
+        endpoint_spec=endpoint_spec(modes, ports),
         update_config=update,
         rollback_config=rollback,
         converge_config=docker.ServiceConvergeConfigArgs(delay=CONVERGE_DELAY, timeout=converge_timeout),

@@ -9,32 +9,55 @@ from __future__ import annotations
 
 import shlex
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import pulumi
 import pulumi_command as command
 import pulumi_docker as docker
 
 from components import remote
-from galera_swarm.placement import leader_of
-from galera_swarm.settings import Host, SshSettings
+from galera_swarm.placement import is_manager, leader_of
 
 SWARM_PORT = 2377
 # Swarm needs a few seconds after `join` before the leader lists the node as ready.
 NODE_READY_TIMEOUT_S = 120
 
 
+@dataclass(frozen=True)
+class SwarmHost:
+    """A Docker host: `address` is what SSH reaches and the swarm advertise address; `role`
+    manager or worker, `availability` active, pause or drain (swarm's words)."""
+    name: str
+    address: str
+    role: str
+    availability: str
+    labels: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class SshLogin:
+    """How the swarm commands and the docker provider log in to every host."""
+    user: str
+    port: int
+    # A file on this machine: the docker provider's ssh reads it (the commands get the key).
+    private_key_path: str
+    # Lab hosts are re-created with new host keys; real hosts should be in known_hosts.
+    ignore_host_key: bool
+
+
 @dataclass
 class SwarmClusterArgs:
-    hosts: Sequence[Host]
-    ssh: SshSettings
+    """Plain: the hosts make the resource graph (one join per host)."""
+    hosts: Sequence[SwarmHost]
+    ssh: SshLogin
+    # The key at ssh.private_key_path, as a secret.
     private_key: pulumi.Input[str]
 
 
 LOCAL_STATE = "state=$(docker info --format '{{.Swarm.LocalNodeState}}')\n"
 
 
-def init_script(leader: Host) -> str:
+def init_script(leader: SwarmHost) -> str:
     addr = shlex.quote(leader.address)
     return (
         LOCAL_STATE
@@ -51,7 +74,7 @@ def init_script(leader: Host) -> str:
     )
 
 
-def join_script(host: Host, leader: Host) -> str:
+def join_script(host: SwarmHost, leader: SwarmHost) -> str:
     """Join with the token read from stdin, so it never appears in a command line or state."""
     addr = shlex.quote(host.address)
     return (
@@ -68,7 +91,7 @@ def leave_script() -> str:
     return "docker swarm leave --force >&2 || true\n"
 
 
-def node_settings_script(host: Host, node_id: str) -> str:
+def node_settings_script(host: SwarmHost, node_id: str) -> str:
     """Wait until the leader sees the node ready, then apply availability and labels."""
     nid = shlex.quote(node_id)
     labels = "".join(f" --label-add {shlex.quote(f'{k}={v}')}" for k, v in sorted(host.labels.items()))
@@ -91,7 +114,7 @@ def demote_script(node_id: str) -> str:
     return f"docker node demote {shlex.quote(node_id)} >/dev/null 2>&1 || true\n"
 
 
-def forget_script(host: Host) -> str:
+def forget_script(host: SwarmHost) -> str:
     """Remove the record of a host that has left: found by address, once swarm sees it down."""
     addr = shlex.quote(host.address)
     return (
@@ -119,7 +142,7 @@ class SwarmCluster(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         leader = leader_of(args.hosts)
 
-        def conn(host: Host) -> command.remote.ConnectionArgs:
+        def conn(host: SwarmHost) -> command.remote.ConnectionArgs:
             return remote.connection(host.address, args.ssh.user, args.ssh.port, args.private_key)
 
         leader_conn = conn(leader)
@@ -151,7 +174,7 @@ class SwarmCluster(pulumi.ComponentResource):
                     f"{name}-join-{host.name}", conn(host), join_script(host, leader),
                     pulumi.ResourceOptions(parent=self, depends_on=[forget]),
                     delete=leave_script(),
-                    stdin=self.manager_join_token if host.is_manager else self.worker_join_token)
+                    stdin=self.manager_join_token if is_manager(host) else self.worker_join_token)
                 node_id = join.stdout.apply(str.strip)
                 after = [join]
             settings = remote.run(

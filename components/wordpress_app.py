@@ -1,7 +1,8 @@
 """WordPressApp: the application on top of the cluster (`wordpress`, 2 replicas, port 80).
 
 It connects as the application user, never root, to the load balancer (or straight to the
-Galera service when there is none), with the password from the swarm secret Galera created.
+Galera service when there is none), with the password from the swarm secret Galera created,
+which PasswordRotation hands on once the cluster accepts it.
 """
 
 from __future__ import annotations
@@ -21,31 +22,33 @@ PASSWORD_FILE = "wordpress-db-password"
 
 @dataclass
 class WordPressAppArgs:
-    provider: docker.Provider
+    """Plain where the value shapes the resources (name, published port, modes)."""
     network_id: pulumi.Input[str]
     db_host: pulumi.Input[str]
-    db_name: str
-    db_user: str
+    db_name: pulumi.Input[str]
+    db_user: pulumi.Input[str]
     db_password_secret_id: pulumi.Input[str]
     db_password_secret_name: pulumi.Input[str]
-    image: str
+    image: pulumi.Input[str]
     leader_connection: pulumi.Input[command.remote.ConnectionArgs]
     manager_address: pulumi.Input[str]
-    service_name: str = "wordpress"
-    replicas: int = 2
-    port: int = HTTP_PORT
-    endpoint_mode: str = "vip"
-    publish_mode: str = "ingress"
+    service_name: str
+    replicas: pulumi.Input[int]
+    port: int
+    modes: service_spec.ServiceModes
 
 
-def wordpress_env(args: WordPressAppArgs, db_host: str) -> dict[str, str]:
+def wordpress_env(*, db_host: str, db_name: str, db_user: str, host_mode: bool) -> dict[str, str]:
+    """The task environment of a WordPress replica (images/wordpress's variables); the database
+    password is the secret file PASSWORD_FILE. `host_mode`: its port is published on the
+    node that runs it (publish mode host)."""
     env = {
         "WORDPRESS_DB_HOST": db_host,
-        "WORDPRESS_DB_NAME": args.db_name,
-        "WORDPRESS_DB_USER": args.db_user,
-        "WORDPRESS_DB_PASSWORD_FILE": f"/run/secrets/{PASSWORD_FILE}",
+        "WORDPRESS_DB_NAME": db_name,
+        "WORDPRESS_DB_USER": db_user,
+        "WORDPRESS_DB_PASSWORD_FILE": service_spec.secret_path(PASSWORD_FILE),
     }
-    if args.publish_mode == "host":
+    if host_mode:
         # No single address fronts host-mode ports: each node's replica answers under the
         # address a visitor used, instead of redirecting to the one the site was installed on.
         env["WORDPRESS_SITE_URL"] = "from-request"
@@ -60,31 +63,32 @@ def site_url(address: str, port: int) -> str:
 
 
 class WordPressApp(pulumi.ComponentResource):
+    """The docker provider comes through `opts` (providers=[...] or provider=)."""
+
     service_id: pulumi.Output[str]
     service_name: pulumi.Output[str]
     urls: pulumi.Output[list]
 
     def __init__(self, name: str, args: WordPressAppArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("galera-swarm:index:WordPressApp", name, None, opts)
-        host_mode = args.publish_mode == "host"
+        host_mode = args.modes.host_ports
         service = service_spec.replicated_service(
             f"{name}-{args.service_name}",
             service_name=args.service_name,
             container_spec=docker.ServiceTaskSpecContainerSpecArgs(
                 image=args.image,
-                env=pulumi.Output.from_input(args.db_host).apply(lambda h: wordpress_env(args, h)),
-                secrets=[docker.ServiceTaskSpecContainerSpecSecretArgs(
-                    secret_id=args.db_password_secret_id, secret_name=args.db_password_secret_name,
-                    file_name=f"/run/secrets/{PASSWORD_FILE}")],
+                env=pulumi.Output.all(args.db_host, args.db_name, args.db_user).apply(
+                    lambda v: wordpress_env(db_host=v[0], db_name=v[1], db_user=v[2], host_mode=host_mode)),
+                secrets=[service_spec.mount_secret(args.db_password_secret_id, args.db_password_secret_name,
+                                                   PASSWORD_FILE)],
             ),
             network_id=args.network_id,
             replicas=args.replicas,
-            endpoint_mode=args.endpoint_mode,
-            publish_mode=args.publish_mode,
+            modes=args.modes,
             ports=[(args.port, HTTP_PORT)],
             # Host-mode ports can be bound once per node.
             placement=docker.ServiceTaskSpecPlacementArgs(max_replicas=1 if host_mode else None),
-            opts=pulumi.ResourceOptions(parent=self, provider=args.provider),
+            opts=pulumi.ResourceOptions(parent=self),
         )
         if host_mode:
             # Host-mode ports answer only on the nodes that run a task: ask swarm which, again

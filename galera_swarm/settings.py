@@ -32,6 +32,7 @@ from pydantic.alias_generators import to_camel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
 
+from components import etcd_discovery, swarm_cluster
 from galera_swarm import placement
 
 NAMESPACE = "galera-swarm"
@@ -703,8 +704,6 @@ def _host_ports_fit(info: ValidationInfo, section: str, replicas: int, port: int
 
 def _distinct_service_names(data: Mapping[str, Any], wp: WordPressSettings) -> _Found:
     """Swarm service names are unique, and every etcd member answers to the alias `etcd` too."""
-    from components import etcd_discovery  # imported late: components import this module
-
     taken: dict[str, str] = {}
     etcd, galera, lb = data.get("etcd"), data.get("galera"), data.get("load_balancer")
     if etcd is not None:
@@ -725,8 +724,6 @@ def _distinct_service_names(data: Mapping[str, Any], wp: WordPressSettings) -> _
 def _distinct_published_ports(data: Mapping[str, Any], wp: WordPressSettings) -> _Found:
     """Each published port is bound on every host (ingress) or on the task's host (host mode),
     so two services cannot publish the same one, nor take one that swarm or SSH uses there."""
-    from components import etcd_discovery, swarm_cluster  # imported late: they import this module
-
     ssh = data.get("ssh")
     taken: dict[int, str] = {swarm_cluster.SWARM_PORT: "swarm's cluster management port",
                              7946: "swarm's node communication port (docker swarm's own)"}

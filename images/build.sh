@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# Build the stack's images from their Dockerfiles on debian:bookworm-slim (made offline by
-# make-base.sh when it cannot be pulled), tag them ${PREFIX}/<name>:${TAG}, push if asked,
-# and report their sizes. Idempotent; a rebuild with nothing changed comes from the cache.
+# Build the stack's images from their Dockerfiles on ${PREFIX}/base:${TAG} (images/base: the
+# shared package preamble on debian:bookworm-slim, which make-base.sh makes offline when it
+# cannot be pulled), tag them ${PREFIX}/<name>:${TAG}, push if asked, and report their sizes.
+# Idempotent; a rebuild with nothing changed comes from the cache.
 #
 #   images/build.sh [--prefix P] [--tag T] [--push]    (defaults: galera-swarm, dev)
 set -euo pipefail
 
 IMAGES_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 readonly IMAGES_DIR
+REPO_DIR=$(cd "$IMAGES_DIR/.." && pwd)
+readonly REPO_DIR
 readonly IMAGE_NAMES=(galera etcd wordpress haproxy)
 
 _log() {
@@ -54,20 +57,38 @@ parse_args() {
   done
 }
 
-# build_image NAME: docker build with the layer cache; the full log only on failure. The
-# context is images/ itself, so every image can copy the shared lib/entrypoint-lib.sh.
+# build_image NAME: docker build with the layer cache, FROM the base image built first (the
+# shared package preamble); the full log only on failure. The context is images/ itself, so
+# every image can copy the shared lib/entrypoint-lib.sh.
 build_image() {
-  local name=$1 ref="$PREFIX/$1:$TAG" log started
+  local name=$1 ref="$PREFIX/$1:$TAG" log started from=()
+  [[ "$name" == base ]] || from=(--build-arg "BASE_IMAGE=$PREFIX/base:$TAG")
   log=$(mktemp)
   started=$SECONDS
   note "building $ref from images/$name"
-  if ! DOCKER_BUILDKIT=0 docker build -t "$ref" -f "$IMAGES_DIR/$name/Dockerfile" "$IMAGES_DIR" >"$log" 2>&1; then
+  if ! DOCKER_BUILDKIT=0 docker build -t "$ref" "${from[@]}" \
+    -f "$IMAGES_DIR/$name/Dockerfile" "$IMAGES_DIR" >"$log" 2>&1; then
     tail -n 40 "$log" >&2
     rm -f "$log"
     error "building $ref failed (log above)"
   fi
   rm -f "$log"
   note "built $ref in $((SECONDS - started))s"
+}
+
+# render_haproxy_config: the config the haproxy image ships, from the one renderer of the
+# template (components/haproxy_config.py); written only when it changed, for the layer cache.
+render_haproxy_config() {
+  local target="$IMAGES_DIR/haproxy/haproxy.cfg" rendered
+  command -v python3 >/dev/null || error "python3 not found; the haproxy image's config is rendered by components/haproxy_config.py"
+  rendered=$(mktemp)
+  PYTHONPATH="$REPO_DIR" python3 -m components.haproxy_config >"$rendered" || error "rendering the haproxy config failed"
+  if cmp -s "$rendered" "$target"; then
+    rm -f "$rendered"
+  else
+    mv "$rendered" "$target"
+    chmod 0644 "$target"
+  fi
 }
 
 push_image() {
@@ -91,6 +112,8 @@ main() {
   command -v docker >/dev/null || error "docker CLI not found"
   docker info >/dev/null 2>&1 || error "the Docker engine does not answer; start it (scripts/ensure-docker.sh)"
   bash "$IMAGES_DIR/make-base.sh"
+  build_image base
+  render_haproxy_config
   local name
   for name in "${IMAGE_NAMES[@]}"; do
     build_image "$name"

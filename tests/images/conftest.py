@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from tests.images.docker_helpers import (HAPROXY_DEFAULTS, IMAGES_DIR, GaleraCluster, docker,
-                                         remove_everything, render_haproxy_config)
+from components.haproxy_config import CONFIG_PATH, HAPROXY_DEFAULTS, render_haproxy_config
+from tests.images.docker_helpers import IMAGES_DIR, GaleraCluster, docker, remove_everything
 
 PREFIX = os.environ.get("GSIMG_IMAGE_PREFIX", "galera-swarm")
 TAG = os.environ.get("GSIMG_IMAGE_TAG", "dev")
@@ -91,13 +91,14 @@ def cluster_factory(request, run_prefix, network, images):
 
 @pytest.fixture(scope="session")
 def haproxy(cluster, tmp_path_factory):
-    """HAProxy with the template rendered for the cluster's DNS alias, as a Docker config would be."""
+    """HAProxy with the config rendered for the cluster's DNS alias by the function that renders
+    the stack's swarm config."""
     cfg = tmp_path_factory.mktemp("haproxy") / "haproxy.cfg"
     cfg.write_text(render_haproxy_config(**{**HAPROXY_DEFAULTS, "galera_dns": cluster.alias}))
     cfg.chmod(0o644)
     name = f"{cluster.prefix}-haproxy"
     docker("run", "-d", "--name", name, "--network", cluster.network, "-p", "127.0.0.1::8404",
-           "-v", f"{cfg}:/usr/local/etc/haproxy/haproxy.cfg:ro", cluster.images["haproxy"])
+           "-v", f"{cfg}:{CONFIG_PATH}:ro", cluster.images["haproxy"])
     try:
         yield name
     finally:

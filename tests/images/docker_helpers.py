@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import string
 import subprocess
 import tempfile
 import time
@@ -17,24 +16,17 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from components.galera_service import APP_PASSWORD_FILE, ROOT_PASSWORD_FILE, galera_env
+
 REPO = Path(__file__).resolve().parents[2]
 IMAGES_DIR = REPO / "images"
 
 ROOT_PASSWORD = "root-pw-'quoted'"
+# Retired (state transfers need no password): only for the tests of its warning.
 SST_PASSWORD = "sst-pw"
 APP_USER = "wordpress"
 APP_PASSWORD = "wp-pw"
 APP_DATABASE = "wordpress"
-
-
-HAPROXY_DEFAULTS = dict(listen_port=3306, galera_dns="tasks.mysql-galera", galera_port=3306,
-                        health_port=9200, max_nodes=5, stats_port=8404)
-
-
-def render_haproxy_config(**values) -> str:
-    """The template rendered as the Pulumi program does (Python string.Template)."""
-    template = string.Template((IMAGES_DIR / "haproxy" / "haproxy.cfg.template").read_text())
-    return template.substitute(**values)
 
 
 class DockerError(AssertionError):
@@ -112,7 +104,6 @@ class GaleraCluster:
     size: int = 3
     env: dict[str, str] = field(default_factory=dict)
     root_password: str = ROOT_PASSWORD
-    sst_password: str = SST_PASSWORD
     app_password: str = APP_PASSWORD
     # Which nodes read their passwords from files (docker secrets): "second" (index 1) or "all".
     secrets_as_files: str = "second"
@@ -134,32 +125,31 @@ class GaleraCluster:
 
     def create(self) -> None:
         self.run_etcd()
+        # The environment the stack gives a task (components/galera_service.py), with shorter
+        # waits; every galera container answers to the alias, as tasks.<service> does in a swarm.
         self.base_env = {
-            "DISCOVERY_SERVICE": f"{self.etcd}:2379",
-            "MYSQL_DATABASE": APP_DATABASE,
-            "MYSQL_USER": APP_USER,
-            "CLUSTER_NAME": "gsimg",
+            **galera_env(cluster_name="gsimg", discovery_endpoint=f"{self.etcd}:2379",
+                         peers_dns=self.alias, database=APP_DATABASE, user=APP_USER),
             "RECOVERY_WAIT_TIMEOUT": "90",
             "ETCD_WAIT_TIMEOUT": "30",
-            # Every galera container answers to the alias, as tasks.<service> does in a swarm.
-            "PEERS_DNS": self.alias,
             **self.env,
         }
-        # Passwords as values, or as files like docker secrets (one directory for all nodes).
+        # Passwords as files like docker secrets (one directory for all nodes), or as values.
         self.secrets_dir = Path(tempfile.mkdtemp(prefix="gsimg-secrets-"))
         self.secrets_dir.chmod(0o755)
-        self.write_secrets(root=self.root_password, sst=self.sst_password, app=self.app_password)
+        self.write_secrets(root=self.root_password, app=self.app_password)
         for node in self.nodes:
             self.create_node(node)
         wait_until("etcd to answer", lambda: docker(
             "exec", self.etcd, "etcdctl", "endpoint", "health", check=False).returncode == 0, 30)
 
-    SECRET_KEYS = {"root": "MYSQL_ROOT_PASSWORD", "sst": "SST_PASSWORD", "app": "MYSQL_PASSWORD"}
+    # Password -> (the variable holding it, the swarm secret's file name in /run/secrets).
+    SECRETS = {"root": ("MYSQL_ROOT_PASSWORD", ROOT_PASSWORD_FILE), "app": ("MYSQL_PASSWORD", APP_PASSWORD_FILE)}
 
     def write_secrets(self, **passwords: str) -> None:
-        """(Re)write the secret files (keys root, sst, app); a node reads them when it starts."""
+        """(Re)write the secret files (keys root, app); a node reads them when it starts."""
         for short, value in passwords.items():
-            secret = self.secrets_dir / self.SECRET_KEYS[short].lower()
+            secret = self.secrets_dir / self.SECRETS[short][1]
             secret.write_text(value)
             secret.chmod(0o644)
 
@@ -171,14 +161,14 @@ class GaleraCluster:
                 "--network-alias", self.alias, "-v", f"{node}-data:/var/lib/mysql",
                 *self.extra_args.get(node, [])]
         env = dict(self.base_env)
-        values = {"MYSQL_ROOT_PASSWORD": self.root_password, "SST_PASSWORD": self.sst_password,
-                  "MYSQL_PASSWORD": self.app_password}
         if self.uses_files(node):
             args += ["-v", f"{self.secrets_dir}:/run/secrets:ro"]
-            for key in values:
-                env[f"{key}_FILE"] = f"/run/secrets/{key.lower()}"
         else:
-            env.update(values)
+            # VAR instead of VAR_FILE (never both).
+            values = {"root": self.root_password, "app": self.app_password}
+            for short, (key, _) in self.SECRETS.items():
+                del env[f"{key}_FILE"]
+                env[key] = values[short]
         for key, value in env.items():
             args += ["-e", f"{key}={value}"]
         docker(*args, self.images["galera"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from components.galera_service import ROOT_PASSWORD_FILE
 from tests.images.docker_helpers import container_ip, docker, wait_until
 
 
@@ -28,7 +29,7 @@ def test_three_nodes_started_at_once_form_one_cluster_with_exactly_one_bootstrap
 
     # The second node got its passwords as files (*_FILE, like docker secrets) and took part.
     env = docker("inspect", "-f", "{{json .Config.Env}}", cluster.nodes[1]).stdout
-    assert "MYSQL_ROOT_PASSWORD_FILE=/run/secrets/mysql_root_password" in env
+    assert f"MYSQL_ROOT_PASSWORD_FILE=/run/secrets/{ROOT_PASSWORD_FILE}" in env
     assert "MYSQL_ROOT_PASSWORD=" not in env
 
     # etcd holds what the other nodes need: members, the cluster uuid, live registrations.

@@ -6,9 +6,8 @@ import csv
 import io
 from collections import Counter
 
-from tests.images.docker_helpers import (HAPROXY_DEFAULTS, ROOT_PASSWORD, container_ip, docker,
-                                         http_get, published_port, render_haproxy_config,
-                                         wait_until)
+from components.haproxy_config import HAPROXY_DEFAULTS, render_haproxy_config
+from tests.images.docker_helpers import ROOT_PASSWORD, container_ip, docker, http_get, published_port, wait_until
 
 CONNECTIONS = 12
 

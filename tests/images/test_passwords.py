@@ -1,12 +1,12 @@
-"""Every printable character works in every password (root, SST, application): initialisation,
-state transfer (SST), health checks, HAProxy and WordPress."""
+"""Every printable character works in every password (root, application): initialisation,
+state transfer (SST, which needs no password), health checks, HAProxy and WordPress."""
 
 from __future__ import annotations
 
 import string
 
-from tests.images.docker_helpers import (APP_DATABASE, APP_USER, HAPROXY_DEFAULTS, docker, http_get,
-                                         published_port, render_haproxy_config, wait_until)
+from components.haproxy_config import HAPROXY_DEFAULTS, render_haproxy_config
+from tests.images.docker_helpers import APP_DATABASE, APP_USER, docker, http_get, published_port, wait_until
 
 # Each holds '#', space, '"', "'", '\\', '$', '`', ';', '=', ','; root holds every printable
 # ASCII punctuation character, the application password is 64 characters long.
@@ -22,7 +22,7 @@ def test_special_passwords_are_what_they_say(images):
 
 
 def test_every_printable_character_works_in_every_password(cluster_factory, tmp_path):
-    cluster = cluster_factory("pw", root_password=ROOT, sst_password=SST, app_password=APP)
+    cluster = cluster_factory("pw", root_password=ROOT, app_password=APP)
     g1, g2, g3 = cluster.nodes
     # g1 and g3 get the passwords as values, g2 as files (docker secrets).
     cluster.start(g1)

@@ -10,7 +10,7 @@ import time
 from tests.images.conftest import MEASUREMENTS
 from tests.images.docker_helpers import APP_USER, docker, wait_until
 
-NEW = {"root": "new root #\"'\\$`;=, pw", "sst": "new sst #\"'\\ pw", "app": "new app #\"'\\$`;=, pw"}
+NEW = {"root": "new root #\"'\\$`;=, pw", "app": "new app #\"'\\$`;=, pw"}
 
 
 def assert_both_passwords_work(cluster, old: dict[str, str], new: dict[str, str]) -> None:
@@ -41,7 +41,7 @@ def assert_only_new_passwords_work(cluster, old: dict[str, str], new: dict[str, 
 
 def test_rolling_restart_with_new_password_files_rotates_every_password(cluster_factory):
     cluster = cluster_factory("rot", secrets_as_files="all")
-    old = {"root": cluster.root_password, "sst": cluster.sst_password, "app": cluster.app_password}
+    old = {"root": cluster.root_password, "app": cluster.app_password}
     cluster.start(*cluster.nodes)
     cluster.wait_all_synced(timeout=240)
     uuid = cluster.status(cluster.nodes[0])["wsrep_cluster_state_uuid"]
@@ -105,7 +105,7 @@ def test_an_account_without_a_native_password_takes_the_new_password_alone(clust
     cluster.start(node)
     cluster.wait_all_synced(timeout=180)
     cluster.sql(node, f"DROP USER 'root'@'%'; ALTER USER '{APP_USER}'@'%' IDENTIFIED VIA unix_socket")
-    new = {"root": "second root pw", "sst": "unused", "app": "second app pw"}
+    new = {"root": "second root pw", "app": "second app pw"}
     cluster.write_secrets(**new)
     docker("stop", "-t", "60", node, timeout=120)
     restarted = docker("inspect", "-f", "{{.State.FinishedAt}}", node).stdout.strip()

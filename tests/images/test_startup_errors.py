@@ -18,7 +18,7 @@ def run_galera(images, network, name, env: dict[str, str], timeout: float = 90):
 
 
 @pytest.mark.parametrize("missing, present", [
-    ("MYSQL_ROOT_PASSWORD", {"SST_PASSWORD": SST_PASSWORD}),
+    ("MYSQL_ROOT_PASSWORD", {}),
     ("MYSQL_PASSWORD", {"MYSQL_ROOT_PASSWORD": ROOT_PASSWORD, "MYSQL_USER": "app"}),
 ])
 def test_missing_password_ends_with_an_error_naming_the_setting(images, network, run_prefix, missing, present):
@@ -41,7 +41,7 @@ def test_sst_password_is_no_longer_needed_and_is_ignored_when_given(images, netw
 def test_password_given_both_as_value_and_as_file_is_refused(images, network, run_prefix):
     proc = run_galera(images, network, f"{run_prefix}-bothpw", {
         "DISCOVERY_SERVICE": "etcd:2379", "MYSQL_ROOT_PASSWORD": ROOT_PASSWORD,
-        "MYSQL_ROOT_PASSWORD_FILE": "/run/secrets/root", "SST_PASSWORD": SST_PASSWORD})
+        "MYSQL_ROOT_PASSWORD_FILE": "/run/secrets/root"})
     assert proc.returncode == 1
     assert "both MYSQL_ROOT_PASSWORD and MYSQL_ROOT_PASSWORD_FILE are set; set only one of them" in proc.stderr
 
@@ -49,7 +49,7 @@ def test_password_given_both_as_value_and_as_file_is_refused(images, network, ru
 def test_unreachable_etcd_ends_with_an_error_after_the_timeout(images, network, run_prefix):
     proc = run_galera(images, network, f"{run_prefix}-noetcd", {
         "DISCOVERY_SERVICE": f"{run_prefix}-no-such-etcd:2379", "ETCD_WAIT_TIMEOUT": "5",
-        "MYSQL_ROOT_PASSWORD": ROOT_PASSWORD, "SST_PASSWORD": SST_PASSWORD})
+        "MYSQL_ROOT_PASSWORD": ROOT_PASSWORD})
     assert proc.returncode == 1
     assert (f"[ERROR] [wait_for_etcd] etcd unreachable at DISCOVERY_SERVICE={run_prefix}-no-such-etcd:2379 "
             f"after 5s") in proc.stderr

@@ -31,6 +31,8 @@ class Recorded:
     inputs: dict
     outputs: dict
     custom: bool
+    # The provider reference the engine would use ("<provider urn>::<id>"); None: the default.
+    provider: Optional[str] = None
 
 
 @dataclass
@@ -44,7 +46,8 @@ class SwarmMocks(pulumi.runtime.Mocks):
             outputs["stderr"] = ""
         if args.typ in ("docker:index/secret:Secret", "docker:index/serviceConfig:ServiceConfig"):
             outputs.setdefault("name", f"{args.name}-0c1d2e3")
-        self.resources.append(Recorded(args.typ, args.name, dict(args.inputs), outputs, bool(args.custom)))
+        self.resources.append(Recorded(args.typ, args.name, dict(args.inputs), outputs, bool(args.custom),
+                                       args.provider))
         return f"{args.name}-id", outputs
 
     @staticmethod
@@ -73,6 +76,11 @@ class SwarmMocks(pulumi.runtime.Mocks):
 
     def of_type(self, typ: str) -> list[Recorded]:
         return [r for r in self.resources if r.typ == typ]
+
+    def position(self, name: str) -> int:
+        """When the resource was registered: after every resource whose outputs it waits for."""
+        (index,) = [i for i, r in enumerate(self.resources) if r.name == name]
+        return index
 
     def named(self, name: str) -> Recorded:
         (match,) = [r for r in self.resources if r.name == name]

@@ -62,7 +62,7 @@ def test_passwords_are_swarm_secrets_and_never_environment_values(program):
     assert env_of(services(run)["wordpress"])["WORDPRESS_DB_PASSWORD_FILE"] == wp_secret["fileName"]
 
 
-@pytest.mark.parametrize("name,step", [("galera-new-passwords-accepted", "await-accepted"),
+@pytest.mark.parametrize("name,step", [("passwords-new-passwords-accepted", "await-accepted"),
                                        ("passwords-discard-old", "discard-old")])
 def test_rotation_steps_run_galera_passwords_only_when_the_passwords_change(program, name, step):
     step_command = program().mocks.named(name)
