@@ -2,23 +2,19 @@ package docker
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
-	"encoding/pem"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
+
+	"github.com/galera-swarm/galera-swarm/providers/internal/keepalive"
+	"github.com/galera-swarm/galera-swarm/providers/internal/sshtest"
 )
 
 // fakeDaemon is an HTTP server on a unix socket answering the two calls the test makes
@@ -51,137 +47,18 @@ func fakeDaemon(t *testing.T) string {
 	return sock
 }
 
-// sshServer is an in-process SSH server that accepts one client key and forwards
-// direct-streamlocal@openssh.com channels to a local unix socket.
-type sshServer struct {
-	addr      string
-	hostKey   ssh.PublicKey
-	conns     atomic.Int32
-	channels  atomic.Int32
-	mu        sync.Mutex
-	open      []net.Conn
-	socketSet []string
-}
-
-func startSSHServer(t *testing.T, clientKey ssh.PublicKey, forwardTo string) *sshServer {
+// startSSHServer starts the shared test SSH server forwarding streamlocal channels to the
+// socket forwardTo, and writes its client key to a file.
+func startSSHServer(t *testing.T, forwardTo string) (*sshtest.Server, string) {
 	t.Helper()
-	_, hostPriv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hostSigner, err := ssh.NewSignerFromKey(hostPriv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	config := &ssh.ServerConfig{
-		PublicKeyCallback: func(_ ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permissions, error) {
-			if string(key.Marshal()) == string(clientKey.Marshal()) {
-				return nil, nil
-			}
-			return nil, fmt.Errorf("unknown key")
-		},
-	}
-	config.AddHostKey(hostSigner)
-	listener, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = listener.Close() })
-	s := &sshServer{addr: listener.Addr().String(), hostKey: hostSigner.PublicKey()}
-	go func() {
-		for {
-			tcp, err := listener.Accept()
-			if err != nil {
-				return
-			}
-			s.mu.Lock()
-			s.open = append(s.open, tcp)
-			s.mu.Unlock()
-			go s.serve(tcp, config, forwardTo)
-		}
-	}()
-	return s
+	server := sshtest.Start(t, sshtest.Options{ForwardUnix: forwardTo})
+	return server, server.ClientKeyFile(t)
 }
 
-func (s *sshServer) serve(tcp net.Conn, config *ssh.ServerConfig, forwardTo string) {
-	_, chans, reqs, err := ssh.NewServerConn(tcp, config)
-	if err != nil {
-		return
-	}
-	s.conns.Add(1)
-	go ssh.DiscardRequests(reqs)
-	for newChannel := range chans {
-		if newChannel.ChannelType() != "direct-streamlocal@openssh.com" {
-			_ = newChannel.Reject(ssh.UnknownChannelType, "only streamlocal here")
-			continue
-		}
-		var target struct {
-			SocketPath string
-			Reserved0  string
-			Reserved1  uint32
-		}
-		if err := ssh.Unmarshal(newChannel.ExtraData(), &target); err != nil {
-			_ = newChannel.Reject(ssh.ConnectionFailed, err.Error())
-			continue
-		}
-		s.mu.Lock()
-		s.socketSet = append(s.socketSet, target.SocketPath)
-		s.mu.Unlock()
-		channel, chReqs, err := newChannel.Accept()
-		if err != nil {
-			continue
-		}
-		s.channels.Add(1)
-		go ssh.DiscardRequests(chReqs)
-		go func() {
-			defer channel.Close()
-			local, err := net.Dial("unix", forwardTo)
-			if err != nil {
-				return
-			}
-			defer local.Close()
-			go func() { _, _ = io.Copy(local, channel) }()
-			_, _ = io.Copy(channel, local)
-		}()
-	}
-}
-
-// closeAll drops every client connection, as a rebooting host would.
-func (s *sshServer) closeAll() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, c := range s.open {
-		_ = c.Close()
-	}
-	s.open = nil
-}
-
-// clientKeyFile writes a fresh OpenSSH private key and returns its path and public key.
-func clientKeyFile(t *testing.T) (string, ssh.PublicKey) {
-	t.Helper()
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	block, err := ssh.MarshalPrivateKey(priv, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "id_test")
-	if err := os.WriteFile(path, pem.EncodeToMemory(block), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	signer, err := ssh.NewSignerFromKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return path, signer.PublicKey()
-}
-
-func sshHostFor(t *testing.T, server *sshServer, keyFile string, opts ...string) *dockerHost {
+func sshHostFor(t *testing.T, server *sshtest.Server, keyFile string, opts ...string) *dockerHost {
 	t.Helper()
 	all := append([]string{"-i", keyFile}, opts...)
-	settings, err := hostSettings("ssh://root@"+server.addr, all)
+	settings, err := hostSettings("ssh://root@"+server.Addr, all)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,8 +69,7 @@ func sshHostFor(t *testing.T, server *sshServer, keyFile string, opts ...string)
 }
 
 func TestDockerCallsShareOneSSHConnection(t *testing.T) {
-	keyFile, pub := clientKeyFile(t)
-	server := startSSHServer(t, pub, fakeDaemon(t))
+	server, keyFile := startSSHServer(t, fakeDaemon(t))
 	host := sshHostFor(t, server, keyFile, "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR")
 	api, err := host.client()
 	if err != nil {
@@ -210,20 +86,20 @@ func TestDockerCallsShareOneSSHConnection(t *testing.T) {
 	if version.Version != "20.10.24" {
 		t.Errorf("server version = %q", version.Version)
 	}
-	if got := server.conns.Load(); got != 1 {
+	if got := server.Conns.Load(); got != 1 {
 		t.Errorf("ssh connections = %d, want 1", got)
 	}
-	if got := server.channels.Load(); got < 2 {
+	if got := server.Channels.Load(); got < 2 {
 		t.Errorf("channels = %d, want one per HTTP connection (>= 2)", got)
 	}
-	for _, path := range server.socketSet {
+	for _, path := range server.SocketPaths() {
 		if path != remoteDockerSocket {
 			t.Errorf("channel asked for socket %q, want %q", path, remoteDockerSocket)
 		}
 	}
 
 	// A dropped connection is replaced on the next call.
-	server.closeAll()
+	server.CloseAll()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		host.mu.Lock()
@@ -237,18 +113,17 @@ func TestDockerCallsShareOneSSHConnection(t *testing.T) {
 	if _, err := api.Ping(ctx); err != nil {
 		t.Fatalf("ping after reconnect: %v", err)
 	}
-	if got := server.conns.Load(); got != 2 {
+	if got := server.Conns.Load(); got != 2 {
 		t.Errorf("ssh connections after a drop = %d, want 2", got)
 	}
 }
 
 func TestHostKeyIsCheckedAgainstKnownHosts(t *testing.T) {
-	keyFile, pub := clientKeyFile(t)
-	server := startSSHServer(t, pub, fakeDaemon(t))
+	server, keyFile := startSSHServer(t, fakeDaemon(t))
 	dir := t.TempDir()
 
 	good := filepath.Join(dir, "known_good")
-	line := knownhosts.Line([]string{knownhosts.Normalize(server.addr)}, server.hostKey)
+	line := knownhosts.Line([]string{knownhosts.Normalize(server.Addr)}, server.HostKey)
 	if err := os.WriteFile(good, []byte(line+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -271,7 +146,59 @@ func TestHostKeyIsCheckedAgainstKnownHosts(t *testing.T) {
 	if _, err := api.Ping(context.Background()); err != nil {
 		t.Errorf("accept-new refused a new host: %v", err)
 	}
-	if data, _ := os.ReadFile(recorded); !strings.Contains(string(data), server.hostKey.Type()) {
+	if data, _ := os.ReadFile(recorded); !strings.Contains(string(data), server.HostKey.Type()) {
 		t.Errorf("accept-new did not record the host key: %q", data)
+	}
+}
+
+// hangingDaemon is a daemon socket whose every request hangs until the test ends, as one
+// does on a host that died in the middle of a call.
+func hangingDaemon(t *testing.T) string {
+	t.Helper()
+	sock := filepath.Join(t.TempDir(), "docker.sock")
+	listener, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	server := &http.Server{Handler: http.HandlerFunc(func(http.ResponseWriter, *http.Request) { <-stop })}
+	go func() { _ = server.Serve(listener) }()
+	t.Cleanup(func() { close(stop); _ = server.Close() })
+	return sock
+}
+
+func TestAHostThatStopsAnsweringFailsTheCallWithinTheKeepaliveBound(t *testing.T) {
+	server, keyFile := startSSHServer(t, hangingDaemon(t))
+	host := sshHostFor(t, server, keyFile, "-o", "StrictHostKeyChecking=no")
+	host.keepalive = keepalive.Policy{Interval: 100 * time.Millisecond, MaxMissed: 3}
+	api, err := host.client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The call's own timeout is far longer than the keepalive bound (0.4 s).
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	failed := make(chan error, 1)
+	start := time.Now()
+	go func() {
+		_, err := api.ServerVersion(ctx)
+		failed <- err
+	}()
+	time.Sleep(300 * time.Millisecond) // the request is in flight, keepalives answered
+	if server.Keepalives.Load() == 0 {
+		t.Errorf("no keepalive reached the server in 300 ms")
+	}
+	server.Freeze()
+	err = <-failed
+	elapsed := time.Since(start)
+	if err == nil {
+		t.Fatal("the call succeeded against a frozen host")
+	}
+	if elapsed > 3*time.Second {
+		t.Errorf("the call failed after %s, want within the keepalive bound", elapsed)
+	}
+	t.Logf("error: %v (after %s)", err, elapsed)
+	if want := "ssh connection to root@" + server.Addr + " lost"; !strings.Contains(err.Error(), want) {
+		t.Errorf("error = %q, want it to contain %q", err, want)
 	}
 }

@@ -1,7 +1,7 @@
 // Package docker is galera-swarm's own `pulumi-resource-docker`: a Pulumi resource plugin that
 // serves the unchanged Python SDK pulumi-docker 5.1.0 for the four resources the program uses
-// (Network, Secret, ServiceConfig, Service). The wire contract it follows is
-// /work/shared/reference/provider-contract.md ("the contract" in comments below).
+// (Network, Secret, ServiceConfig, Service). The wire facts it relies on are written down in
+// providers/CONTRACT.md (comments below link to its sections).
 package docker
 
 import (
@@ -13,7 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -21,17 +21,15 @@ import (
 	p "github.com/pulumi/pulumi-go-provider"
 	"github.com/pulumi/pulumi-go-provider/infer"
 	"github.com/pulumi/pulumi/sdk/v3/go/property"
+
+	"github.com/galera-swarm/galera-swarm/providers/internal/schema"
 )
 
 // Name is the plugin's package name; the engine runs it as `pulumi-resource-docker`.
 const Name = "docker"
 
-// unsupportedMarker ends every message about a property this plugin does not implement, so
-// that a user can tell our plugin from the official one in an error.
-const unsupportedMarker = "this plugin (galera-swarm's pulumi-resource-docker) does not support this property"
-
 // defaultUnixHost is the daemon address when neither `host` nor DOCKER_HOST is set
-// (contract §3.2).
+// (providers/CONTRACT.md#docker-provider-config).
 const defaultUnixHost = "unix:///var/run/docker.sock"
 
 // Provider returns the plugin: the four resources plus a hand-written provider config
@@ -105,7 +103,7 @@ type sshSettings struct {
 }
 
 // configKeysRefused are provider config keys the SDK can send that this plugin does not
-// implement (contract §3.2); setting one to a non-empty value fails CheckConfig.
+// implement (providers/CONTRACT.md#docker-provider-config); setting one to a non-empty value fails CheckConfig.
 var configKeysRefused = []string{"context", "caMaterial", "certMaterial", "keyMaterial", "certPath", "registryAuth"}
 
 // checkConfig validates the provider config and returns it with sshOpts as a real list.
@@ -152,7 +150,7 @@ func diffConfig(_ context.Context, req p.DiffRequest) (p.DiffResponse, error) {
 }
 
 // parseConfig turns the raw provider config into connSettings. getenv supplies DOCKER_HOST
-// and DOCKER_SSH_OPTS fallbacks (contract §3.2). User mistakes come back as check failures;
+// and DOCKER_SSH_OPTS fallbacks (providers/CONTRACT.md#docker-provider-config). User mistakes come back as check failures;
 // the error is only for values that cannot be read at all.
 func parseConfig(config property.Map, getenv func(string) string) (connSettings, []p.CheckFailure, error) {
 	var failures []p.CheckFailure
@@ -173,8 +171,8 @@ func parseConfig(config property.Map, getenv func(string) string) (connSettings,
 		switch key {
 		case "host", "sshOpts", "version", "disableDockerDaemonCheck":
 		default:
-			if !strings.HasPrefix(key, "__") && !contains(configKeysRefused, key) {
-				fail(key, "%s", unsupportedMarker)
+			if !strings.HasPrefix(key, "__") && !slices.Contains(configKeysRefused, key) {
+				fail(key, "%s", schema.UnsupportedMarker(Name))
 			}
 		}
 	}
@@ -213,7 +211,7 @@ func parseConfig(config property.Map, getenv func(string) string) (connSettings,
 }
 
 // sshOptsFrom reads `sshOpts` given either as a list of strings or as the JSON text of one
-// (the Python SDK JSON-encodes every non-string provider input, contract §3.2).
+// (the Python SDK JSON-encodes every non-string provider input, providers/CONTRACT.md#docker-provider-config).
 func sshOptsFrom(v property.Value) ([]string, error) {
 	v = unwrapSecret(v)
 	switch {
@@ -441,31 +439,4 @@ func boolFrom(v property.Value) (bool, bool) {
 		return b, err == nil
 	}
 	return false, false
-}
-
-func contains(list []string, s string) bool {
-	for _, item := range list {
-		if item == s {
-			return true
-		}
-	}
-	return false
-}
-
-// sortedKeys returns m's keys in order.
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
-// ptrEqual compares two optional values.
-func ptrEqual[T comparable](a, b *T) bool {
-	if a == nil || b == nil {
-		return a == nil && b == nil
-	}
-	return *a == *b
 }
