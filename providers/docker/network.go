@@ -15,8 +15,8 @@ import (
 	"github.com/galera-swarm/galera-swarm/providers/internal/schema"
 )
 
-// Network is `docker:index/network:Network` (providers/CONTRACT.md#docker-network): a Docker network. Every input
-// change replaces it (there is no Update).
+// Network is `docker:index/network:Network` (providers/CONTRACT.md#docker-network): a
+// Docker network. Every input change replaces it (there is no Update).
 type Network struct{ host *dockerHost }
 
 // NetworkArgs are the Network inputs, by wire name.

@@ -103,7 +103,8 @@ type sshSettings struct {
 }
 
 // configKeysRefused are provider config keys the SDK can send that this plugin does not
-// implement (providers/CONTRACT.md#docker-provider-config); setting one to a non-empty value fails CheckConfig.
+// implement (providers/CONTRACT.md#docker-provider-config); setting one to a non-empty
+// value fails CheckConfig.
 var configKeysRefused = []string{"context", "caMaterial", "certMaterial", "keyMaterial", "certPath", "registryAuth"}
 
 // checkConfig validates the provider config and returns it with sshOpts as a real list.
@@ -150,8 +151,9 @@ func diffConfig(_ context.Context, req p.DiffRequest) (p.DiffResponse, error) {
 }
 
 // parseConfig turns the raw provider config into connSettings. getenv supplies DOCKER_HOST
-// and DOCKER_SSH_OPTS fallbacks (providers/CONTRACT.md#docker-provider-config). User mistakes come back as check failures;
-// the error is only for values that cannot be read at all.
+// and DOCKER_SSH_OPTS fallbacks (providers/CONTRACT.md#docker-provider-config). User
+// mistakes come back as check failures; the error is only for values that cannot be read at
+// all.
 func parseConfig(config property.Map, getenv func(string) string) (connSettings, []p.CheckFailure, error) {
 	var failures []p.CheckFailure
 	fail := func(prop, reason string, args ...any) {
@@ -211,7 +213,8 @@ func parseConfig(config property.Map, getenv func(string) string) (connSettings,
 }
 
 // sshOptsFrom reads `sshOpts` given either as a list of strings or as the JSON text of one
-// (the Python SDK JSON-encodes every non-string provider input, providers/CONTRACT.md#docker-provider-config).
+// (the Python SDK JSON-encodes every non-string provider input,
+// providers/CONTRACT.md#docker-provider-config).
 func sshOptsFrom(v property.Value) ([]string, error) {
 	v = unwrapSecret(v)
 	switch {

@@ -13,8 +13,8 @@ import (
 	"github.com/galera-swarm/galera-swarm/providers/internal/schema"
 )
 
-// Secret is `docker:index/secret:Secret` (providers/CONTRACT.md#docker-secret): a swarm secret. Swarm secrets are
-// immutable, so every input change replaces it.
+// Secret is `docker:index/secret:Secret` (providers/CONTRACT.md#docker-secret): a swarm
+// secret. Swarm secrets are immutable, so every input change replaces it.
 type Secret struct{ host *dockerHost }
 
 // SecretArgs are the Secret inputs. Data is standard base64 and secret in the state.

@@ -23,8 +23,9 @@ import (
 	"github.com/galera-swarm/galera-swarm/providers/internal/schema"
 )
 
-// Service is `docker:index/service:Service` (providers/CONTRACT.md#docker-service): a swarm service, updated in
-// place except for its name, its networks and a switch between replicated and global mode.
+// Service is `docker:index/service:Service` (providers/CONTRACT.md#docker-service): a swarm
+// service, updated in place except for its name, its networks and a switch between
+// replicated and global mode.
 type Service struct{ host *dockerHost }
 
 // pollInterval is how often Create/Update/Delete look at swarm while waiting. The official
@@ -324,8 +325,9 @@ func desiredReplicas(svc swarm.Service) int {
 	return 0
 }
 
-// runningReplicas counts slots with a running task whose desired state is running, on a node
-// that is not down (the official provider's rule, providers/CONTRACT.md#docker-converge). It also returns the tasks.
+// runningReplicas counts slots with a running task whose desired state is running, on a
+// node that is not down (the official provider's rule,
+// providers/CONTRACT.md#docker-converge). It also returns the tasks.
 func runningReplicas(ctx context.Context, api client.APIClient, id string) (int, []swarm.Task, error) {
 	tasks, err := api.TaskList(ctx, swarm.TaskListOptions{Filters: filters.NewArgs(filters.Arg("service", id))})
 	if err != nil {

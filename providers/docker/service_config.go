@@ -14,8 +14,9 @@ import (
 	"github.com/galera-swarm/galera-swarm/providers/internal/schema"
 )
 
-// ServiceConfig is `docker:index/serviceConfig:ServiceConfig` (providers/CONTRACT.md#docker-serviceconfig): a swarm
-// config. Swarm configs are immutable, so every input change replaces it.
+// ServiceConfig is `docker:index/serviceConfig:ServiceConfig`
+// (providers/CONTRACT.md#docker-serviceconfig): a swarm config. Swarm configs are
+// immutable, so every input change replaces it.
 type ServiceConfig struct{ host *dockerHost }
 
 // ServiceConfigArgs are the ServiceConfig inputs: exactly one of Data (standard base64) and
