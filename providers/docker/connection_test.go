@@ -8,12 +8,14 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"golang.org/x/crypto/ssh/knownhosts"
 
 	"github.com/galera-swarm/galera-swarm/providers/internal/keepalive"
+	"github.com/galera-swarm/galera-swarm/providers/internal/ptr"
 	"github.com/galera-swarm/galera-swarm/providers/internal/sshtest"
 )
 
@@ -200,5 +202,77 @@ func TestAHostThatStopsAnsweringFailsTheCallWithinTheKeepaliveBound(t *testing.T
 	t.Logf("error: %v (after %s)", err, elapsed)
 	if want := "ssh connection to root@" + server.Addr + " lost"; !strings.Contains(err.Error(), want) {
 		t.Errorf("error = %q, want it to contain %q", err, want)
+	}
+}
+
+// convergeDaemon answers the calls of a converge wait for service "svc" (one replica, no
+// task running yet) until hang is set; from then on every request hangs, as on a leader
+// that lost power. polls counts the task listings answered.
+func convergeDaemon(t *testing.T) (sock string, hang *atomic.Bool, polls *atomic.Int32) {
+	t.Helper()
+	sock = filepath.Join(t.TempDir(), "docker.sock")
+	listener, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hang, polls = new(atomic.Bool), new(atomic.Int32)
+	stop := make(chan struct{})
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if hang.Load() {
+			<-stop
+			return
+		}
+		w.Header().Set("API-Version", "1.41")
+		w.Header().Set("Content-Type", "application/json")
+		switch {
+		case strings.HasSuffix(r.URL.Path, "/_ping"):
+			_, _ = io.WriteString(w, "OK")
+		case strings.HasSuffix(r.URL.Path, "/services/svc"):
+			_, _ = io.WriteString(w, `{"ID":"svc","Spec":{"Name":"galera","Mode":{"Replicated":{"Replicas":1}}}}`)
+		case strings.HasSuffix(r.URL.Path, "/tasks"):
+			polls.Add(1)
+			_, _ = io.WriteString(w, `[]`)
+		case strings.HasSuffix(r.URL.Path, "/nodes"):
+			_, _ = io.WriteString(w, `[]`)
+		default:
+			http.NotFound(w, r)
+		}
+	})
+	server := &http.Server{Handler: handler}
+	go func() { _ = server.Serve(listener) }()
+	t.Cleanup(func() { close(stop); _ = server.Close() })
+	return sock, hang, polls
+}
+
+func TestALeaderThatDiesDuringAConvergeWaitFailsItNamingTheHost(t *testing.T) {
+	sock, hang, polls := convergeDaemon(t)
+	server, keyFile := startSSHServer(t, sock)
+	host := sshHostFor(t, server, keyFile, "-o", "StrictHostKeyChecking=no")
+	host.keepalive = keepalive.Policy{Interval: 100 * time.Millisecond, MaxMissed: 3}
+	api, err := host.client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		done <- waitConverged(context.Background(), api, "svc", ConvergeConfig{Delay: ptr.To("0s"), Timeout: ptr.To("10m")})
+	}()
+	for polls.Load() == 0 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	hang.Store(true)
+	server.Freeze()
+	died := time.Now()
+	select {
+	case err = <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the converge wait still runs 10 s after the leader stopped answering")
+	}
+	if elapsed := time.Since(died); elapsed > pollInterval+2*time.Second {
+		t.Errorf("the wait failed %s after the leader died, want within a poll plus the keepalive bound", elapsed)
+	}
+	t.Logf("converge wait error: %v", err)
+	if err == nil || !strings.Contains(err.Error(), "ssh connection to root@"+server.Addr+" lost") {
+		t.Errorf("error = %v, want it to name the host", err)
 	}
 }

@@ -35,6 +35,10 @@ const pollInterval = time.Second
 // deleteGrace is added to the stop grace period when waiting for a removed service's tasks.
 const deleteGrace = 30 * time.Second
 
+// cleanupTimeout bounds removing a service that did not converge, so a failed create
+// returns soon after the converge wait itself failed.
+const cleanupTimeout = 30 * time.Second
+
 // Annotate sets the token docker:index/service:Service.
 func (Service) Annotate(a infer.Annotator) { a.SetToken("index/service", "Service") }
 
@@ -111,7 +115,11 @@ func (s Service) Create(ctx context.Context, req infer.CreateRequest[ServiceArgs
 	}
 	if c := req.Inputs.ConvergeConfig; c != nil && spec.Mode.Replicated != nil {
 		if err := waitConverged(ctx, api, created.ID, *c); err != nil {
-			removeErr := api.ServiceRemove(context.WithoutCancel(ctx), created.ID)
+			// Bounded: on a host that just died this would otherwise wait out the ssh
+			// reconnect attempts.
+			cleanup, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+			removeErr := api.ServiceRemove(cleanup, created.ID)
+			cancel()
 			if removeErr != nil && !cerrdefs.IsNotFound(removeErr) {
 				err = fmt.Errorf("%w (removing it again also failed: %v)", err, removeErr)
 			}
