@@ -82,9 +82,6 @@ func (ps Paths) addValue(t reflect.Type, path string) {
 	}
 }
 
-// Has tells whether path (in the `a.b[].c` notation) is declared.
-func (ps Paths) Has(path string) bool { return ps.known[path] }
-
 // List returns the declared paths, sorted, with free-form ones marked by a trailing `.*`
 // (the notation of the README tables).
 func (ps Paths) List() []string {
