@@ -38,10 +38,9 @@ type dockerHost struct {
 	settings *connSettings
 	api      *client.Client
 	ssh      *ssh.Client
-	// monitor watches ssh with keepalives (keepalive.Default unless the test sets
-	// keepalive), so a host that stops answering fails the call in flight, naming it.
-	monitor   *keepalive.Monitor
-	keepalive keepalive.Policy
+	// monitor watches ssh with keepalives (settings.SSH.Keepalive), so a host that stops
+	// answering fails the call in flight, naming it.
+	monitor *keepalive.Monitor
 	// sshDials counts SSH connections opened (tests check that calls share one).
 	sshDials int
 }
@@ -138,7 +137,7 @@ func (h *dockerHost) sshClient(ctx context.Context) (*ssh.Client, *keepalive.Mon
 	}
 	h.sshDials++
 	h.ssh = sshClient
-	h.monitor = keepalive.Start(sshClient, s.User+"@"+s.Addr, h.keepalive)
+	h.monitor = keepalive.Start(sshClient, s.User+"@"+s.Addr, s.Keepalive)
 	go func() {
 		// When the server goes away, forget the client so the next call reconnects.
 		_ = sshClient.Wait()

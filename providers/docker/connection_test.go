@@ -172,7 +172,7 @@ func hangingDaemon(t *testing.T) string {
 func TestAHostThatStopsAnsweringFailsTheCallWithinTheKeepaliveBound(t *testing.T) {
 	server, keyFile := startSSHServer(t, hangingDaemon(t))
 	host := sshHostFor(t, server, keyFile, "-o", "StrictHostKeyChecking=no")
-	host.keepalive = keepalive.Policy{Interval: 100 * time.Millisecond, MaxMissed: 3}
+	host.settings.SSH.Keepalive = keepalive.Policy{Interval: 100 * time.Millisecond, MaxMissed: 3}
 	api, err := host.client()
 	if err != nil {
 		t.Fatal(err)
@@ -248,7 +248,7 @@ func TestALeaderThatDiesDuringAConvergeWaitFailsItNamingTheHost(t *testing.T) {
 	sock, hang, polls := convergeDaemon(t)
 	server, keyFile := startSSHServer(t, sock)
 	host := sshHostFor(t, server, keyFile, "-o", "StrictHostKeyChecking=no")
-	host.keepalive = keepalive.Policy{Interval: 100 * time.Millisecond, MaxMissed: 3}
+	host.settings.SSH.Keepalive = keepalive.Policy{Interval: 100 * time.Millisecond, MaxMissed: 3}
 	api, err := host.client()
 	if err != nil {
 		t.Fatal(err)

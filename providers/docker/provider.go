@@ -22,6 +22,7 @@ import (
 	"github.com/pulumi/pulumi-go-provider/infer"
 	"github.com/pulumi/pulumi/sdk/v3/go/property"
 
+	"github.com/galera-swarm/galera-swarm/providers/internal/keepalive"
 	"github.com/galera-swarm/galera-swarm/providers/internal/schema"
 )
 
@@ -100,6 +101,10 @@ type sshSettings struct {
 	KnownHostsFiles []string
 	// ConnectTimeout bounds one TCP connect plus SSH handshake.
 	ConnectTimeout time.Duration
+	// Keepalive is how often a keepalive goes out and how many may go unanswered before
+	// the connection is given up (keepalive.Default; `-o ServerAliveInterval`,
+	// `-o ServerAliveCountMax`).
+	Keepalive keepalive.Policy
 }
 
 // configKeysRefused are provider config keys the SDK can send that this plugin does not
@@ -272,7 +277,7 @@ func hostSettings(host string, sshOpts []string) (connSettings, error) {
 	if u.Path != "" && u.Path != "/" {
 		return settings, fmt.Errorf("docker host %q: a path is not supported in ssh:// hosts", host)
 	}
-	s := &sshSettings{StrictHostKeyChecking: "yes", ConnectTimeout: 30 * time.Second}
+	s := &sshSettings{StrictHostKeyChecking: "yes", ConnectTimeout: 30 * time.Second, Keepalive: keepalive.Default}
 	port := u.Port()
 	if u.User != nil {
 		s.User = u.User.Username()
@@ -303,7 +308,8 @@ func hostSettings(host string, sshOpts []string) (connSettings, error) {
 }
 
 // applySSHFlags interprets the OpenSSH flags we understand: -i FILE, -p PORT, -l USER and
-// -o KEY=VALUE for StrictHostKeyChecking, UserKnownHostsFile, ConnectTimeout, LogLevel
+// -o KEY=VALUE for StrictHostKeyChecking, UserKnownHostsFile, ConnectTimeout,
+// ServerAliveInterval, ServerAliveCountMax, LogLevel
 // (ignored), Port and User. A port or user written in the ssh:// URL wins over the flags.
 // Returns an sshFlagError naming any other flag.
 func applySSHFlags(s *sshSettings, opts []string, port *string) error {
@@ -328,7 +334,7 @@ func applySSHFlags(s *sshSettings, opts []string, port *string) error {
 			arg = v
 			i++
 		} else {
-			return sshFlagError{fmt.Sprintf("ssh flag %q is not supported by this plugin (it understands -i, -p, -l and -o StrictHostKeyChecking/UserKnownHostsFile/ConnectTimeout/LogLevel/Port/User)", flag)}
+			return sshFlagError{fmt.Sprintf("ssh flag %q is not supported by this plugin (it understands -i, -p, -l and -o StrictHostKeyChecking/UserKnownHostsFile/ConnectTimeout/ServerAliveInterval/ServerAliveCountMax/LogLevel/Port/User)", flag)}
 		}
 		switch flag {
 		case "-i":
@@ -389,6 +395,17 @@ func applySSHOption(s *sshSettings, option string, port *string) error {
 			return sshFlagError{fmt.Sprintf("ssh option ConnectTimeout=%q is not a number of seconds", val)}
 		}
 		s.ConnectTimeout = time.Duration(seconds) * time.Second
+	case "serveraliveinterval", "serveralivecountmax":
+		// OpenSSH's 0 turns keepalives off; ours stay on, so a dead host cannot hang a call.
+		n, err := strconv.Atoi(val)
+		if err != nil || n < 1 {
+			return sshFlagError{fmt.Sprintf("ssh option %s=%q is not a whole number of at least 1", key, val)}
+		}
+		if strings.EqualFold(key, "serveraliveinterval") {
+			s.Keepalive.Interval = time.Duration(n) * time.Second
+		} else {
+			s.Keepalive.MaxMissed = n
+		}
 	case "loglevel":
 		// Only affects what ssh(1) prints; nothing to do.
 	case "port":
