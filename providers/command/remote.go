@@ -3,7 +3,6 @@ package command
 import (
 	"context"
 	"fmt"
-
 	"strings"
 
 	p "github.com/pulumi/pulumi-go-provider"
