@@ -15,6 +15,10 @@ import (
 	"github.com/pulumi/pulumi-go-provider/integration"
 	presource "github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/property"
+
+	"github.com/galera-swarm/galera-swarm/providers/internal/keepalive"
+	"github.com/galera-swarm/galera-swarm/providers/internal/schema"
+	"github.com/galera-swarm/galera-swarm/providers/internal/sshtest"
 )
 
 // fastBackoff keeps dial retries in tests to milliseconds.
@@ -57,10 +61,16 @@ func captureLogs(t *testing.T) *logRecorder {
 // newServer serves the provider (with fast dial retries) as the engine would see it.
 func newServer(t *testing.T) integration.Server {
 	t.Helper()
+	return newServerWith(t, Remote{Backoff: &fastBackoff})
+}
+
+// newServerWith serves the provider with the given remote controller.
+func newServerWith(t *testing.T, remote Remote) integration.Server {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	s, err := integration.NewServer(ctx, Name, semver.MustParse("1.2.1"),
-		integration.WithProvider(newProvider(Remote{Backoff: &fastBackoff}, Local{})))
+		integration.WithProvider(newProvider(remote, Local{})))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,10 +120,20 @@ func val(v any) property.Value {
 // secret marks v secret, as the SDK sends `connection` and secret stdin.
 func secret(v any) property.Value { return val(v).WithSecret(true) }
 
+// startSSHServer starts the shared test SSH server accepting the listed environment
+// variable names; it stops when the test ends.
+func startSSHServer(t *testing.T, acceptEnv ...string) *sshtest.Server {
+	t.Helper()
+	return sshtest.Start(t, sshtest.Options{AcceptEnv: acceptEnv})
+}
+
+// endpoint returns host and port of s for connection inputs (the port as a double).
+func endpoint(s *sshtest.Server) (string, float64) { return s.Host, float64(s.Port) }
+
 // conn is the secret connection input for server s, as ConnectionArgs sends it
 // (numbers as doubles).
-func conn(s *testSSHServer, extra map[string]any) property.Value {
-	host, port := s.Endpoint()
+func conn(s *sshtest.Server, extra map[string]any) property.Value {
+	host, port := endpoint(s)
 	c := map[string]any{"host": host, "port": port, "user": "test", "privateKey": s.ClientKey,
 		"dialErrorLimit": 2.0, "perDialTimeout": 5.0}
 	for k, v := range extra {
@@ -196,13 +216,13 @@ func TestCheckFailsOnUnsupportedAndInvalidInputs(t *testing.T) {
 		reason   string
 	}{
 		{"proxy", remoteURN("r"), map[string]any{"connection": secret(map[string]any{"host": "h", "proxy": map[string]any{"host": "b"}})},
-			"connection.proxy", unsupportedReason},
+			"connection.proxy", schema.UnsupportedMarker(Name)},
 		{"unknown top-level key", remoteURN("r"), map[string]any{"connection": secret(map[string]any{"host": "h"}), "bogus": "x"},
-			"bogus", unsupportedReason},
+			"bogus", schema.UnsupportedMarker(Name)},
 		{"assetPaths", localURN("l"), map[string]any{"create": "true", "assetPaths": []any{"*.txt"}},
-			"assetPaths", unsupportedReason},
+			"assetPaths", schema.UnsupportedMarker(Name)},
 		{"archivePaths", localURN("l"), map[string]any{"archivePaths": []any{"*"}},
-			"archivePaths", unsupportedReason},
+			"archivePaths", schema.UnsupportedMarker(Name)},
 		{"logging value", remoteURN("r"), map[string]any{"connection": secret(map[string]any{"host": "h"}), "logging": "all"},
 			"logging", `"all" is not one of`},
 		{"port", remoteURN("r"), map[string]any{"connection": secret(map[string]any{"host": "h", "port": 70000.0})},
@@ -445,7 +465,7 @@ func TestRemoteLoggingSelectsStreams(t *testing.T) {
 }
 
 func TestRemoteDialRetriesThenReportsLimit(t *testing.T) {
-	port, accepted := flakyListener(t)
+	port, accepted := sshtest.FlakyListener(t)
 	logs := captureLogs(t)
 	s := newServer(t)
 	urn := remoteURN("dial")
@@ -470,7 +490,7 @@ func TestRemoteDialRetriesThenReportsLimit(t *testing.T) {
 }
 
 func TestRemoteDialToClosedPortFailsWithoutRetryWhenLimitZero(t *testing.T) {
-	port, _ := flakyListener(t)
+	port, _ := sshtest.FlakyListener(t)
 	s := newServer(t)
 	urn := remoteURN("dial0")
 	inputs := check(t, s, urn, m(map[string]any{"connection": secret(map[string]any{
@@ -486,11 +506,11 @@ func TestRemoteHostKeyIsChecked(t *testing.T) {
 	other := startSSHServer(t)
 	s := newServer(t)
 	urn := remoteURN("hk")
-	good := check(t, s, urn, m(map[string]any{"connection": conn(srv, map[string]any{"hostKey": srv.HostKey}), "create": "echo ok"}))
+	good := check(t, s, urn, m(map[string]any{"connection": conn(srv, map[string]any{"hostKey": srv.HostKeyLine}), "create": "echo ok"}))
 	if _, err := s.Create(p.CreateRequest{Urn: urn, Properties: good}); err != nil {
 		t.Fatalf("matching host key refused: %v", err)
 	}
-	bad := check(t, s, urn, m(map[string]any{"connection": conn(srv, map[string]any{"hostKey": other.HostKey, "dialErrorLimit": 0.0}), "create": "echo ok"}))
+	bad := check(t, s, urn, m(map[string]any{"connection": conn(srv, map[string]any{"hostKey": other.HostKeyLine, "dialErrorLimit": 0.0}), "create": "echo ok"}))
 	_, err := s.Create(p.CreateRequest{Urn: urn, Properties: bad})
 	if err == nil || !strings.Contains(err.Error(), "host key mismatch") {
 		t.Fatalf("error = %v, want host key mismatch", err)
@@ -667,7 +687,7 @@ func TestConnectionIsSecretInStateEvenWhenSentPlainAndStdoutStaysPublic(t *testi
 	srv := startSSHServer(t)
 	s := newServer(t)
 	urn := remoteURN("plain")
-	host, port := srv.Endpoint()
+	host, port := endpoint(srv)
 	inputs := check(t, s, urn, m(map[string]any{
 		"connection": map[string]any{"host": host, "port": port, "user": "u", "privateKey": srv.ClientKey},
 		"create":     "cat", "stdin": secret("tok"), "triggers": []any{secret("s"), "p"}}))
@@ -684,5 +704,33 @@ func TestConnectionIsSecretInStateEvenWhenSentPlainAndStdoutStaysPublic(t *testi
 	}
 	if out := props.Get("stdout"); out.Secret() || out.AsString() != "tok" {
 		t.Errorf("stdout = %v, want public \"tok\" (secret only via additionalSecretOutputs)", out)
+	}
+}
+
+func TestRemoteRunOnAHostThatStopsAnsweringFailsWithinTheKeepaliveBoundNamingTheHost(t *testing.T) {
+	srv := startSSHServer(t)
+	policy := keepalive.Policy{Interval: 100 * time.Millisecond, MaxMissed: 3}
+	s := newServerWith(t, Remote{Backoff: &fastBackoff, Keepalive: &policy})
+	urn := remoteURN("hang")
+	inputs := check(t, s, urn, m(map[string]any{"connection": conn(srv, nil), "create": "echo started; sleep 30"}))
+	go func() {
+		// Freeze once the run is under way (its connection answered a keepalive).
+		for srv.Keepalives.Load() == 0 {
+			time.Sleep(10 * time.Millisecond)
+		}
+		srv.Freeze()
+	}()
+	start := time.Now()
+	_, err := s.Create(p.CreateRequest{Urn: urn, Properties: inputs})
+	elapsed := time.Since(start)
+	if err == nil {
+		t.Fatal("Create succeeded on a host that stopped answering")
+	}
+	if elapsed > 5*time.Second {
+		t.Errorf("Create failed after %s, want within the keepalive bound (%s)", elapsed, policy.Bound())
+	}
+	want := fmt.Sprintf("ssh connection to test@%s lost: ", srv.Addr)
+	if !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), `running "echo started; sleep 30"`) {
+		t.Errorf("error = %q, want it to contain %q and the command", err, want)
 	}
 }

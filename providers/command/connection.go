@@ -13,6 +13,8 @@ import (
 	"github.com/pulumi/pulumi-go-provider/infer"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
+
+	"github.com/galera-swarm/galera-swarm/providers/internal/ptr"
 )
 
 // Connection is the `connection` input of command:remote:Command (the SDK's
@@ -21,8 +23,8 @@ import (
 //
 // Numbers arrive as doubles on the wire: Port is kept a float64 (as the schema declares
 // it), DialErrorLimit and PerDialTimeout are integers the mapper converts from doubles.
-// Defaults (user root, port 22, dialErrorLimit 10, perDialTimeout 15) are applied in
-// Check only, from Annotate.
+// Defaults (user root, port 22, dialErrorLimit 10, perDialTimeout 15) are declared in
+// Annotate and applied by Check only: Dial reads checked inputs.
 type Connection struct {
 	Host               *string  `pulumi:"host"`
 	User               *string  `pulumi:"user,optional"`
@@ -36,30 +38,31 @@ type Connection struct {
 	HostKey            *string  `pulumi:"hostKey,optional"`
 }
 
-// Annotate declares the connection's descriptions and schema defaults (pulumi-command
-// 1.2.1 schema: user "root", port 22, dialErrorLimit 10, perDialTimeout 15).
+// Schema defaults of the connection (pulumi-command 1.2.1 schema,
+// providers/CONTRACT.md#command-connection).
+const (
+	defaultUser           = "root"
+	defaultPort           = 22
+	defaultDialErrorLimit = 10
+	defaultPerDialTimeout = 15
+)
+
+// Annotate declares the connection's descriptions and schema defaults.
 func (c *Connection) Annotate(a infer.Annotator) {
 	a.Describe(&c.Host, "The address of the resource to connect to.")
 	a.Describe(&c.User, "The user that we should use for the connection.")
-	a.SetDefault(&c.User, "root")
+	a.SetDefault(&c.User, defaultUser)
 	a.Describe(&c.Port, "The port to connect to.")
-	a.SetDefault(&c.Port, 22)
+	a.SetDefault(&c.Port, defaultPort)
 	a.Describe(&c.Password, "The password we should use for the connection.")
 	a.Describe(&c.PrivateKey, "The contents of an SSH key to use for the connection.")
 	a.Describe(&c.PrivateKeyPassword, "The password to use in case the private key is encrypted.")
 	a.Describe(&c.AgentSocketPath, "SSH Agent socket path. Default to environment variable SSH_AUTH_SOCK if present.")
 	a.Describe(&c.DialErrorLimit, "Max allowed errors on trying to dial the remote host. -1 set count to unlimited.")
-	a.SetDefault(&c.DialErrorLimit, 10)
+	a.SetDefault(&c.DialErrorLimit, defaultDialErrorLimit)
 	a.Describe(&c.PerDialTimeout, "Max number of seconds for each dial attempt. 0 implies no maximum.")
-	a.SetDefault(&c.PerDialTimeout, 15)
+	a.SetDefault(&c.PerDialTimeout, defaultPerDialTimeout)
 	a.Describe(&c.HostKey, "The expected host key (authorized_keys format). Not checked when absent.")
-}
-
-// connectionKeys are the connection fields this plugin implements; `proxy` is the one
-// field of the official schema it does not.
-var connectionKeys = []string{
-	"host", "user", "port", "password", "privateKey", "privateKeyPassword",
-	"agentSocketPath", "dialErrorLimit", "perDialTimeout", "hostKey",
 }
 
 // Backoff is the wait schedule between failed dials: the first wait, the factor applied
@@ -83,13 +86,9 @@ func (b Backoff) next(d time.Duration) time.Duration {
 	return n
 }
 
-// address is host:port (port 22 when unset).
+// address is host:port of the checked connection.
 func (c Connection) address() string {
-	port := 22
-	if c.Port != nil {
-		port = int(*c.Port)
-	}
-	return net.JoinHostPort(deref(c.Host), strconv.Itoa(port))
+	return net.JoinHostPort(ptr.Deref(c.Host), strconv.Itoa(int(ptr.Deref(c.Port))))
 }
 
 // clientConfig builds the x/crypto/ssh client configuration: auth methods in the official
@@ -100,11 +99,8 @@ func (c Connection) address() string {
 func (c Connection) clientConfig(ctx context.Context) (*ssh.ClientConfig, func(), error) {
 	closer := func() {}
 	cfg := &ssh.ClientConfig{
-		User:            deref(c.User),
+		User:            ptr.Deref(c.User),
 		HostKeyCallback: ssh.InsecureIgnoreHostKey(), //nolint:gosec // official default: no hostKey, no check
-	}
-	if cfg.User == "" {
-		cfg.User = "root"
 	}
 	if c.PerDialTimeout != nil && *c.PerDialTimeout > 0 {
 		cfg.Timeout = time.Duration(*c.PerDialTimeout) * time.Second
@@ -141,7 +137,7 @@ func (c Connection) clientConfig(ctx context.Context) (*ssh.ClientConfig, func()
 				return answers, nil
 			}))
 	}
-	socket, explicit := deref(c.AgentSocketPath), true
+	socket, explicit := ptr.Deref(c.AgentSocketPath), true
 	if socket == "" {
 		socket, explicit = os.Getenv("SSH_AUTH_SOCK"), false
 	}
@@ -172,10 +168,7 @@ func (c Connection) Dial(ctx context.Context, backoff Backoff) (*ssh.Client, err
 	if err != nil {
 		return nil, err
 	}
-	limit := 10
-	if c.DialErrorLimit != nil {
-		limit = *c.DialErrorLimit
-	}
+	limit := ptr.Deref(c.DialErrorLimit)
 	limitText := strconv.Itoa(limit)
 	if limit < 0 {
 		limitText = "unlimited"
@@ -233,12 +226,4 @@ func dialOnce(ctx context.Context, addr string, cfg *ssh.ClientConfig) (*ssh.Cli
 		return nil, err
 	}
 	return ssh.NewClient(c, chans, reqs), nil
-}
-
-// deref returns *s, or "" for nil.
-func deref(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
 }

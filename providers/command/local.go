@@ -9,6 +9,9 @@ import (
 
 	p "github.com/pulumi/pulumi-go-provider"
 	"github.com/pulumi/pulumi-go-provider/infer"
+
+	"github.com/galera-swarm/galera-swarm/providers/internal/ptr"
+	"github.com/galera-swarm/galera-swarm/providers/internal/schema"
 )
 
 // defaultInterpreter runs a local command when `interpreter` is unset (pulumi-command's
@@ -45,14 +48,14 @@ func (r *Local) Annotate(a infer.Annotator) {
 	a.SetToken("local", "Command")
 }
 
-// localKeys are the top-level inputs this plugin implements for command:local:Command.
-var localKeys = append([]string{"dir", "interpreter"}, commonKeys...)
+// localPaths are the inputs this plugin implements for command:local:Command.
+var localPaths = schema.PathsOf(LocalInputs{})
 
 // Check rejects inputs this plugin does not implement (`assetPaths`, `archivePaths`,
 // unknown keys), decodes the rest, applies defaults and validates `logging` and a
 // non-empty `interpreter`.
 func (Local) Check(ctx context.Context, req infer.CheckRequest) (infer.CheckResponse[LocalInputs], error) {
-	news, failures := splitUnsupported(req.NewInputs, localKeys, nil)
+	news, failures := localPaths.Supported(req.NewInputs, Name)
 	in, decodeFailures, err := infer.DefaultCheck[LocalInputs](ctx, news)
 	if err != nil {
 		return infer.CheckResponse[LocalInputs]{}, fmt.Errorf("checking inputs of %s: %w", req.Name, err)
@@ -129,7 +132,7 @@ func runLocal(ctx context.Context, in LocalInputs, spec runSpec) (CommonOutputs,
 	}
 	args := append(append([]string{}, interpreter[1:]...), spec.Command)
 	cmd := exec.CommandContext(ctx, interpreter[0], args...)
-	cmd.Dir = deref(in.Dir)
+	cmd.Dir = ptr.Deref(in.Dir)
 	cmd.Env = os.Environ()
 	for _, k := range spec.envNames() {
 		cmd.Env = append(cmd.Env, k+"="+spec.Environment[k])

@@ -1,19 +1,20 @@
 // Package command serves command:remote:Command and command:local:Command for the
-// unchanged Python SDK pulumi-command 1.2.1, following the wire contract in
-// /work/shared/reference/provider-contract.md §4 (semantics of the official
-// pulumi-command v1.2.1 provider).
+// unchanged Python SDK pulumi-command 1.2.1, with the semantics of the official
+// pulumi-command v1.2.1 provider. The wire facts it relies on are written down in
+// providers/CONTRACT.md#command (comments below link to its sections).
 package command
 
 import (
 	"context"
 	"fmt"
-	"reflect"
 	"slices"
 	"strings"
 
 	p "github.com/pulumi/pulumi-go-provider"
 	"github.com/pulumi/pulumi-go-provider/infer"
 	"github.com/pulumi/pulumi/sdk/v3/go/property"
+
+	"github.com/galera-swarm/galera-swarm/providers/internal/schema"
 )
 
 // Name is the package name: the plugin is pulumi-resource-command.
@@ -114,55 +115,6 @@ func secretStrings(m property.Map) []string {
 	return out
 }
 
-// unsupportedReason is the Check failure text for inputs this plugin does not implement.
-const unsupportedReason = "this plugin (galera-swarm's pulumi-resource-command) does not support this property"
-
-// splitUnsupported returns news without the keys this plugin does not implement (and
-// without null values, which mean "unset"), plus one Check failure per unsupported key
-// that has a value, named by its property path (e.g. "connection.proxy"). allowed lists
-// the top-level keys; nested lists the allowed keys inside object-valued inputs.
-func splitUnsupported(news property.Map, allowed []string, nested map[string][]string) (property.Map, []p.CheckFailure) {
-	var failures []p.CheckFailure
-	kept := map[string]property.Value{}
-	for _, k := range sortedKeys(news) {
-		v := news.Get(k)
-		if v.IsNull() {
-			continue
-		}
-		if !slices.Contains(allowed, k) {
-			failures = append(failures, p.CheckFailure{Property: k, Reason: unsupportedReason})
-			continue
-		}
-		if inner, ok := nested[k]; ok && v.IsMap() {
-			obj := map[string]property.Value{}
-			for _, ik := range sortedKeys(v.AsMap()) {
-				iv := v.AsMap().Get(ik)
-				if iv.IsNull() {
-					continue
-				}
-				if !slices.Contains(inner, ik) {
-					failures = append(failures, p.CheckFailure{Property: k + "." + ik, Reason: unsupportedReason})
-					continue
-				}
-				obj[ik] = iv
-			}
-			v = property.WithGoValue(v, property.NewMap(obj))
-		}
-		kept[k] = v
-	}
-	return property.NewMap(kept), failures
-}
-
-// sortedKeys returns the keys of m in sorted order.
-func sortedKeys(m property.Map) []string {
-	keys := make([]string, 0, m.Len())
-	for k := range m.AsMap() {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}
-
 // known reports whether the value at path in m is present and known (not a preview
 // unknown), looking through secrets.
 func known(m property.Map, path ...string) bool {
@@ -192,50 +144,15 @@ func checkLogging(logging *string) []p.CheckFailure {
 		"%q is not one of stdout, stderr, stdoutAndStderr, none", *logging)}}
 }
 
-// diffInputs compares recorded inputs old with new inputs news, field by field of their
-// `pulumi` tags (embedded structs flattened). A change of `triggers` (added, removed or
-// changed, reported on the key `triggers` itself, since the SDK's replaceOnChanges
-// pattern `triggers[*]` does not match a bare `triggers` key; contract §2) replaces; any
-// other change updates. Empty and absent lists/maps are equal. No delete-before-replace.
+// diffInputs compares recorded inputs old with new inputs news (schema.Diff), folded onto
+// top-level keys (a changed `connection.host` shows as `connection`: the object is secret
+// as a whole). A change of `triggers` (added, removed or changed, reported on the key
+// `triggers` itself, since the SDK's replaceOnChanges pattern `triggers[*]` does not match
+// a bare `triggers` key; providers/CONTRACT.md#command-diff) replaces; any other change
+// updates. Empty and absent lists/maps are equal. No delete-before-replace.
 func diffInputs(old, news any) p.DiffResponse {
-	detailed := map[string]p.PropertyDiff{}
-	ov, nv := reflect.ValueOf(old), reflect.ValueOf(news)
-	for _, f := range reflect.VisibleFields(ov.Type()) {
-		tag, ok := f.Tag.Lookup("pulumi")
-		if !ok || f.Anonymous {
-			continue
-		}
-		name, _, _ := strings.Cut(tag, ",")
-		o, n := ov.FieldByIndex(f.Index), nv.FieldByIndex(f.Index)
-		oEmpty, nEmpty := isUnset(o), isUnset(n)
-		var kind p.DiffKind
-		switch {
-		case oEmpty && nEmpty:
-			continue
-		case oEmpty:
-			kind = p.Add
-		case nEmpty:
-			kind = p.Delete
-		case reflect.DeepEqual(o.Interface(), n.Interface()):
-			continue
-		default:
-			kind = p.Update
-		}
-		if name == "triggers" {
-			kind = map[p.DiffKind]p.DiffKind{p.Add: p.AddReplace, p.Delete: p.DeleteReplace, p.Update: p.UpdateReplace}[kind]
-		}
-		detailed[name] = p.PropertyDiff{Kind: kind, InputDiff: true}
-	}
+	detailed := schema.TopLevel(schema.Diff(old, news, func(path string) bool {
+		return path == "triggers" || strings.HasPrefix(path, "triggers[")
+	}))
 	return p.DiffResponse{HasChanges: len(detailed) > 0, DetailedDiff: detailed}
-}
-
-// isUnset reports whether v is a nil pointer or an empty (or nil) slice or map.
-func isUnset(v reflect.Value) bool {
-	switch v.Kind() {
-	case reflect.Pointer, reflect.Interface:
-		return v.IsNil()
-	case reflect.Slice, reflect.Map:
-		return v.Len() == 0
-	}
-	return false
 }

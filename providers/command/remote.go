@@ -9,13 +9,18 @@ import (
 	"github.com/pulumi/pulumi-go-provider/infer"
 	"github.com/pulumi/pulumi/sdk/v3/go/property"
 	"golang.org/x/crypto/ssh"
+
+	"github.com/galera-swarm/galera-swarm/providers/internal/keepalive"
+	"github.com/galera-swarm/galera-swarm/providers/internal/ptr"
+	"github.com/galera-swarm/galera-swarm/providers/internal/schema"
 )
 
 // Remote is the controller of command:remote:Command: a command run over SSH on create,
-// update and delete. Backoff, when set, replaces DefaultBackoff between failed dials
-// (tests use tiny waits).
+// update and delete. Backoff, when set, replaces DefaultBackoff between failed dials, and
+// Keepalive, when set, keepalive.Default (tests use tiny waits).
 type Remote struct {
-	Backoff *Backoff
+	Backoff   *Backoff
+	Keepalive *keepalive.Policy
 }
 
 // RemoteInputs are the inputs of command:remote:Command. `connection` is secret as a
@@ -36,21 +41,22 @@ type RemoteState struct {
 	CommonOutputs
 }
 
-// Annotate sets the token command:remote:Command (no `index/` module path, contract §4.1).
+// Annotate sets the token command:remote:Command (no `index/` module path,
+// providers/CONTRACT.md#command-tokens).
 func (r *Remote) Annotate(a infer.Annotator) {
 	a.Describe(&r, "A command to run on a remote host over SSH.")
 	a.SetToken("remote", "Command")
 }
 
-// remoteKeys are the top-level inputs this plugin implements for command:remote:Command.
-var remoteKeys = append([]string{"connection"}, commonKeys...)
+// remotePaths are the inputs this plugin implements for command:remote:Command.
+var remotePaths = schema.PathsOf(RemoteInputs{})
 
 // Check rejects inputs this plugin does not implement (`connection.proxy`, unknown
 // keys), decodes the rest, applies the schema defaults and validates values that are
 // known: connection.host non-empty, port an integer in 1..65535, dialErrorLimit ≥ -1,
 // perDialTimeout ≥ 0, hostKey parsable, logging one of its four values.
 func (Remote) Check(ctx context.Context, req infer.CheckRequest) (infer.CheckResponse[RemoteInputs], error) {
-	news, failures := splitUnsupported(req.NewInputs, remoteKeys, map[string][]string{"connection": connectionKeys})
+	news, failures := remotePaths.Supported(req.NewInputs, Name)
 	in, decodeFailures, err := infer.DefaultCheck[RemoteInputs](ctx, news)
 	if err != nil {
 		return infer.CheckResponse[RemoteInputs]{}, fmt.Errorf("checking inputs of %s: %w", req.Name, err)
@@ -70,7 +76,7 @@ func checkConnection(news property.Map, c Connection) []p.CheckFailure {
 	fail := func(field, format string, args ...any) {
 		failures = append(failures, p.CheckFailure{Property: "connection." + field, Reason: fmt.Sprintf(format, args...)})
 	}
-	if known(news, "connection", "host") && strings.TrimSpace(deref(c.Host)) == "" {
+	if known(news, "connection", "host") && strings.TrimSpace(ptr.Deref(c.Host)) == "" {
 		fail("host", "must not be empty")
 	}
 	if c.Port != nil && known(news, "connection", "port") {
@@ -152,7 +158,8 @@ func (r Remote) Delete(ctx context.Context, req infer.DeleteRequest[RemoteState]
 	return infer.DeleteResponse{}, err
 }
 
-// run dials the connection and runs spec in one SSH session.
+// run dials the connection and runs spec in one SSH session, with keepalives: a host that
+// stops answering during the run fails it within the keepalive bound, naming the host.
 func (r Remote) run(ctx context.Context, in RemoteInputs, spec runSpec) (CommonOutputs, error) {
 	if in.Connection == nil {
 		return CommonOutputs{}, fmt.Errorf("running a remote command: no connection")
@@ -161,19 +168,28 @@ func (r Remote) run(ctx context.Context, in RemoteInputs, spec runSpec) (CommonO
 	if r.Backoff != nil {
 		backoff = *r.Backoff
 	}
+	policy := keepalive.Default
+	if r.Keepalive != nil {
+		policy = *r.Keepalive
+	}
+	addr := in.Connection.address()
 	client, err := in.Connection.Dial(ctx, backoff)
 	if err != nil {
-		return CommonOutputs{}, fmt.Errorf("connecting to %s: %w", in.Connection.address(), err)
+		return CommonOutputs{}, fmt.Errorf("connecting to %s: %w", addr, err)
 	}
 	defer func() { _ = client.Close() }()
-	return runSession(ctx, client, spec)
+	monitor := keepalive.Start(client, ptr.Deref(in.Connection.User)+"@"+addr, policy)
+	defer monitor.Stop()
+	return runSession(ctx, client, spec, monitor.Err)
 }
 
 // runSession runs spec.Command in a new session of client: environment via setenv
 // requests (a refusal fails the run with "could not set environment variable"; for the
 // PULUMI_COMMAND_* variables it is only a warning), stdin only when non-empty, stdout and
-// stderr captured and streamed. Cancelling ctx kills the remote process.
-func runSession(ctx context.Context, client *ssh.Client, spec runSpec) (CommonOutputs, error) {
+// stderr captured and streamed. Cancelling ctx kills the remote process. connLost gives the
+// keepalive monitor's error: when it is set, it replaces the session's own error (a bare
+// "remote command exited without exit status") so the failure names the host.
+func runSession(ctx context.Context, client *ssh.Client, spec runSpec, connLost func() error) (CommonOutputs, error) {
 	session, err := client.NewSession()
 	if err != nil {
 		return CommonOutputs{}, fmt.Errorf("opening an SSH session: %w", err)
@@ -200,5 +216,9 @@ func runSession(ctx context.Context, client *ssh.Client, spec runSpec) (CommonOu
 		_ = session.Close()
 	})
 	defer stop()
-	return st.finish(spec.Command, session.Run(spec.Command))
+	runErr := session.Run(spec.Command)
+	if lost := connLost(); runErr != nil && lost != nil {
+		runErr = lost
+	}
+	return st.finish(spec.Command, runErr)
 }

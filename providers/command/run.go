@@ -7,13 +7,15 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 
 	p "github.com/pulumi/pulumi-go-provider"
 	"github.com/pulumi/pulumi-go-provider/infer"
+
+	"github.com/galera-swarm/galera-swarm/providers/internal/ptr"
 )
 
 // Values of the `logging` input: what is streamed to the Pulumi log while a command runs.
@@ -37,7 +39,8 @@ const redacted = "[secret]"
 
 // CommonInputs are the inputs remote.Command and local.Command share (pulumi-command
 // 1.2.1 `common.ResourceInputs`). Defaults (addPreviousOutputInEnv true, logging
-// stdoutAndStderr) are applied in Check only.
+// stdoutAndStderr) are declared in Annotate and applied by Check only: the runner reads
+// checked inputs.
 type CommonInputs struct {
 	Create                 *string           `pulumi:"create,optional"`
 	Update                 *string           `pulumi:"update,optional"`
@@ -61,12 +64,6 @@ func (c *CommonInputs) Annotate(a infer.Annotator) {
 	a.SetDefault(&c.AddPreviousOutputInEnv, true)
 	a.Describe(&c.Logging, "What is logged while the command runs: stdout, stderr, stdoutAndStderr or none.")
 	a.SetDefault(&c.Logging, LogStdoutAndStderr)
-}
-
-// commonKeys are the wire names of CommonInputs.
-var commonKeys = []string{
-	"create", "update", "delete", "stdin", "triggers", "environment",
-	"addPreviousOutputInEnv", "logging",
 }
 
 // CommonOutputs are the captured outputs of the last run, each with exactly one trailing
@@ -107,19 +104,16 @@ type runSpec struct {
 	Secrets []string
 }
 
-// newRunSpec builds the runSpec for running cmd with inputs in, the previous outputs
-// prev (nil on create) and the secret strings of the request in ctx.
+// newRunSpec builds the runSpec for running cmd with the checked inputs in, the previous
+// outputs prev (nil on create) and the secret strings of the request in ctx.
 func newRunSpec(ctx context.Context, cmd string, in CommonInputs, prev *CommonOutputs) runSpec {
 	spec := runSpec{
 		Command:           cmd,
-		Stdin:             deref(in.Stdin),
+		Stdin:             ptr.Deref(in.Stdin),
 		Environment:       in.Environment,
-		AddPreviousOutput: in.AddPreviousOutputInEnv == nil || *in.AddPreviousOutputInEnv,
-		Logging:           LogStdoutAndStderr,
+		AddPreviousOutput: ptr.Deref(in.AddPreviousOutputInEnv),
+		Logging:           ptr.Deref(in.Logging),
 		Secrets:           secretsFrom(ctx),
-	}
-	if in.Logging != nil {
-		spec.Logging = *in.Logging
 	}
 	if prev != nil {
 		spec.PreviousStdout, spec.PreviousStderr = prev.Stdout, prev.Stderr
@@ -128,14 +122,7 @@ func newRunSpec(ctx context.Context, cmd string, in CommonInputs, prev *CommonOu
 }
 
 // envNames returns the names of spec.Environment in sorted order, so runs are repeatable.
-func (s runSpec) envNames() []string {
-	names := make([]string, 0, len(s.Environment))
-	for k := range s.Environment {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	return names
-}
+func (s runSpec) envNames() []string { return slices.Sorted(maps.Keys(s.Environment)) }
 
 // previousOutputEnv returns the PULUMI_COMMAND_* pairs to export (only non-empty ones,
 // and none when AddPreviousOutput is off).

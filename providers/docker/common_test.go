@@ -10,6 +10,9 @@ import (
 	"github.com/pulumi/pulumi-go-provider/infer"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/property"
+
+	"github.com/galera-swarm/galera-swarm/providers/internal/ptr"
+	"github.com/galera-swarm/galera-swarm/providers/internal/schema"
 )
 
 func dump(v any) string {
@@ -45,7 +48,7 @@ func TestUnsupportedPropertiesAreNamedByPath(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			failures := unsupportedProperties(m(t, c.inputs), servicePaths)
+			_, failures := servicePaths.Supported(m(t, c.inputs), Name)
 			var got []string
 			for _, f := range failures {
 				got = append(got, f.Property)
@@ -58,7 +61,7 @@ func TestUnsupportedPropertiesAreNamedByPath(t *testing.T) {
 			}
 		})
 	}
-	if f := unsupportedProperties(m(t, map[string]any{"ipamConfigs": []any{map[string]any{"subnet": "10.0.0.0/24", "auxAddress": map[string]any{"h": "10.0.0.5"}}}, "encrypted": true}), networkPaths); len(f) != 1 || f[0].Property != "encrypted" {
+	if _, f := networkPaths.Supported(m(t, map[string]any{"ipamConfigs": []any{map[string]any{"subnet": "10.0.0.0/24", "auxAddress": map[string]any{"h": "10.0.0.5"}}}, "encrypted": true}), Name); len(f) != 1 || f[0].Property != "encrypted" {
 		t.Errorf("network failures = %v", f)
 	}
 }
@@ -106,34 +109,34 @@ func TestAutonames(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	name := deref(resp.Inputs.Name)
+	name := ptr.Deref(resp.Inputs.Name)
 	if !isAutoname(name, "appnet") {
 		t.Errorf("autoname = %q", name)
 	}
 	again, _ := Network{}.Check(context.Background(), infer.CheckRequest{Name: "appnet",
 		OldInputs: m(t, map[string]any{"name": name}), NewInputs: m(t, map[string]any{"driver": "overlay"})})
-	if deref(again.Inputs.Name) != name {
-		t.Errorf("autoname not kept: %q then %q", name, deref(again.Inputs.Name))
+	if ptr.Deref(again.Inputs.Name) != name {
+		t.Errorf("autoname not kept: %q then %q", name, ptr.Deref(again.Inputs.Name))
 	}
 	given, _ := Network{}.Check(context.Background(), infer.CheckRequest{Name: "appnet", NewInputs: m(t, map[string]any{"name": "mynet"})})
-	if deref(given.Inputs.Name) != "mynet" {
-		t.Errorf("explicit name replaced: %q", deref(given.Inputs.Name))
+	if ptr.Deref(given.Inputs.Name) != "mynet" {
+		t.Errorf("explicit name replaced: %q", ptr.Deref(given.Inputs.Name))
 	}
 	// Autonamed resources are replaced create-first; named ones delete-first.
-	old := NetworkArgs{Name: &name, Driver: ptrTo("overlay")}
-	next := NetworkArgs{Name: &name, Driver: ptrTo("bridge")}
-	if resp := diffResponse(diffInputs(old, next, replacesAll), next.Name, "appnet"); !resp.HasChanges || resp.DeleteBeforeReplace {
+	old := NetworkArgs{Name: &name, Driver: ptr.To("overlay")}
+	next := NetworkArgs{Name: &name, Driver: ptr.To("bridge")}
+	if resp := diffResponse(schema.Diff(old, next, replacesAll), next.Name, "appnet"); !resp.HasChanges || resp.DeleteBeforeReplace {
 		t.Errorf("autonamed diff = %+v", resp)
 	}
-	old.Name, next.Name = ptrTo("mynet"), ptrTo("mynet")
-	if resp := diffResponse(diffInputs(old, next, replacesAll), next.Name, "appnet"); resp.DetailedDiff["driver"].Kind != p.UpdateReplace || !resp.DeleteBeforeReplace {
+	old.Name, next.Name = ptr.To("mynet"), ptr.To("mynet")
+	if resp := diffResponse(schema.Diff(old, next, replacesAll), next.Name, "appnet"); resp.DetailedDiff["driver"].Kind != p.UpdateReplace || !resp.DeleteBeforeReplace {
 		t.Errorf("named diff = %+v", resp)
 	}
 }
 
 func TestNetworkMapsBothWays(t *testing.T) {
-	args := NetworkArgs{Name: ptrTo("appnet"), Driver: ptrTo("overlay"), Attachable: ptrTo(true),
-		IpamConfigs: []NetworkIpamConfig{{Subnet: ptrTo("10.10.0.0/24"), Gateway: ptrTo("10.10.0.1")}},
+	args := NetworkArgs{Name: ptr.To("appnet"), Driver: ptr.To("overlay"), Attachable: ptr.To(true),
+		IpamConfigs: []NetworkIpamConfig{{Subnet: ptr.To("10.10.0.0/24"), Gateway: ptr.To("10.10.0.1")}},
 		Labels:      []Label{{Label: "a", Value: "b"}}, Options: map[string]string{"encrypted": ""}}
 	opts := networkCreateOptions(args)
 	if opts.Driver != "overlay" || !opts.Attachable || opts.IPAM.Driver != "default" ||
@@ -147,17 +150,17 @@ func TestDurationHelpers(t *testing.T) {
 		a, b string
 		same bool
 	}{{"60s", "1m0s", true}, {"1m", "60s", true}, {"", "0s", true}, {"5s", "6s", false}, {"x", "x", true}, {"x", "y", false}} {
-		if sameDuration(c.a, c.b) != c.same {
-			t.Errorf("sameDuration(%q, %q) != %v", c.a, c.b, c.same)
+		if schema.SameDuration(c.a, c.b) != c.same {
+			t.Errorf("schema.SameDuration(%q, %q) != %v", c.a, c.b, c.same)
 		}
 	}
-	if got := *durationOut(60e9, ptrTo("60s")); got != "60s" {
+	if got := *durationOut(60e9, ptr.To("60s")); got != "60s" {
 		t.Errorf("durationOut kept %q", got)
 	}
-	if got := *durationOut(90e9, ptrTo("60s")); got != "1m30s" {
+	if got := *durationOut(90e9, ptr.To("60s")); got != "1m30s" {
 		t.Errorf("durationOut gave %q", got)
 	}
-	if !sameFloatText("0", "0.0") || sameFloatText("0.1", "0.2") {
+	if !schema.SameNumberText("0", "0.0") || schema.SameNumberText("0.1", "0.2") {
 		t.Error("sameFloatText")
 	}
 }

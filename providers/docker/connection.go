@@ -15,6 +15,8 @@ import (
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
 	"golang.org/x/crypto/ssh/knownhosts"
+
+	"github.com/galera-swarm/galera-swarm/providers/internal/keepalive"
 )
 
 // remoteDockerSocket is the daemon socket on an ssh:// host (what `docker system dial-stdio`
@@ -36,6 +38,9 @@ type dockerHost struct {
 	settings *connSettings
 	api      *client.Client
 	ssh      *ssh.Client
+	// monitor watches ssh with keepalives (settings.SSH.Keepalive), so a host that stops
+	// answering fails the call in flight, naming it.
+	monitor *keepalive.Monitor
 	// sshDials counts SSH connections opened (tests check that calls share one).
 	sshDials int
 }
@@ -46,8 +51,9 @@ func (h *dockerHost) configure(settings connSettings) {
 	h.settings = &settings
 	h.api = nil
 	if h.ssh != nil {
+		h.monitor.Stop()
 		_ = h.ssh.Close()
-		h.ssh = nil
+		h.ssh, h.monitor = nil, nil
 	}
 }
 
@@ -80,21 +86,30 @@ func (h *dockerHost) client() (*client.Client, error) {
 
 // dialDocker opens one connection to the remote daemon socket over the shared SSH client:
 // a direct-streamlocal channel if the server allows it, else `docker system dial-stdio` in a
-// session (what the docker CLI itself runs over ssh).
+// session (what the docker CLI itself runs over ssh). Once the keepalive monitor gives the
+// client up, the connection's errors name the host (watchedConn).
 func (h *dockerHost) dialDocker(ctx context.Context, _, _ string) (net.Conn, error) {
 	for attempt := 0; ; attempt++ {
-		sshClient, err := h.sshClient(ctx)
+		sshClient, monitor, err := h.sshClient(ctx)
 		if err != nil {
 			return nil, err
 		}
 		conn, err := sshClient.Dial("unix", remoteDockerSocket)
 		if err == nil {
-			return conn, nil
+			return watchedConn{Conn: conn, monitor: monitor}, nil
 		}
 		var openErr *ssh.OpenChannelError
 		if errors.As(err, &openErr) {
 			// The server refused the channel (e.g. AllowStreamLocalForwarding no).
-			return dialStdio(sshClient)
+			conn, err := dialStdio(sshClient)
+			if err != nil {
+				return nil, err
+			}
+			return watchedConn{Conn: conn, monitor: monitor}, nil
+		}
+		if lost := monitor.Err(); lost != nil {
+			h.dropSSH(sshClient)
+			return nil, lost
 		}
 		// Anything else means the connection is unusable: drop it and try once more.
 		h.dropSSH(sshClient)
@@ -104,37 +119,68 @@ func (h *dockerHost) dialDocker(ctx context.Context, _, _ string) (net.Conn, err
 	}
 }
 
-// sshClient returns the live SSH connection, opening it (with retries) if there is none.
-func (h *dockerHost) sshClient(ctx context.Context) (*ssh.Client, error) {
+// sshClient returns the live SSH connection and its keepalive monitor, opening the
+// connection (with retries) if there is none.
+func (h *dockerHost) sshClient(ctx context.Context) (*ssh.Client, *keepalive.Monitor, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.ssh != nil {
-		return h.ssh, nil
+		return h.ssh, h.monitor, nil
 	}
 	if h.settings == nil || h.settings.SSH == nil {
-		return nil, errors.New("the docker provider has no ssh host configured")
+		return nil, nil, errors.New("the docker provider has no ssh host configured")
 	}
-	sshClient, err := dialSSHWithRetry(ctx, h.settings.SSH)
+	s := h.settings.SSH
+	sshClient, err := dialSSHWithRetry(ctx, s)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	h.sshDials++
 	h.ssh = sshClient
+	h.monitor = keepalive.Start(sshClient, s.User+"@"+s.Addr, s.Keepalive)
 	go func() {
 		// When the server goes away, forget the client so the next call reconnects.
 		_ = sshClient.Wait()
 		h.dropSSH(sshClient)
 	}()
-	return sshClient, nil
+	return sshClient, h.monitor, nil
 }
 
 func (h *dockerHost) dropSSH(dead *ssh.Client) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.ssh == dead {
-		h.ssh = nil
+		h.monitor.Stop()
+		h.ssh, h.monitor = nil, nil
 	}
 	_ = dead.Close()
+}
+
+// watchedConn is a connection over the shared SSH client. Once the keepalive monitor gave
+// the client up, its read and write errors are the monitor's error, which names the host,
+// instead of the bare EOF of a closed channel.
+type watchedConn struct {
+	net.Conn
+	monitor *keepalive.Monitor
+}
+
+func (c watchedConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	return n, c.explain(err)
+}
+
+func (c watchedConn) Write(b []byte) (int, error) {
+	n, err := c.Conn.Write(b)
+	return n, c.explain(err)
+}
+
+func (c watchedConn) explain(err error) error {
+	if err != nil {
+		if lost := c.monitor.Err(); lost != nil {
+			return lost
+		}
+	}
+	return err
 }
 
 // dialSSHWithRetry connects and authenticates, retrying network failures (not

@@ -2,23 +2,21 @@ package docker
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
-	"encoding/pem"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
+
+	"github.com/galera-swarm/galera-swarm/providers/internal/keepalive"
+	"github.com/galera-swarm/galera-swarm/providers/internal/ptr"
+	"github.com/galera-swarm/galera-swarm/providers/internal/sshtest"
 )
 
 // fakeDaemon is an HTTP server on a unix socket answering the two calls the test makes
@@ -51,137 +49,18 @@ func fakeDaemon(t *testing.T) string {
 	return sock
 }
 
-// sshServer is an in-process SSH server that accepts one client key and forwards
-// direct-streamlocal@openssh.com channels to a local unix socket.
-type sshServer struct {
-	addr      string
-	hostKey   ssh.PublicKey
-	conns     atomic.Int32
-	channels  atomic.Int32
-	mu        sync.Mutex
-	open      []net.Conn
-	socketSet []string
-}
-
-func startSSHServer(t *testing.T, clientKey ssh.PublicKey, forwardTo string) *sshServer {
+// startSSHServer starts the shared test SSH server forwarding streamlocal channels to the
+// socket forwardTo, and writes its client key to a file.
+func startSSHServer(t *testing.T, forwardTo string) (*sshtest.Server, string) {
 	t.Helper()
-	_, hostPriv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hostSigner, err := ssh.NewSignerFromKey(hostPriv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	config := &ssh.ServerConfig{
-		PublicKeyCallback: func(_ ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permissions, error) {
-			if string(key.Marshal()) == string(clientKey.Marshal()) {
-				return nil, nil
-			}
-			return nil, fmt.Errorf("unknown key")
-		},
-	}
-	config.AddHostKey(hostSigner)
-	listener, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = listener.Close() })
-	s := &sshServer{addr: listener.Addr().String(), hostKey: hostSigner.PublicKey()}
-	go func() {
-		for {
-			tcp, err := listener.Accept()
-			if err != nil {
-				return
-			}
-			s.mu.Lock()
-			s.open = append(s.open, tcp)
-			s.mu.Unlock()
-			go s.serve(tcp, config, forwardTo)
-		}
-	}()
-	return s
+	server := sshtest.Start(t, sshtest.Options{ForwardUnix: forwardTo})
+	return server, server.ClientKeyFile(t)
 }
 
-func (s *sshServer) serve(tcp net.Conn, config *ssh.ServerConfig, forwardTo string) {
-	_, chans, reqs, err := ssh.NewServerConn(tcp, config)
-	if err != nil {
-		return
-	}
-	s.conns.Add(1)
-	go ssh.DiscardRequests(reqs)
-	for newChannel := range chans {
-		if newChannel.ChannelType() != "direct-streamlocal@openssh.com" {
-			_ = newChannel.Reject(ssh.UnknownChannelType, "only streamlocal here")
-			continue
-		}
-		var target struct {
-			SocketPath string
-			Reserved0  string
-			Reserved1  uint32
-		}
-		if err := ssh.Unmarshal(newChannel.ExtraData(), &target); err != nil {
-			_ = newChannel.Reject(ssh.ConnectionFailed, err.Error())
-			continue
-		}
-		s.mu.Lock()
-		s.socketSet = append(s.socketSet, target.SocketPath)
-		s.mu.Unlock()
-		channel, chReqs, err := newChannel.Accept()
-		if err != nil {
-			continue
-		}
-		s.channels.Add(1)
-		go ssh.DiscardRequests(chReqs)
-		go func() {
-			defer channel.Close()
-			local, err := net.Dial("unix", forwardTo)
-			if err != nil {
-				return
-			}
-			defer local.Close()
-			go func() { _, _ = io.Copy(local, channel) }()
-			_, _ = io.Copy(channel, local)
-		}()
-	}
-}
-
-// closeAll drops every client connection, as a rebooting host would.
-func (s *sshServer) closeAll() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, c := range s.open {
-		_ = c.Close()
-	}
-	s.open = nil
-}
-
-// clientKeyFile writes a fresh OpenSSH private key and returns its path and public key.
-func clientKeyFile(t *testing.T) (string, ssh.PublicKey) {
-	t.Helper()
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	block, err := ssh.MarshalPrivateKey(priv, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "id_test")
-	if err := os.WriteFile(path, pem.EncodeToMemory(block), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	signer, err := ssh.NewSignerFromKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return path, signer.PublicKey()
-}
-
-func sshHostFor(t *testing.T, server *sshServer, keyFile string, opts ...string) *dockerHost {
+func sshHostFor(t *testing.T, server *sshtest.Server, keyFile string, opts ...string) *dockerHost {
 	t.Helper()
 	all := append([]string{"-i", keyFile}, opts...)
-	settings, err := hostSettings("ssh://root@"+server.addr, all)
+	settings, err := hostSettings("ssh://root@"+server.Addr, all)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,8 +71,7 @@ func sshHostFor(t *testing.T, server *sshServer, keyFile string, opts ...string)
 }
 
 func TestDockerCallsShareOneSSHConnection(t *testing.T) {
-	keyFile, pub := clientKeyFile(t)
-	server := startSSHServer(t, pub, fakeDaemon(t))
+	server, keyFile := startSSHServer(t, fakeDaemon(t))
 	host := sshHostFor(t, server, keyFile, "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR")
 	api, err := host.client()
 	if err != nil {
@@ -210,20 +88,20 @@ func TestDockerCallsShareOneSSHConnection(t *testing.T) {
 	if version.Version != "20.10.24" {
 		t.Errorf("server version = %q", version.Version)
 	}
-	if got := server.conns.Load(); got != 1 {
+	if got := server.Conns.Load(); got != 1 {
 		t.Errorf("ssh connections = %d, want 1", got)
 	}
-	if got := server.channels.Load(); got < 2 {
+	if got := server.Channels.Load(); got < 2 {
 		t.Errorf("channels = %d, want one per HTTP connection (>= 2)", got)
 	}
-	for _, path := range server.socketSet {
+	for _, path := range server.SocketPaths() {
 		if path != remoteDockerSocket {
 			t.Errorf("channel asked for socket %q, want %q", path, remoteDockerSocket)
 		}
 	}
 
 	// A dropped connection is replaced on the next call.
-	server.closeAll()
+	server.CloseAll()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		host.mu.Lock()
@@ -237,18 +115,17 @@ func TestDockerCallsShareOneSSHConnection(t *testing.T) {
 	if _, err := api.Ping(ctx); err != nil {
 		t.Fatalf("ping after reconnect: %v", err)
 	}
-	if got := server.conns.Load(); got != 2 {
+	if got := server.Conns.Load(); got != 2 {
 		t.Errorf("ssh connections after a drop = %d, want 2", got)
 	}
 }
 
 func TestHostKeyIsCheckedAgainstKnownHosts(t *testing.T) {
-	keyFile, pub := clientKeyFile(t)
-	server := startSSHServer(t, pub, fakeDaemon(t))
+	server, keyFile := startSSHServer(t, fakeDaemon(t))
 	dir := t.TempDir()
 
 	good := filepath.Join(dir, "known_good")
-	line := knownhosts.Line([]string{knownhosts.Normalize(server.addr)}, server.hostKey)
+	line := knownhosts.Line([]string{knownhosts.Normalize(server.Addr)}, server.HostKey)
 	if err := os.WriteFile(good, []byte(line+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -271,7 +148,131 @@ func TestHostKeyIsCheckedAgainstKnownHosts(t *testing.T) {
 	if _, err := api.Ping(context.Background()); err != nil {
 		t.Errorf("accept-new refused a new host: %v", err)
 	}
-	if data, _ := os.ReadFile(recorded); !strings.Contains(string(data), server.hostKey.Type()) {
+	if data, _ := os.ReadFile(recorded); !strings.Contains(string(data), server.HostKey.Type()) {
 		t.Errorf("accept-new did not record the host key: %q", data)
+	}
+}
+
+// hangingDaemon is a daemon socket whose every request hangs until the test ends, as one
+// does on a host that died in the middle of a call.
+func hangingDaemon(t *testing.T) string {
+	t.Helper()
+	sock := filepath.Join(t.TempDir(), "docker.sock")
+	listener, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	server := &http.Server{Handler: http.HandlerFunc(func(http.ResponseWriter, *http.Request) { <-stop })}
+	go func() { _ = server.Serve(listener) }()
+	t.Cleanup(func() { close(stop); _ = server.Close() })
+	return sock
+}
+
+func TestAHostThatStopsAnsweringFailsTheCallWithinTheKeepaliveBound(t *testing.T) {
+	server, keyFile := startSSHServer(t, hangingDaemon(t))
+	host := sshHostFor(t, server, keyFile, "-o", "StrictHostKeyChecking=no")
+	host.settings.SSH.Keepalive = keepalive.Policy{Interval: 100 * time.Millisecond, MaxMissed: 3}
+	api, err := host.client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The call's own timeout is far longer than the keepalive bound (0.4 s).
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	failed := make(chan error, 1)
+	start := time.Now()
+	go func() {
+		_, err := api.ServerVersion(ctx)
+		failed <- err
+	}()
+	time.Sleep(300 * time.Millisecond) // the request is in flight, keepalives answered
+	if server.Keepalives.Load() == 0 {
+		t.Errorf("no keepalive reached the server in 300 ms")
+	}
+	server.Freeze()
+	err = <-failed
+	elapsed := time.Since(start)
+	if err == nil {
+		t.Fatal("the call succeeded against a frozen host")
+	}
+	if elapsed > 3*time.Second {
+		t.Errorf("the call failed after %s, want within the keepalive bound", elapsed)
+	}
+	t.Logf("error: %v (after %s)", err, elapsed)
+	if want := "ssh connection to root@" + server.Addr + " lost"; !strings.Contains(err.Error(), want) {
+		t.Errorf("error = %q, want it to contain %q", err, want)
+	}
+}
+
+// convergeDaemon answers the calls of a converge wait for service "svc" (one replica, no
+// task running yet) until hang is set; from then on every request hangs, as on a leader
+// that lost power. polls counts the task listings answered.
+func convergeDaemon(t *testing.T) (sock string, hang *atomic.Bool, polls *atomic.Int32) {
+	t.Helper()
+	sock = filepath.Join(t.TempDir(), "docker.sock")
+	listener, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hang, polls = new(atomic.Bool), new(atomic.Int32)
+	stop := make(chan struct{})
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if hang.Load() {
+			<-stop
+			return
+		}
+		w.Header().Set("API-Version", "1.41")
+		w.Header().Set("Content-Type", "application/json")
+		switch {
+		case strings.HasSuffix(r.URL.Path, "/_ping"):
+			_, _ = io.WriteString(w, "OK")
+		case strings.HasSuffix(r.URL.Path, "/services/svc"):
+			_, _ = io.WriteString(w, `{"ID":"svc","Spec":{"Name":"galera","Mode":{"Replicated":{"Replicas":1}}}}`)
+		case strings.HasSuffix(r.URL.Path, "/tasks"):
+			polls.Add(1)
+			_, _ = io.WriteString(w, `[]`)
+		case strings.HasSuffix(r.URL.Path, "/nodes"):
+			_, _ = io.WriteString(w, `[]`)
+		default:
+			http.NotFound(w, r)
+		}
+	})
+	server := &http.Server{Handler: handler}
+	go func() { _ = server.Serve(listener) }()
+	t.Cleanup(func() { close(stop); _ = server.Close() })
+	return sock, hang, polls
+}
+
+func TestALeaderThatDiesDuringAConvergeWaitFailsItNamingTheHost(t *testing.T) {
+	sock, hang, polls := convergeDaemon(t)
+	server, keyFile := startSSHServer(t, sock)
+	host := sshHostFor(t, server, keyFile, "-o", "StrictHostKeyChecking=no")
+	host.settings.SSH.Keepalive = keepalive.Policy{Interval: 100 * time.Millisecond, MaxMissed: 3}
+	api, err := host.client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		done <- waitConverged(context.Background(), api, "svc", ConvergeConfig{Delay: ptr.To("0s"), Timeout: ptr.To("10m")})
+	}()
+	for polls.Load() == 0 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	hang.Store(true)
+	server.Freeze()
+	died := time.Now()
+	select {
+	case err = <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the converge wait still runs 10 s after the leader stopped answering")
+	}
+	if elapsed := time.Since(died); elapsed > pollInterval+2*time.Second {
+		t.Errorf("the wait failed %s after the leader died, want within a poll plus the keepalive bound", elapsed)
+	}
+	t.Logf("converge wait error: %v", err)
+	if err == nil || !strings.Contains(err.Error(), "ssh connection to root@"+server.Addr+" lost") {
+		t.Errorf("error = %v, want it to name the host", err)
 	}
 }

@@ -9,10 +9,14 @@ import (
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/network"
 	"github.com/pulumi/pulumi-go-provider/infer"
+
+	"github.com/galera-swarm/galera-swarm/providers/internal/poll"
+	"github.com/galera-swarm/galera-swarm/providers/internal/ptr"
+	"github.com/galera-swarm/galera-swarm/providers/internal/schema"
 )
 
-// Network is `docker:index/network:Network` (contract §3.3): a Docker network. Every input
-// change replaces it (there is no Update).
+// Network is `docker:index/network:Network` (providers/CONTRACT.md#docker-network): a
+// Docker network. Every input change replaces it (there is no Update).
 type Network struct{ host *dockerHost }
 
 // NetworkArgs are the Network inputs, by wire name.
@@ -45,22 +49,15 @@ type NetworkState struct {
 	Scope *string `pulumi:"scope,optional"`
 }
 
-var networkPaths = newPropertyPaths(
-	"name", "driver", "attachable", "ipamConfigs", "ipamConfigs[].subnet", "ipamConfigs[].ipRange",
-	"ipamConfigs[].gateway", "ipamConfigs[].auxAddress", "ipamConfigs[].auxAddress.*", "internal", "ipv6",
-	"ingress", "ipamDriver", "ipamOptions", "ipamOptions.*", "options", "options.*",
-	"labels", "labels[].label", "labels[].value",
-)
+// networkPaths are the Network properties this plugin implements.
+var networkPaths = schema.PathsOf(NetworkArgs{})
 
 // Annotate sets the token docker:index/network:Network.
 func (Network) Annotate(a infer.Annotator) { a.SetToken("index/network", "Network") }
 
-// Check refuses unsupported properties and autonames (contract §3.7).
+// Check refuses unsupported properties and autonames (providers/CONTRACT.md#docker-names).
 func (Network) Check(ctx context.Context, req infer.CheckRequest) (infer.CheckResponse[NetworkArgs], error) {
-	if failures := unsupportedProperties(req.NewInputs, networkPaths); len(failures) > 0 {
-		return infer.CheckResponse[NetworkArgs]{Failures: failures}, nil
-	}
-	args, failures, err := infer.DefaultCheck[NetworkArgs](ctx, req.NewInputs)
+	args, failures, err := checkInputs[NetworkArgs](ctx, req.NewInputs, networkPaths)
 	if err != nil || len(failures) > 0 {
 		return infer.CheckResponse[NetworkArgs]{Inputs: args, Failures: failures}, err
 	}
@@ -72,29 +69,29 @@ func (Network) Check(ctx context.Context, req infer.CheckRequest) (infer.CheckRe
 
 // Diff replaces on any input change.
 func (Network) Diff(ctx context.Context, req infer.DiffRequest[NetworkArgs, NetworkState]) (infer.DiffResponse, error) {
-	return diffResponse(diffInputs(req.State.NetworkArgs, req.Inputs, replacesAll), req.Inputs.Name, urnNameFrom(ctx)), nil
+	return diffResponse(schema.Diff(req.State.NetworkArgs, req.Inputs, replacesAll), req.Inputs.Name, urnNameFrom(ctx)), nil
 }
 
 // networkCreateOptions maps the inputs to Docker's create options.
 func networkCreateOptions(args NetworkArgs) network.CreateOptions {
 	opts := network.CreateOptions{
-		Driver:     deref(args.Driver),
-		Attachable: deref(args.Attachable),
-		Internal:   deref(args.Internal),
-		Ingress:    deref(args.Ingress),
+		Driver:     ptr.Deref(args.Driver),
+		Attachable: ptr.Deref(args.Attachable),
+		Internal:   ptr.Deref(args.Internal),
+		Ingress:    ptr.Deref(args.Ingress),
 		Options:    args.Options,
 		Labels:     labelsToMap(args.Labels),
 	}
 	if args.Ipv6 != nil {
 		opts.EnableIPv6 = args.Ipv6
 	}
-	ipam := &network.IPAM{Driver: deref(args.IpamDriver), Options: args.IpamOptions}
+	ipam := &network.IPAM{Driver: ptr.Deref(args.IpamDriver), Options: args.IpamOptions}
 	if ipam.Driver == "" {
 		ipam.Driver = "default"
 	}
 	for _, c := range args.IpamConfigs {
 		ipam.Config = append(ipam.Config, network.IPAMConfig{
-			Subnet: deref(c.Subnet), IPRange: deref(c.IpRange), Gateway: deref(c.Gateway), AuxAddress: c.AuxAddress,
+			Subnet: ptr.Deref(c.Subnet), IPRange: ptr.Deref(c.IpRange), Gateway: ptr.Deref(c.Gateway), AuxAddress: c.AuxAddress,
 		})
 	}
 	opts.IPAM = ipam
@@ -169,7 +166,7 @@ func (n Network) Create(ctx context.Context, req infer.CreateRequest[NetworkArgs
 	if err != nil {
 		return infer.CreateResponse[NetworkState]{}, err
 	}
-	name := deref(req.Inputs.Name)
+	name := ptr.Deref(req.Inputs.Name)
 	created, err := api.NetworkCreate(ctx, name, networkCreateOptions(req.Inputs))
 	if err != nil {
 		return infer.CreateResponse[NetworkState]{}, fmt.Errorf("creating network %q: %w", name, err)
@@ -219,7 +216,7 @@ func (n Network) Delete(ctx context.Context, req infer.DeleteRequest[NetworkStat
 		if !strings.Contains(err.Error(), "active endpoints") || time.Now().After(deadline) {
 			return infer.DeleteResponse{}, fmt.Errorf("removing network %s: %w", req.ID, err)
 		}
-		if err := sleepCtx(ctx, time.Second); err != nil {
+		if err := poll.Sleep(ctx, time.Second); err != nil {
 			return infer.DeleteResponse{}, fmt.Errorf("removing network %s: %w", req.ID, err)
 		}
 	}
@@ -229,28 +226,9 @@ func (n Network) Delete(ctx context.Context, req infer.DeleteRequest[NetworkStat
 		if cerrdefs.IsNotFound(err) {
 			break
 		}
-		if err := sleepCtx(ctx, time.Second); err != nil {
+		if err := poll.Sleep(ctx, time.Second); err != nil {
 			return infer.DeleteResponse{}, fmt.Errorf("waiting for network %s to go: %w", req.ID, err)
 		}
 	}
 	return infer.DeleteResponse{}, nil
-}
-
-// sleepCtx waits d or until ctx ends (then returns ctx's error).
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-time.After(d):
-		return nil
-	}
-}
-
-// deref gives *v or T's zero value.
-func deref[T any](v *T) T {
-	if v == nil {
-		var zero T
-		return zero
-	}
-	return *v
 }

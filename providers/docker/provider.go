@@ -1,7 +1,7 @@
 // Package docker is galera-swarm's own `pulumi-resource-docker`: a Pulumi resource plugin that
 // serves the unchanged Python SDK pulumi-docker 5.1.0 for the four resources the program uses
-// (Network, Secret, ServiceConfig, Service). The wire contract it follows is
-// /work/shared/reference/provider-contract.md ("the contract" in comments below).
+// (Network, Secret, ServiceConfig, Service). The wire facts it relies on are written down in
+// providers/CONTRACT.md (comments below link to its sections).
 package docker
 
 import (
@@ -13,7 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -21,17 +21,16 @@ import (
 	p "github.com/pulumi/pulumi-go-provider"
 	"github.com/pulumi/pulumi-go-provider/infer"
 	"github.com/pulumi/pulumi/sdk/v3/go/property"
+
+	"github.com/galera-swarm/galera-swarm/providers/internal/keepalive"
+	"github.com/galera-swarm/galera-swarm/providers/internal/schema"
 )
 
 // Name is the plugin's package name; the engine runs it as `pulumi-resource-docker`.
 const Name = "docker"
 
-// unsupportedMarker ends every message about a property this plugin does not implement, so
-// that a user can tell our plugin from the official one in an error.
-const unsupportedMarker = "this plugin (galera-swarm's pulumi-resource-docker) does not support this property"
-
 // defaultUnixHost is the daemon address when neither `host` nor DOCKER_HOST is set
-// (contract §3.2).
+// (providers/CONTRACT.md#docker-provider-config).
 const defaultUnixHost = "unix:///var/run/docker.sock"
 
 // Provider returns the plugin: the four resources plus a hand-written provider config
@@ -102,10 +101,15 @@ type sshSettings struct {
 	KnownHostsFiles []string
 	// ConnectTimeout bounds one TCP connect plus SSH handshake.
 	ConnectTimeout time.Duration
+	// Keepalive is how often a keepalive goes out and how many may go unanswered before
+	// the connection is given up (keepalive.Default; `-o ServerAliveInterval`,
+	// `-o ServerAliveCountMax`).
+	Keepalive keepalive.Policy
 }
 
 // configKeysRefused are provider config keys the SDK can send that this plugin does not
-// implement (contract §3.2); setting one to a non-empty value fails CheckConfig.
+// implement (providers/CONTRACT.md#docker-provider-config); setting one to a non-empty
+// value fails CheckConfig.
 var configKeysRefused = []string{"context", "caMaterial", "certMaterial", "keyMaterial", "certPath", "registryAuth"}
 
 // checkConfig validates the provider config and returns it with sshOpts as a real list.
@@ -152,8 +156,9 @@ func diffConfig(_ context.Context, req p.DiffRequest) (p.DiffResponse, error) {
 }
 
 // parseConfig turns the raw provider config into connSettings. getenv supplies DOCKER_HOST
-// and DOCKER_SSH_OPTS fallbacks (contract §3.2). User mistakes come back as check failures;
-// the error is only for values that cannot be read at all.
+// and DOCKER_SSH_OPTS fallbacks (providers/CONTRACT.md#docker-provider-config). User
+// mistakes come back as check failures; the error is only for values that cannot be read at
+// all.
 func parseConfig(config property.Map, getenv func(string) string) (connSettings, []p.CheckFailure, error) {
 	var failures []p.CheckFailure
 	fail := func(prop, reason string, args ...any) {
@@ -173,8 +178,8 @@ func parseConfig(config property.Map, getenv func(string) string) (connSettings,
 		switch key {
 		case "host", "sshOpts", "version", "disableDockerDaemonCheck":
 		default:
-			if !strings.HasPrefix(key, "__") && !contains(configKeysRefused, key) {
-				fail(key, "%s", unsupportedMarker)
+			if !strings.HasPrefix(key, "__") && !slices.Contains(configKeysRefused, key) {
+				fail(key, "%s", schema.UnsupportedMarker(Name))
 			}
 		}
 	}
@@ -213,7 +218,8 @@ func parseConfig(config property.Map, getenv func(string) string) (connSettings,
 }
 
 // sshOptsFrom reads `sshOpts` given either as a list of strings or as the JSON text of one
-// (the Python SDK JSON-encodes every non-string provider input, contract §3.2).
+// (the Python SDK JSON-encodes every non-string provider input,
+// providers/CONTRACT.md#docker-provider-config).
 func sshOptsFrom(v property.Value) ([]string, error) {
 	v = unwrapSecret(v)
 	switch {
@@ -271,7 +277,7 @@ func hostSettings(host string, sshOpts []string) (connSettings, error) {
 	if u.Path != "" && u.Path != "/" {
 		return settings, fmt.Errorf("docker host %q: a path is not supported in ssh:// hosts", host)
 	}
-	s := &sshSettings{StrictHostKeyChecking: "yes", ConnectTimeout: 30 * time.Second}
+	s := &sshSettings{StrictHostKeyChecking: "yes", ConnectTimeout: 30 * time.Second, Keepalive: keepalive.Default}
 	port := u.Port()
 	if u.User != nil {
 		s.User = u.User.Username()
@@ -302,7 +308,8 @@ func hostSettings(host string, sshOpts []string) (connSettings, error) {
 }
 
 // applySSHFlags interprets the OpenSSH flags we understand: -i FILE, -p PORT, -l USER and
-// -o KEY=VALUE for StrictHostKeyChecking, UserKnownHostsFile, ConnectTimeout, LogLevel
+// -o KEY=VALUE for StrictHostKeyChecking, UserKnownHostsFile, ConnectTimeout,
+// ServerAliveInterval, ServerAliveCountMax, LogLevel
 // (ignored), Port and User. A port or user written in the ssh:// URL wins over the flags.
 // Returns an sshFlagError naming any other flag.
 func applySSHFlags(s *sshSettings, opts []string, port *string) error {
@@ -327,7 +334,7 @@ func applySSHFlags(s *sshSettings, opts []string, port *string) error {
 			arg = v
 			i++
 		} else {
-			return sshFlagError{fmt.Sprintf("ssh flag %q is not supported by this plugin (it understands -i, -p, -l and -o StrictHostKeyChecking/UserKnownHostsFile/ConnectTimeout/LogLevel/Port/User)", flag)}
+			return sshFlagError{fmt.Sprintf("ssh flag %q is not supported by this plugin (it understands -i, -p, -l and -o StrictHostKeyChecking/UserKnownHostsFile/ConnectTimeout/ServerAliveInterval/ServerAliveCountMax/LogLevel/Port/User)", flag)}
 		}
 		switch flag {
 		case "-i":
@@ -388,6 +395,17 @@ func applySSHOption(s *sshSettings, option string, port *string) error {
 			return sshFlagError{fmt.Sprintf("ssh option ConnectTimeout=%q is not a number of seconds", val)}
 		}
 		s.ConnectTimeout = time.Duration(seconds) * time.Second
+	case "serveraliveinterval", "serveralivecountmax":
+		// OpenSSH's 0 turns keepalives off; ours stay on, so a dead host cannot hang a call.
+		n, err := strconv.Atoi(val)
+		if err != nil || n < 1 {
+			return sshFlagError{fmt.Sprintf("ssh option %s=%q is not a whole number of at least 1", key, val)}
+		}
+		if strings.EqualFold(key, "serveraliveinterval") {
+			s.Keepalive.Interval = time.Duration(n) * time.Second
+		} else {
+			s.Keepalive.MaxMissed = n
+		}
 	case "loglevel":
 		// Only affects what ssh(1) prints; nothing to do.
 	case "port":
@@ -441,31 +459,4 @@ func boolFrom(v property.Value) (bool, bool) {
 		return b, err == nil
 	}
 	return false, false
-}
-
-func contains(list []string, s string) bool {
-	for _, item := range list {
-		if item == s {
-			return true
-		}
-	}
-	return false
-}
-
-// sortedKeys returns m's keys in order.
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
-// ptrEqual compares two optional values.
-func ptrEqual[T comparable](a, b *T) bool {
-	if a == nil || b == nil {
-		return a == nil && b == nil
-	}
-	return *a == *b
 }

@@ -10,6 +10,8 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/tokens"
 	"github.com/pulumi/pulumi/sdk/v3/go/property"
+
+	"github.com/galera-swarm/galera-swarm/providers/internal/keepalive"
 )
 
 func noEnv(string) string { return "" }
@@ -116,6 +118,12 @@ func TestSSHFlags(t *testing.T) {
 		{"known hosts", []string{"-o", "UserKnownHostsFile=/tmp/kh"}, func(s *sshSettings) bool { return s.KnownHostsFiles[0] == "/tmp/kh" }, ""},
 		{"log level ignored", []string{"-o", "LogLevel=ERROR"}, func(*sshSettings) bool { return true }, ""},
 		{"timeout", []string{"-o", "ConnectTimeout=3"}, func(s *sshSettings) bool { return s.ConnectTimeout == 3*time.Second }, ""},
+		{"keepalive default", nil, func(s *sshSettings) bool { return s.Keepalive == keepalive.Default }, ""},
+		{"keepalive options", []string{"-o", "ServerAliveInterval=5", "-oServerAliveCountMax=2"},
+			func(s *sshSettings) bool {
+				return s.Keepalive == keepalive.Policy{Interval: 5 * time.Second, MaxMissed: 2}
+			}, ""},
+		{"keepalives cannot be turned off", []string{"-o", "ServerAliveInterval=0"}, nil, "ServerAliveInterval"},
 		{"unknown flag", []string{"-A"}, nil, `"-A"`},
 		{"unknown option", []string{"-o", "ProxyJump=bastion"}, nil, `"ProxyJump"`},
 		{"bad strict value", []string{"-o", "StrictHostKeyChecking=maybe"}, nil, "StrictHostKeyChecking"},

@@ -8,10 +8,13 @@ import (
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/swarm"
 	"github.com/pulumi/pulumi-go-provider/infer"
+
+	"github.com/galera-swarm/galera-swarm/providers/internal/ptr"
+	"github.com/galera-swarm/galera-swarm/providers/internal/schema"
 )
 
-// Secret is `docker:index/secret:Secret` (contract §3.4): a swarm secret. Swarm secrets are
-// immutable, so every input change replaces it.
+// Secret is `docker:index/secret:Secret` (providers/CONTRACT.md#docker-secret): a swarm
+// secret. Swarm secrets are immutable, so every input change replaces it.
 type Secret struct{ host *dockerHost }
 
 // SecretArgs are the Secret inputs. Data is standard base64 and secret in the state.
@@ -26,17 +29,15 @@ type SecretState struct {
 	SecretArgs
 }
 
-var secretPaths = newPropertyPaths("data", "name", "labels", "labels[].label", "labels[].value")
+// secretPaths are the properties this plugin implements.
+var secretPaths = schema.PathsOf(SecretArgs{})
 
 // Annotate sets the token docker:index/secret:Secret.
 func (Secret) Annotate(a infer.Annotator) { a.SetToken("index/secret", "Secret") }
 
 // Check refuses unsupported properties, validates base64 and autonames.
 func (Secret) Check(ctx context.Context, req infer.CheckRequest) (infer.CheckResponse[SecretArgs], error) {
-	if failures := unsupportedProperties(req.NewInputs, secretPaths); len(failures) > 0 {
-		return infer.CheckResponse[SecretArgs]{Failures: failures}, nil
-	}
-	args, failures, err := infer.DefaultCheck[SecretArgs](ctx, req.NewInputs)
+	args, failures, err := checkInputs[SecretArgs](ctx, req.NewInputs, secretPaths)
 	if err != nil || len(failures) > 0 {
 		return infer.CheckResponse[SecretArgs]{Inputs: args, Failures: failures}, err
 	}
@@ -51,7 +52,7 @@ func (Secret) Check(ctx context.Context, req infer.CheckRequest) (infer.CheckRes
 
 // Diff replaces on any input change.
 func (Secret) Diff(ctx context.Context, req infer.DiffRequest[SecretArgs, SecretState]) (infer.DiffResponse, error) {
-	return diffResponse(diffInputs(req.State.SecretArgs, req.Inputs, replacesAll), req.Inputs.Name, urnNameFrom(ctx)), nil
+	return diffResponse(schema.Diff(req.State.SecretArgs, req.Inputs, replacesAll), req.Inputs.Name, urnNameFrom(ctx)), nil
 }
 
 // Create creates the secret; in preview it only echoes the inputs.
@@ -60,7 +61,7 @@ func (s Secret) Create(ctx context.Context, req infer.CreateRequest[SecretArgs])
 	if req.DryRun {
 		return infer.CreateResponse[SecretState]{Output: state}, nil
 	}
-	name := deref(req.Inputs.Name)
+	name := ptr.Deref(req.Inputs.Name)
 	data, err := base64.StdEncoding.DecodeString(req.Inputs.Data)
 	if err != nil {
 		return infer.CreateResponse[SecretState]{}, fmt.Errorf("creating secret %q: data is not base64 decodeable: %w", name, err)
@@ -108,7 +109,7 @@ func (s Secret) Delete(ctx context.Context, req infer.DeleteRequest[SecretState]
 		return infer.DeleteResponse{}, err
 	}
 	if err := api.SecretRemove(ctx, req.ID); err != nil && !cerrdefs.IsNotFound(err) {
-		return infer.DeleteResponse{}, fmt.Errorf("removing secret %s (%s): %w", deref(req.State.Name), req.ID, err)
+		return infer.DeleteResponse{}, fmt.Errorf("removing secret %s (%s): %w", ptr.Deref(req.State.Name), req.ID, err)
 	}
 	return infer.DeleteResponse{}, nil
 }

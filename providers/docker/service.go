@@ -17,10 +17,15 @@ import (
 	p "github.com/pulumi/pulumi-go-provider"
 	"github.com/pulumi/pulumi-go-provider/infer"
 	"github.com/pulumi/pulumi/sdk/v3/go/property"
+
+	"github.com/galera-swarm/galera-swarm/providers/internal/poll"
+	"github.com/galera-swarm/galera-swarm/providers/internal/ptr"
+	"github.com/galera-swarm/galera-swarm/providers/internal/schema"
 )
 
-// Service is `docker:index/service:Service` (contract §3.6): a swarm service, updated in
-// place except for its name, its networks and a switch between replicated and global mode.
+// Service is `docker:index/service:Service` (providers/CONTRACT.md#docker-service): a swarm
+// service, updated in place except for its name, its networks and a switch between
+// replicated and global mode.
 type Service struct{ host *dockerHost }
 
 // pollInterval is how often Create/Update/Delete look at swarm while waiting. The official
@@ -30,16 +35,17 @@ const pollInterval = time.Second
 // deleteGrace is added to the stop grace period when waiting for a removed service's tasks.
 const deleteGrace = 30 * time.Second
 
+// cleanupTimeout bounds removing a service that did not converge, so a failed create
+// returns soon after the converge wait itself failed.
+const cleanupTimeout = 30 * time.Second
+
 // Annotate sets the token docker:index/service:Service.
 func (Service) Annotate(a infer.Annotator) { a.SetToken("index/service", "Service") }
 
 // Check refuses unsupported properties, fills the official defaults, autonames and
 // validates what Docker would refuse (durations, numbers, mode conflicts).
 func (Service) Check(ctx context.Context, req infer.CheckRequest) (infer.CheckResponse[ServiceArgs], error) {
-	if failures := unsupportedProperties(req.NewInputs, servicePaths); len(failures) > 0 {
-		return infer.CheckResponse[ServiceArgs]{Failures: failures}, nil
-	}
-	args, failures, err := infer.DefaultCheck[ServiceArgs](ctx, req.NewInputs)
+	args, failures, err := checkInputs[ServiceArgs](ctx, req.NewInputs, servicePaths)
 	if err != nil || len(failures) > 0 {
 		return infer.CheckResponse[ServiceArgs]{Inputs: args, Failures: failures}, err
 	}
@@ -59,7 +65,7 @@ func (Service) Check(ctx context.Context, req infer.CheckRequest) (infer.CheckRe
 
 // validateService returns the first thing Docker (or the converge wait) would refuse.
 func validateService(args ServiceArgs) *p.CheckFailure {
-	if args.ConvergeConfig != nil && args.Mode != nil && deref(args.Mode.Global) {
+	if args.ConvergeConfig != nil && args.Mode != nil && ptr.Deref(args.Mode.Global) {
 		return &p.CheckFailure{Property: "convergeConfig", Reason: "convergeConfig conflicts with mode.global (only replicated services converge)"}
 	}
 	if c := args.ConvergeConfig; c != nil {
@@ -76,8 +82,8 @@ func validateService(args ServiceArgs) *p.CheckFailure {
 	return nil
 }
 
-// serviceReplaces: what cannot change in place (contract §3.7; mode.global because Docker
-// refuses to switch a service's mode).
+// serviceReplaces: what cannot change in place (providers/CONTRACT.md#docker-replacement;
+// mode.global because Docker refuses to switch a service's mode).
 func serviceReplaces(path string) bool {
 	return path == "name" || path == "mode.global" ||
 		path == "taskSpec.networksAdvanceds" || strings.HasPrefix(path, "taskSpec.networksAdvanceds[")
@@ -85,7 +91,7 @@ func serviceReplaces(path string) bool {
 
 // Diff compares the stored inputs with the new ones; see serviceReplaces.
 func (Service) Diff(ctx context.Context, req infer.DiffRequest[ServiceArgs, ServiceState]) (infer.DiffResponse, error) {
-	return diffResponse(diffInputs(req.State.ServiceArgs, req.Inputs, serviceReplaces), req.Inputs.Name, urnNameFrom(ctx)), nil
+	return diffResponse(schema.Diff(req.State.ServiceArgs, req.Inputs, serviceReplaces), req.Inputs.Name, urnNameFrom(ctx)), nil
 }
 
 // Create creates the service and, with convergeConfig, waits until its tasks run; a service
@@ -94,7 +100,7 @@ func (s Service) Create(ctx context.Context, req infer.CreateRequest[ServiceArgs
 	if req.DryRun {
 		return infer.CreateResponse[ServiceState]{Output: ServiceState{ServiceArgs: req.Inputs}}, nil
 	}
-	name := deref(req.Inputs.Name)
+	name := ptr.Deref(req.Inputs.Name)
 	spec, err := serviceSpec(req.Inputs)
 	if err != nil {
 		return infer.CreateResponse[ServiceState]{}, fmt.Errorf("creating service %q: %w", name, err)
@@ -109,7 +115,11 @@ func (s Service) Create(ctx context.Context, req infer.CreateRequest[ServiceArgs
 	}
 	if c := req.Inputs.ConvergeConfig; c != nil && spec.Mode.Replicated != nil {
 		if err := waitConverged(ctx, api, created.ID, *c); err != nil {
-			removeErr := api.ServiceRemove(context.WithoutCancel(ctx), created.ID)
+			// Bounded: on a host that just died this would otherwise wait out the ssh
+			// reconnect attempts.
+			cleanup, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+			removeErr := api.ServiceRemove(cleanup, created.ID)
+			cancel()
 			if removeErr != nil && !cerrdefs.IsNotFound(removeErr) {
 				err = fmt.Errorf("%w (removing it again also failed: %v)", err, removeErr)
 			}
@@ -133,7 +143,7 @@ func (s Service) Update(ctx context.Context, req infer.UpdateRequest[ServiceArgs
 	if req.DryRun {
 		return infer.UpdateResponse[ServiceState]{Output: ServiceState{ServiceArgs: req.Inputs}}, nil
 	}
-	name := deref(req.Inputs.Name)
+	name := ptr.Deref(req.Inputs.Name)
 	spec, err := serviceSpec(req.Inputs)
 	if err != nil {
 		return infer.UpdateResponse[ServiceState]{}, fmt.Errorf("updating service %q: %w", name, err)
@@ -209,7 +219,7 @@ func (s Service) Delete(ctx context.Context, req infer.DeleteRequest[ServiceStat
 	if err != nil {
 		return infer.DeleteResponse{}, err
 	}
-	name := deref(req.State.Name)
+	name := ptr.Deref(req.State.Name)
 	if err := api.ServiceRemove(ctx, req.ID); err != nil && !cerrdefs.IsNotFound(err) {
 		return infer.DeleteResponse{}, fmt.Errorf("removing service %q (%s): %w", name, req.ID, err)
 	}
@@ -237,7 +247,7 @@ func (s Service) Delete(ctx context.Context, req infer.DeleteRequest[ServiceStat
 			return infer.DeleteResponse{}, fmt.Errorf("removing service %q: %d task(s) and %d container(s) still present after %s",
 				name, len(remaining), len(containers), grace+deleteGrace)
 		}
-		if err := sleepCtx(ctx, pollInterval); err != nil {
+		if err := poll.Sleep(ctx, pollInterval); err != nil {
 			return infer.DeleteResponse{}, fmt.Errorf("waiting for the tasks of removed service %q: %w", name, err)
 		}
 	}
@@ -266,17 +276,16 @@ func tasksOf(ctx context.Context, api client.APIClient, serviceID string) ([]swa
 	return out, nil
 }
 
-// convergeTimes gives the first-poll delay and the overall timeout of a converge config.
-func convergeTimes(c ConvergeConfig) (time.Duration, time.Duration) {
-	delay, err := durationField("convergeConfig.delay", orPtr(c.Delay, defaultConvergeDelay))
-	if err != nil {
-		delay = 7 * time.Second
+// convergeTimes gives the first-poll delay and the overall timeout of a checked converge
+// config (Check filled both defaults and validated both durations).
+func convergeTimes(c ConvergeConfig) (delay, timeout time.Duration, err error) {
+	if delay, err = durationField("convergeConfig.delay", c.Delay); err != nil {
+		return 0, 0, err
 	}
-	timeout, err := durationField("convergeConfig.timeout", orPtr(c.Timeout, defaultConvergeTimeout))
-	if err != nil {
-		timeout = 3 * time.Minute
+	if timeout, err = durationField("convergeConfig.timeout", c.Timeout); err != nil {
+		return 0, 0, err
 	}
-	return delay, timeout
+	return delay, timeout, nil
 }
 
 // waitConverged waits (first look after delay, then every pollInterval, until timeout) for
@@ -287,9 +296,12 @@ func convergeTimes(c ConvergeConfig) (time.Duration, time.Duration) {
 // daemon/cluster/executor/container/controller.go, Start waits for the health_status
 // event), so `running` already means healthy for such tasks.
 func waitConverged(ctx context.Context, api client.APIClient, id string, c ConvergeConfig) error {
-	delay, timeout := convergeTimes(c)
+	delay, timeout, err := convergeTimes(c)
+	if err != nil {
+		return err
+	}
 	deadline := time.Now().Add(timeout)
-	if err := sleepCtx(ctx, delay); err != nil {
+	if err := poll.Sleep(ctx, delay); err != nil {
 		return err
 	}
 	for {
@@ -308,7 +320,7 @@ func waitConverged(ctx context.Context, api client.APIClient, id string, c Conve
 		if time.Now().After(deadline) {
 			return fmt.Errorf("service did not converge after %s: %d of %d replicas running%s", timeout, running, want, taskFailures(tasks))
 		}
-		if err := sleepCtx(ctx, pollInterval); err != nil {
+		if err := poll.Sleep(ctx, pollInterval); err != nil {
 			return err
 		}
 	}
@@ -321,8 +333,9 @@ func desiredReplicas(svc swarm.Service) int {
 	return 0
 }
 
-// runningReplicas counts slots with a running task whose desired state is running, on a node
-// that is not down (the official provider's rule, contract §3.6). It also returns the tasks.
+// runningReplicas counts slots with a running task whose desired state is running, on a
+// node that is not down (the official provider's rule,
+// providers/CONTRACT.md#docker-converge). It also returns the tasks.
 func runningReplicas(ctx context.Context, api client.APIClient, id string) (int, []swarm.Task, error) {
 	tasks, err := api.TaskList(ctx, swarm.TaskListOptions{Filters: filters.NewArgs(filters.Arg("service", id))})
 	if err != nil {
@@ -391,9 +404,12 @@ func taskFailures(tasks []swarm.Task) string {
 // no new update status (spec changes that restart no task) and all replicas run. Fails on
 // `paused` and on any rollback state, with swarm's message.
 func waitUpdated(ctx context.Context, api client.APIClient, id string, c ConvergeConfig, before *swarm.UpdateStatus) error {
-	delay, timeout := convergeTimes(c)
+	delay, timeout, err := convergeTimes(c)
+	if err != nil {
+		return err
+	}
 	deadline := time.Now().Add(timeout)
-	if err := sleepCtx(ctx, delay); err != nil {
+	if err := poll.Sleep(ctx, delay); err != nil {
 		return err
 	}
 	for {
@@ -419,7 +435,7 @@ func waitUpdated(ctx context.Context, api client.APIClient, id string, c Converg
 			}
 			return fmt.Errorf("update did not complete after %s (%s; %d of %d replicas running)%s", timeout, state, running, desiredReplicas(svc), taskFailures(tasks))
 		}
-		if err := sleepCtx(ctx, pollInterval); err != nil {
+		if err := poll.Sleep(ctx, pollInterval); err != nil {
 			return err
 		}
 	}

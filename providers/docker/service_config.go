@@ -9,10 +9,14 @@ import (
 	"github.com/docker/docker/api/types/swarm"
 	p "github.com/pulumi/pulumi-go-provider"
 	"github.com/pulumi/pulumi-go-provider/infer"
+
+	"github.com/galera-swarm/galera-swarm/providers/internal/ptr"
+	"github.com/galera-swarm/galera-swarm/providers/internal/schema"
 )
 
-// ServiceConfig is `docker:index/serviceConfig:ServiceConfig` (contract §3.5): a swarm
-// config. Swarm configs are immutable, so every input change replaces it.
+// ServiceConfig is `docker:index/serviceConfig:ServiceConfig`
+// (providers/CONTRACT.md#docker-serviceconfig): a swarm config. Swarm configs are
+// immutable, so every input change replaces it.
 type ServiceConfig struct{ host *dockerHost }
 
 // ServiceConfigArgs are the ServiceConfig inputs: exactly one of Data (standard base64) and
@@ -29,7 +33,8 @@ type ServiceConfigState struct {
 	ServiceConfigArgs
 }
 
-var serviceConfigPaths = newPropertyPaths("data", "dataRaw", "name", "labels", "labels[].label", "labels[].value")
+// serviceConfigPaths are the properties this plugin implements.
+var serviceConfigPaths = schema.PathsOf(ServiceConfigArgs{})
 
 // Annotate sets the token docker:index/serviceConfig:ServiceConfig.
 func (ServiceConfig) Annotate(a infer.Annotator) { a.SetToken("index/serviceConfig", "ServiceConfig") }
@@ -37,10 +42,7 @@ func (ServiceConfig) Annotate(a infer.Annotator) { a.SetToken("index/serviceConf
 // Check refuses unsupported properties, requires exactly one of data/dataRaw (TF
 // ExactlyOneOf), validates base64 and autonames.
 func (ServiceConfig) Check(ctx context.Context, req infer.CheckRequest) (infer.CheckResponse[ServiceConfigArgs], error) {
-	if failures := unsupportedProperties(req.NewInputs, serviceConfigPaths); len(failures) > 0 {
-		return infer.CheckResponse[ServiceConfigArgs]{Failures: failures}, nil
-	}
-	args, failures, err := infer.DefaultCheck[ServiceConfigArgs](ctx, req.NewInputs)
+	args, failures, err := checkInputs[ServiceConfigArgs](ctx, req.NewInputs, serviceConfigPaths)
 	if err != nil || len(failures) > 0 {
 		return infer.CheckResponse[ServiceConfigArgs]{Inputs: args, Failures: failures}, err
 	}
@@ -56,7 +58,7 @@ func (ServiceConfig) Check(ctx context.Context, req infer.CheckRequest) (infer.C
 		return infer.CheckResponse[ServiceConfigArgs]{Inputs: args, Failures: []p.CheckFailure{{
 			Property: "data", Reason: "one of data and dataRaw must be set"}}}, nil
 	case present("data"):
-		if failures := checkBase64("data", req.NewInputs, deref(args.Data)); len(failures) > 0 {
+		if failures := checkBase64("data", req.NewInputs, ptr.Deref(args.Data)); len(failures) > 0 {
 			return infer.CheckResponse[ServiceConfigArgs]{Inputs: args, Failures: failures}, nil
 		}
 	}
@@ -68,7 +70,7 @@ func (ServiceConfig) Check(ctx context.Context, req infer.CheckRequest) (infer.C
 
 // Diff replaces on any input change.
 func (ServiceConfig) Diff(ctx context.Context, req infer.DiffRequest[ServiceConfigArgs, ServiceConfigState]) (infer.DiffResponse, error) {
-	return diffResponse(diffInputs(req.State.ServiceConfigArgs, req.Inputs, replacesAll), req.Inputs.Name, urnNameFrom(ctx)), nil
+	return diffResponse(schema.Diff(req.State.ServiceConfigArgs, req.Inputs, replacesAll), req.Inputs.Name, urnNameFrom(ctx)), nil
 }
 
 // configPayload is the bytes a config holds: data decoded, or dataRaw as is.
@@ -80,7 +82,7 @@ func configPayload(args ServiceConfigArgs) ([]byte, error) {
 		}
 		return data, nil
 	}
-	return []byte(deref(args.DataRaw)), nil
+	return []byte(ptr.Deref(args.DataRaw)), nil
 }
 
 // Create creates the config; in preview it only echoes the inputs.
@@ -89,7 +91,7 @@ func (c ServiceConfig) Create(ctx context.Context, req infer.CreateRequest[Servi
 	if req.DryRun {
 		return infer.CreateResponse[ServiceConfigState]{Output: state}, nil
 	}
-	name := deref(req.Inputs.Name)
+	name := ptr.Deref(req.Inputs.Name)
 	data, err := configPayload(req.Inputs)
 	if err != nil {
 		return infer.CreateResponse[ServiceConfigState]{}, fmt.Errorf("creating config %q: %w", name, err)
@@ -154,7 +156,7 @@ func (c ServiceConfig) Delete(ctx context.Context, req infer.DeleteRequest[Servi
 		return infer.DeleteResponse{}, err
 	}
 	if err := api.ConfigRemove(ctx, req.ID); err != nil && !cerrdefs.IsNotFound(err) {
-		return infer.DeleteResponse{}, fmt.Errorf("removing config %s (%s): %w", deref(req.State.Name), req.ID, err)
+		return infer.DeleteResponse{}, fmt.Errorf("removing config %s (%s): %w", ptr.Deref(req.State.Name), req.ID, err)
 	}
 	return infer.DeleteResponse{}, nil
 }

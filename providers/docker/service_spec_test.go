@@ -10,12 +10,15 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/mount"
 	"github.com/docker/docker/api/types/swarm"
+
+	"github.com/galera-swarm/galera-swarm/providers/internal/ptr"
+	"github.com/galera-swarm/galera-swarm/providers/internal/schema"
 )
 
 // fullServiceArgs sets every property the plugin implements, as Check leaves them.
 func fullServiceArgs() ServiceArgs {
-	s := ptrTo[string]
-	i := ptrTo[int]
+	s := ptr.To[string]
+	i := ptr.To[int]
 	args := ServiceArgs{
 		Name:   s("galera"),
 		Labels: []Label{{Label: "tier", Value: "db"}},
@@ -29,13 +32,13 @@ func fullServiceArgs() ServiceArgs {
 				User:       s("mysql"),
 				Dir:        s("/var/lib/mysql"),
 				Labels:     []Label{{Label: "c", Value: "d"}},
-				ReadOnly:   ptrTo(false),
+				ReadOnly:   ptr.To(false),
 				StopSignal: s("SIGTERM"),
 				Secrets: []SecretRef{{SecretId: "sec1", SecretName: s("root-pw"), FileName: "/run/secrets/root",
 					FileUid: s("0"), FileGid: s("0"), FileMode: i(0o400)}},
 				Configs: []ConfigRef{{ConfigId: "cfg1", ConfigName: s("haproxy"), FileName: "/etc/haproxy.cfg",
 					FileUid: s("0"), FileGid: s("0"), FileMode: i(0o444)}},
-				Mounts: []Mount{{Type: "volume", Source: s("{{.Service.Name}}-{{.Task.Slot}}-data"), Target: "/var/lib/mysql", ReadOnly: ptrTo(false)}},
+				Mounts: []Mount{{Type: "volume", Source: s("{{.Service.Name}}-{{.Task.Slot}}-data"), Target: "/var/lib/mysql", ReadOnly: ptr.To(false)}},
 				Healthcheck: &Healthcheck{Tests: []string{"CMD", "/usr/local/bin/galera-health"},
 					Interval: s("5s"), Timeout: s("3s"), StartPeriod: s("10m"), Retries: i(3)},
 				StopGracePeriod: s("60s"),
@@ -114,6 +117,7 @@ func TestServiceSpecDefaults(t *testing.T) {
 		Secrets: []SecretRef{{SecretId: "s", FileName: "/run/secrets/x"}}}},
 		EndpointSpec: &EndpointSpec{Ports: []Port{{TargetPort: 80}}},
 		UpdateConfig: &DeployConfig{}}
+	applyServiceDefaults(&args) // Check's job: the spec builders apply no defaults
 	spec, err := serviceSpec(args)
 	if err != nil {
 		t.Fatal(err)
@@ -133,26 +137,26 @@ func TestServiceSpecDefaults(t *testing.T) {
 	if uc.Parallelism != 1 || uc.FailureAction != "pause" || uc.Monitor != 5*time.Second || uc.Order != "stop-first" {
 		t.Errorf("update config defaults = %+v", uc)
 	}
-	if global, _ := serviceSpec(ServiceArgs{Mode: &ServiceMode{Global: ptrTo(true)}}); global.Mode.Global == nil || global.Mode.Replicated != nil {
+	if global, _ := serviceSpec(ServiceArgs{Mode: &ServiceMode{Global: ptr.To(true)}}); global.Mode.Global == nil || global.Mode.Replicated != nil {
 		t.Errorf("global mode = %+v", global.Mode)
 	}
 }
 
 func TestServiceSpecRefusesBadValues(t *testing.T) {
 	cases := map[string]func(*ServiceArgs){
-		"taskSpec.containerSpec.stopGracePeriod": func(a *ServiceArgs) { a.TaskSpec.ContainerSpec.StopGracePeriod = ptrTo("a minute") },
-		"taskSpec.restartPolicy.delay":           func(a *ServiceArgs) { a.TaskSpec.RestartPolicy.Delay = ptrTo("5") },
-		"updateConfig.maxFailureRatio":           func(a *ServiceArgs) { a.UpdateConfig.MaxFailureRatio = ptrTo("ten percent") },
+		"taskSpec.containerSpec.stopGracePeriod": func(a *ServiceArgs) { a.TaskSpec.ContainerSpec.StopGracePeriod = ptr.To("a minute") },
+		"taskSpec.restartPolicy.delay":           func(a *ServiceArgs) { a.TaskSpec.RestartPolicy.Delay = ptr.To("5") },
+		"updateConfig.maxFailureRatio":           func(a *ServiceArgs) { a.UpdateConfig.MaxFailureRatio = ptr.To("ten percent") },
 		"taskSpec.placement.prefs[0]":            func(a *ServiceArgs) { a.TaskSpec.Placement.Prefs = []string{"pack=x"} },
 		"taskSpec.networksAdvanceds[0].driverOpts[0]": func(a *ServiceArgs) {
 			a.TaskSpec.NetworksAdvanceds[0].DriverOpts = []string{"novalue"}
 		},
 		"taskSpec.networksAdvanceds[0]":         func(a *ServiceArgs) { a.TaskSpec.NetworksAdvanceds[0].Id = nil },
 		"taskSpec.containerSpec.mounts[0].type": func(a *ServiceArgs) { a.TaskSpec.ContainerSpec.Mounts[0].Type = "npipe" },
-		"mode.replicated.replicas":              func(a *ServiceArgs) { a.Mode.Replicated.Replicas = ptrTo(-1) },
+		"mode.replicated.replicas":              func(a *ServiceArgs) { a.Mode.Replicated.Replicas = ptr.To(-1) },
 		"endpointSpec.ports[0]":                 func(a *ServiceArgs) { a.EndpointSpec.Ports[0].TargetPort = 0 },
 		"taskSpec.containerSpec.healthcheck.interval": func(a *ServiceArgs) {
-			a.TaskSpec.ContainerSpec.Healthcheck.Interval = ptrTo("often")
+			a.TaskSpec.ContainerSpec.Healthcheck.Interval = ptr.To("often")
 		},
 	}
 	for prop, breakIt := range cases {
@@ -182,15 +186,15 @@ func TestServiceRoundTripsThroughSwarm(t *testing.T) {
 	if !reflect.DeepEqual(got, args) {
 		t.Errorf("round trip changed the inputs\n got %s\nwant %s", dump(got), dump(args))
 	}
-	if diff := diffInputs(args, got, serviceReplaces); len(diff) > 0 {
+	if diff := schema.Diff(args, got, serviceReplaces); len(diff) > 0 {
 		t.Errorf("round trip shows a diff: %v", diff)
 	}
 }
 
 func TestServiceReadKeepsTheUsersSpellingAndLeavesDockerDefaultsOut(t *testing.T) {
-	args := ServiceArgs{Name: ptrTo("web"), TaskSpec: TaskSpec{ContainerSpec: ContainerSpec{
-		Image: "nginx:1.27", StopGracePeriod: ptrTo("1m")}},
-		UpdateConfig: &DeployConfig{Monitor: ptrTo("60s"), MaxFailureRatio: ptrTo("0")}}
+	args := ServiceArgs{Name: ptr.To("web"), TaskSpec: TaskSpec{ContainerSpec: ContainerSpec{
+		Image: "nginx:1.27", StopGracePeriod: ptr.To("1m")}},
+		UpdateConfig: &DeployConfig{Monitor: ptr.To("60s"), MaxFailureRatio: ptr.To("0")}}
 	applyServiceDefaults(&args)
 	spec, err := serviceSpec(args)
 	if err != nil {
@@ -201,7 +205,7 @@ func TestServiceReadKeepsTheUsersSpellingAndLeavesDockerDefaultsOut(t *testing.T
 	spec.TaskTemplate.ContainerSpec.Isolation = "default"
 	spec.EndpointSpec = &swarm.EndpointSpec{Mode: swarm.ResolutionModeVIP}
 	spec.TaskTemplate.Resources = &swarm.ResourceRequirements{Limits: &swarm.Limit{}, Reservations: &swarm.Resources{}}
-	spec.TaskTemplate.RestartPolicy = &swarm.RestartPolicy{Condition: "any", MaxAttempts: ptrTo[uint64](0)}
+	spec.TaskTemplate.RestartPolicy = &swarm.RestartPolicy{Condition: "any", MaxAttempts: ptr.To[uint64](0)}
 	spec.TaskTemplate.Placement = &swarm.Placement{}
 	spec.TaskTemplate.ForceUpdate = 0
 	got := serviceArgsFrom(inspected(spec), args, nil)
@@ -209,18 +213,18 @@ func TestServiceReadKeepsTheUsersSpellingAndLeavesDockerDefaultsOut(t *testing.T
 		t.Errorf("read drifted\n got %s\nwant %s", dump(got), dump(args))
 	}
 	// A real change is reported in Docker's spelling.
-	spec.TaskTemplate.ContainerSpec.StopGracePeriod = ptrTo(90 * time.Second)
+	spec.TaskTemplate.ContainerSpec.StopGracePeriod = ptr.To(90 * time.Second)
 	got = serviceArgsFrom(inspected(spec), args, nil)
-	if deref(got.TaskSpec.ContainerSpec.StopGracePeriod) != "1m30s" {
-		t.Errorf("stopGracePeriod = %v", deref(got.TaskSpec.ContainerSpec.StopGracePeriod))
+	if ptr.Deref(got.TaskSpec.ContainerSpec.StopGracePeriod) != "1m30s" {
+		t.Errorf("stopGracePeriod = %v", ptr.Deref(got.TaskSpec.ContainerSpec.StopGracePeriod))
 	}
 }
 
 func TestServiceReadOrdersSetsLikeTheInputs(t *testing.T) {
 	args := fullServiceArgs()
 	args.TaskSpec.ContainerSpec.Secrets = []SecretRef{
-		{SecretId: "b", FileName: "/run/secrets/b", FileUid: ptrTo("0"), FileGid: ptrTo("0"), FileMode: ptrTo(292)},
-		{SecretId: "a", FileName: "/run/secrets/a", FileUid: ptrTo("0"), FileGid: ptrTo("0"), FileMode: ptrTo(292)},
+		{SecretId: "b", FileName: "/run/secrets/b", FileUid: ptr.To("0"), FileGid: ptr.To("0"), FileMode: ptr.To(292)},
+		{SecretId: "a", FileName: "/run/secrets/a", FileUid: ptr.To("0"), FileGid: ptr.To("0"), FileMode: ptr.To(292)},
 	}
 	args.TaskSpec.Placement.Constraints = []string{"z==1", "a==1"}
 	spec, _ := serviceSpec(args)
@@ -236,11 +240,11 @@ func TestServiceReadOrdersSetsLikeTheInputs(t *testing.T) {
 
 func TestServiceReadResolvesNetworkNames(t *testing.T) {
 	args := fullServiceArgs()
-	args.TaskSpec.NetworksAdvanceds = []NetworkAttachment{{Id: ptrTo("appnet")}}
+	args.TaskSpec.NetworksAdvanceds = []NetworkAttachment{{Id: ptr.To("appnet")}}
 	spec, _ := serviceSpec(args)
 	spec.TaskTemplate.Networks[0].Target = "id-of-appnet"
 	got := serviceArgsFrom(inspected(spec), args, func(ref string) string { return "id-of-" + ref })
-	if deref(got.TaskSpec.NetworksAdvanceds[0].Id) != "appnet" {
+	if ptr.Deref(got.TaskSpec.NetworksAdvanceds[0].Id) != "appnet" {
 		t.Errorf("network ref = %s", dump(got.TaskSpec.NetworksAdvanceds))
 	}
 }
@@ -253,22 +257,22 @@ func TestServiceDiffDecidesUpdateOrReplace(t *testing.T) {
 		wantReplace bool
 	}{
 		{"image", func(a *ServiceArgs) { a.TaskSpec.ContainerSpec.Image = "mariadb:12" }, "taskSpec.containerSpec.image", false},
-		{"replicas", func(a *ServiceArgs) { a.Mode.Replicated.Replicas = ptrTo(5) }, "mode.replicated.replicas", false},
+		{"replicas", func(a *ServiceArgs) { a.Mode.Replicated.Replicas = ptr.To(5) }, "mode.replicated.replicas", false},
 		{"env", func(a *ServiceArgs) { a.TaskSpec.ContainerSpec.Env["A"] = "9" }, "taskSpec.containerSpec.env", false},
 		{"secret id", func(a *ServiceArgs) { a.TaskSpec.ContainerSpec.Secrets[0].SecretId = "sec2" }, "taskSpec.containerSpec.secrets[0].secretId", false},
-		{"monitor", func(a *ServiceArgs) { a.UpdateConfig.Monitor = ptrTo("90s") }, "updateConfig.monitor", false},
-		{"converge", func(a *ServiceArgs) { a.ConvergeConfig.Timeout = ptrTo("1m") }, "convergeConfig.timeout", false},
+		{"monitor", func(a *ServiceArgs) { a.UpdateConfig.Monitor = ptr.To("90s") }, "updateConfig.monitor", false},
+		{"converge", func(a *ServiceArgs) { a.ConvergeConfig.Timeout = ptr.To("1m") }, "convergeConfig.timeout", false},
 		{"labels", func(a *ServiceArgs) { a.Labels = nil }, "labels", false},
-		{"name", func(a *ServiceArgs) { a.Name = ptrTo("galera2") }, "name", true},
-		{"network", func(a *ServiceArgs) { a.TaskSpec.NetworksAdvanceds[0].Id = ptrTo("net2") }, "taskSpec.networksAdvanceds[0].id", true},
+		{"name", func(a *ServiceArgs) { a.Name = ptr.To("galera2") }, "name", true},
+		{"network", func(a *ServiceArgs) { a.TaskSpec.NetworksAdvanceds[0].Id = ptr.To("net2") }, "taskSpec.networksAdvanceds[0].id", true},
 		{"alias", func(a *ServiceArgs) { a.TaskSpec.NetworksAdvanceds[0].Aliases = []string{"x"} }, "taskSpec.networksAdvanceds[0].aliases", true},
-		{"global", func(a *ServiceArgs) { a.Mode = &ServiceMode{Global: ptrTo(true)} }, "mode.global", true},
+		{"global", func(a *ServiceArgs) { a.Mode = &ServiceMode{Global: ptr.To(true)} }, "mode.global", true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			old, next := fullServiceArgs(), fullServiceArgs()
 			c.change(&next)
-			resp := diffResponse(diffInputs(old, next, serviceReplaces), next.Name, "db")
+			resp := diffResponse(schema.Diff(old, next, serviceReplaces), next.Name, "db")
 			d, ok := resp.DetailedDiff[c.wantPath]
 			if !ok || !resp.HasChanges {
 				t.Fatalf("no diff at %s: %v", c.wantPath, resp.DetailedDiff)
@@ -286,10 +290,10 @@ func TestServiceDiffDecidesUpdateOrReplace(t *testing.T) {
 
 func TestDiffComparesDurationsAndRatiosByValue(t *testing.T) {
 	old, next := fullServiceArgs(), fullServiceArgs()
-	next.TaskSpec.ContainerSpec.StopGracePeriod = ptrTo("1m0s")
-	next.UpdateConfig.MaxFailureRatio = ptrTo("0.0")
+	next.TaskSpec.ContainerSpec.StopGracePeriod = ptr.To("1m0s")
+	next.UpdateConfig.MaxFailureRatio = ptr.To("0.0")
 	next.TaskSpec.ContainerSpec.Env = map[string]string{"A": "1", "B": "2"}
-	if d := diffInputs(old, next, serviceReplaces); len(d) > 0 {
+	if d := schema.Diff(old, next, serviceReplaces); len(d) > 0 {
 		t.Errorf("equal values reported as changes: %v", d)
 	}
 }
@@ -332,7 +336,7 @@ func TestTaskFailuresQuoteSwarm(t *testing.T) {
 
 func TestUpdateOutcome(t *testing.T) {
 	started := time.Now()
-	before := &swarm.UpdateStatus{State: swarm.UpdateStateCompleted, StartedAt: ptrTo(started.Add(-time.Hour))}
+	before := &swarm.UpdateStatus{State: swarm.UpdateStateCompleted, StartedAt: ptr.To(started.Add(-time.Hour))}
 	cases := []struct {
 		status  *swarm.UpdateStatus
 		want    updateProgress

@@ -1,8 +1,15 @@
 package docker
 
-// Service input types, by wire name (contract §3.6). Pointers are optional properties; a
-// `docker:"duration"` tag marks Go duration strings and `docker:"float"` numbers written as
-// text, both compared by value in Diff.
+import (
+	"github.com/galera-swarm/galera-swarm/providers/internal/ptr"
+	"github.com/galera-swarm/galera-swarm/providers/internal/schema"
+)
+
+// Service input types, by wire name (providers/CONTRACT.md#docker-service). Pointers are
+// optional properties; a `compare:"duration"` tag marks Go duration strings and
+// `compare:"number"` numbers written as text, both compared by value in Diff (schema.Diff).
+// The tags are the only declaration of the supported properties: servicePaths is derived
+// from them.
 
 // ServiceArgs are the Service inputs.
 type ServiceArgs struct {
@@ -47,7 +54,7 @@ type ContainerSpec struct {
 	Configs         []ConfigRef       `pulumi:"configs,optional"`
 	Mounts          []Mount           `pulumi:"mounts,optional"`
 	Healthcheck     *Healthcheck      `pulumi:"healthcheck,optional"`
-	StopGracePeriod *string           `pulumi:"stopGracePeriod,optional" docker:"duration"`
+	StopGracePeriod *string           `pulumi:"stopGracePeriod,optional" compare:"duration"`
 }
 
 // SecretRef is one `containerSpec.secrets` item.
@@ -81,9 +88,9 @@ type Mount struct {
 // Healthcheck is `containerSpec.healthcheck`.
 type Healthcheck struct {
 	Tests       []string `pulumi:"tests"`
-	Interval    *string  `pulumi:"interval,optional" docker:"duration"`
-	Timeout     *string  `pulumi:"timeout,optional" docker:"duration"`
-	StartPeriod *string  `pulumi:"startPeriod,optional" docker:"duration"`
+	Interval    *string  `pulumi:"interval,optional" compare:"duration"`
+	Timeout     *string  `pulumi:"timeout,optional" compare:"duration"`
+	StartPeriod *string  `pulumi:"startPeriod,optional" compare:"duration"`
 	Retries     *int     `pulumi:"retries,optional"`
 }
 
@@ -118,9 +125,9 @@ type ResourceAmounts struct {
 // RestartPolicy is `taskSpec.restartPolicy`.
 type RestartPolicy struct {
 	Condition   *string `pulumi:"condition,optional"`
-	Delay       *string `pulumi:"delay,optional" docker:"duration"`
+	Delay       *string `pulumi:"delay,optional" compare:"duration"`
 	MaxAttempts *int    `pulumi:"maxAttempts,optional"`
-	Window      *string `pulumi:"window,optional" docker:"duration"`
+	Window      *string `pulumi:"window,optional" compare:"duration"`
 }
 
 // LogDriver is `taskSpec.logDriver`.
@@ -158,64 +165,88 @@ type Port struct {
 // DeployConfig is `updateConfig` or `rollbackConfig` (same shape).
 type DeployConfig struct {
 	Parallelism     *int    `pulumi:"parallelism,optional"`
-	Delay           *string `pulumi:"delay,optional" docker:"duration"`
+	Delay           *string `pulumi:"delay,optional" compare:"duration"`
 	FailureAction   *string `pulumi:"failureAction,optional"`
-	Monitor         *string `pulumi:"monitor,optional" docker:"duration"`
-	MaxFailureRatio *string `pulumi:"maxFailureRatio,optional" docker:"float"`
+	Monitor         *string `pulumi:"monitor,optional" compare:"duration"`
+	MaxFailureRatio *string `pulumi:"maxFailureRatio,optional" compare:"number"`
 	Order           *string `pulumi:"order,optional"`
 }
 
 // ConvergeConfig is `convergeConfig`: how long Create/Update wait for the service to run.
 // It is not a Docker property.
 type ConvergeConfig struct {
-	Delay   *string `pulumi:"delay,optional" docker:"duration"`
-	Timeout *string `pulumi:"timeout,optional" docker:"duration"`
+	Delay   *string `pulumi:"delay,optional" compare:"duration"`
+	Timeout *string `pulumi:"timeout,optional" compare:"duration"`
 }
 
-// servicePaths are the Service properties this plugin implements (everything else fails
-// Check, see unsupportedProperties).
-var servicePaths = newPropertyPaths(
-	"name", "labels", "labels[].label", "labels[].value",
-	"taskSpec", "taskSpec.containerSpec",
-	"taskSpec.containerSpec.image", "taskSpec.containerSpec.hostname",
-	"taskSpec.containerSpec.env", "taskSpec.containerSpec.env.*",
-	"taskSpec.containerSpec.args", "taskSpec.containerSpec.commands",
-	"taskSpec.containerSpec.user", "taskSpec.containerSpec.dir",
-	"taskSpec.containerSpec.labels", "taskSpec.containerSpec.labels[].label", "taskSpec.containerSpec.labels[].value",
-	"taskSpec.containerSpec.readOnly", "taskSpec.containerSpec.stopSignal",
-	"taskSpec.containerSpec.secrets",
-	"taskSpec.containerSpec.secrets[].secretId", "taskSpec.containerSpec.secrets[].secretName",
-	"taskSpec.containerSpec.secrets[].fileName", "taskSpec.containerSpec.secrets[].fileUid",
-	"taskSpec.containerSpec.secrets[].fileGid", "taskSpec.containerSpec.secrets[].fileMode",
-	"taskSpec.containerSpec.configs",
-	"taskSpec.containerSpec.configs[].configId", "taskSpec.containerSpec.configs[].configName",
-	"taskSpec.containerSpec.configs[].fileName", "taskSpec.containerSpec.configs[].fileUid",
-	"taskSpec.containerSpec.configs[].fileGid", "taskSpec.containerSpec.configs[].fileMode",
-	"taskSpec.containerSpec.mounts",
-	"taskSpec.containerSpec.mounts[].type", "taskSpec.containerSpec.mounts[].target",
-	"taskSpec.containerSpec.mounts[].source", "taskSpec.containerSpec.mounts[].readOnly",
-	"taskSpec.containerSpec.healthcheck",
-	"taskSpec.containerSpec.healthcheck.tests", "taskSpec.containerSpec.healthcheck.interval",
-	"taskSpec.containerSpec.healthcheck.timeout", "taskSpec.containerSpec.healthcheck.startPeriod",
-	"taskSpec.containerSpec.healthcheck.retries",
-	"taskSpec.containerSpec.stopGracePeriod",
-	"taskSpec.networksAdvanceds", "taskSpec.networksAdvanceds[].id", "taskSpec.networksAdvanceds[].name",
-	"taskSpec.networksAdvanceds[].aliases", "taskSpec.networksAdvanceds[].driverOpts",
-	"taskSpec.placement", "taskSpec.placement.constraints", "taskSpec.placement.prefs",
-	"taskSpec.placement.maxReplicas",
-	"taskSpec.resources", "taskSpec.resources.limits", "taskSpec.resources.limits.nanoCpus",
-	"taskSpec.resources.limits.memoryBytes", "taskSpec.resources.reservation",
-	"taskSpec.resources.reservation.nanoCpus", "taskSpec.resources.reservation.memoryBytes",
-	"taskSpec.restartPolicy", "taskSpec.restartPolicy.condition", "taskSpec.restartPolicy.delay",
-	"taskSpec.restartPolicy.maxAttempts", "taskSpec.restartPolicy.window",
-	"taskSpec.logDriver", "taskSpec.logDriver.name", "taskSpec.logDriver.options", "taskSpec.logDriver.options.*",
-	"mode", "mode.replicated", "mode.replicated.replicas", "mode.global",
-	"endpointSpec", "endpointSpec.mode", "endpointSpec.ports",
-	"endpointSpec.ports[].targetPort", "endpointSpec.ports[].publishedPort",
-	"endpointSpec.ports[].publishMode", "endpointSpec.ports[].protocol", "endpointSpec.ports[].name",
-	"updateConfig", "updateConfig.parallelism", "updateConfig.delay", "updateConfig.failureAction",
-	"updateConfig.monitor", "updateConfig.maxFailureRatio", "updateConfig.order",
-	"rollbackConfig", "rollbackConfig.parallelism", "rollbackConfig.delay", "rollbackConfig.failureAction",
-	"rollbackConfig.monitor", "rollbackConfig.maxFailureRatio", "rollbackConfig.order",
-	"convergeConfig", "convergeConfig.delay", "convergeConfig.timeout",
+// servicePaths are the Service properties this plugin implements; Check refuses the rest.
+var servicePaths = schema.PathsOf(ServiceArgs{})
+
+// Defaults of the official provider (providers/CONTRACT.md#docker-service), filled in Check
+// (and only there) so that state, refresh, diffs and the spec sent to Docker all see the
+// same values.
+const (
+	defaultFileID          = "0"
+	defaultFileMode        = 0o444
+	defaultParallelism     = 1
+	defaultFailureAction   = "pause"
+	defaultMonitor         = "5s"
+	defaultMaxFailureRatio = "0.0"
+	defaultOrder           = "stop-first"
+	defaultDeployDelay     = "0s"
+	defaultConvergeDelay   = "7s"
+	defaultConvergeTimeout = "3m"
+	defaultHealthDuration  = "0s"
+	defaultPublishMode     = "ingress"
+	defaultProtocol        = "tcp"
+	defaultReplicas        = 1
 )
+
+// applyServiceDefaults fills the official provider's defaults into the objects the program
+// gave (it never adds an object the program left out).
+func applyServiceDefaults(args *ServiceArgs) {
+	cs := &args.TaskSpec.ContainerSpec
+	for i := range cs.Secrets {
+		fileDefaults(&cs.Secrets[i].FileUid, &cs.Secrets[i].FileGid, &cs.Secrets[i].FileMode)
+	}
+	for i := range cs.Configs {
+		fileDefaults(&cs.Configs[i].FileUid, &cs.Configs[i].FileGid, &cs.Configs[i].FileMode)
+	}
+	if h := cs.Healthcheck; h != nil {
+		ptr.SetDefault(&h.Interval, defaultHealthDuration)
+		ptr.SetDefault(&h.Timeout, defaultHealthDuration)
+		ptr.SetDefault(&h.StartPeriod, defaultHealthDuration)
+		ptr.SetDefault(&h.Retries, 0)
+	}
+	for _, c := range []*DeployConfig{args.UpdateConfig, args.RollbackConfig} {
+		if c == nil {
+			continue
+		}
+		ptr.SetDefault(&c.Parallelism, defaultParallelism)
+		ptr.SetDefault(&c.Delay, defaultDeployDelay)
+		ptr.SetDefault(&c.FailureAction, defaultFailureAction)
+		ptr.SetDefault(&c.Monitor, defaultMonitor)
+		ptr.SetDefault(&c.MaxFailureRatio, defaultMaxFailureRatio)
+		ptr.SetDefault(&c.Order, defaultOrder)
+	}
+	if c := args.ConvergeConfig; c != nil {
+		ptr.SetDefault(&c.Delay, defaultConvergeDelay)
+		ptr.SetDefault(&c.Timeout, defaultConvergeTimeout)
+	}
+	if m := args.Mode; m != nil && m.Replicated != nil {
+		ptr.SetDefault(&m.Replicated.Replicas, defaultReplicas)
+	}
+	if e := args.EndpointSpec; e != nil {
+		for i := range e.Ports {
+			ptr.SetDefault(&e.Ports[i].PublishMode, defaultPublishMode)
+			ptr.SetDefault(&e.Ports[i].Protocol, defaultProtocol)
+		}
+	}
+}
+
+// fileDefaults fills the owner and mode of a secret or config file.
+func fileDefaults(uid, gid **string, mode **int) {
+	ptr.SetDefault(uid, defaultFileID)
+	ptr.SetDefault(gid, defaultFileID)
+	ptr.SetDefault(mode, defaultFileMode)
+}
