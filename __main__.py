@@ -15,6 +15,7 @@ from components.password_rotation import PasswordRotation, PasswordRotationArgs
 from components.service_spec import ServiceModes
 from components.swarm_cluster import SshLogin, SwarmCluster, SwarmClusterArgs, SwarmHost
 from components.wordpress_app import WordPressApp, WordPressAppArgs
+from galera_swarm.lifecycle import HOSTS_OUTPUT, LEADER_OUTPUT, host_keys, read_previous_deployment
 from galera_swarm.placement import etcd_member_hosts
 from galera_swarm.settings import ConfigError, load_settings
 
@@ -32,9 +33,17 @@ if not key_path.is_file():
         f"galera-swarm:ssh.privateKeyPath: no file at {key_path}; point it at the SSH private key "
         "for the hosts (for the local lab, run `lab/lab up` first)")
 
+# Each host keeps the key it joined under (a rename or reorder deletes nothing); changes that
+# would remove a node still in use are refused here, before anything runs.
+try:
+    keys = host_keys(settings.hosts, read_previous_deployment())
+except ConfigError as err:
+    raise pulumi.RunError(str(err)) from None
+
 swarm = SwarmCluster("swarm", SwarmClusterArgs(
-    hosts=[SwarmHost(name=h.name, address=h.address, role=h.role, availability=h.availability,
-                     labels=dict(h.labels)) for h in settings.hosts],
+    hosts=[SwarmHost(key=key, name=h.name, address=h.address, advertise_address=h.advertise_address,
+                     role=h.role, availability=h.availability, labels=dict(h.labels))
+           for key, h in zip(keys, settings.hosts)],
     ssh=SshLogin(user=settings.ssh.user, port=settings.ssh.port, private_key_path=str(key_path.resolve()),
                  ignore_host_key=settings.ssh.ignore_host_key),
     private_key=pulumi.Output.secret(key_path.read_text())))
@@ -105,6 +114,8 @@ if wp_settings.enabled:
 
 pulumi.export("manager_address", swarm.manager_address)
 pulumi.export("nodes", swarm.node_ids)
+pulumi.export(HOSTS_OUTPUT, swarm.hosts)
+pulumi.export(LEADER_OUTPUT, swarm.leader_key)
 pulumi.export("manager_join_token", swarm.manager_join_token)
 pulumi.export("worker_join_token", swarm.worker_join_token)
 pulumi.export("network", network.network_name)

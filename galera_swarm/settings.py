@@ -33,6 +33,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
 
 from components import etcd_discovery, swarm_cluster
+from components.remote import host_port  # noqa: F401  (the one rule, re-exported for callers of settings)
 from galera_swarm import placement
 
 NAMESPACE = "galera-swarm"
@@ -292,12 +293,6 @@ def resolve_address(name: str) -> str:
     infos = socket.getaddrinfo(name, None, proto=socket.IPPROTO_TCP)
     infos.sort(key=lambda i: i[0] != socket.AF_INET)
     return str(infos[0][4][0])
-
-
-def host_port(address: str, port: int) -> str:
-    """`address:port` as Docker and SSH URLs write it: an IPv6 literal in brackets
-    (`[2001:db8::2]:2377`), anything else as is."""
-    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
 
 
 _DNS_NAME = re.compile(
@@ -575,6 +570,13 @@ class StackSettings(_Schema):
                 if value in seen:
                     found.append((None, f"duplicate {attr} {value!r}; every host needs its own {attr}"))
                 seen.add(value)
+        resolved: dict[str, str] = {}
+        for h in hosts:
+            other = resolved.setdefault(h.advertise_address, h.address)
+            if other != h.address:
+                # Two entries for one machine: one would remove the other's node as "gone".
+                found.append((None, f"{h.address!r} resolves to {h.advertise_address}, the address of "
+                              f"{other!r}; list every host once"))
         managers = sum(h.is_manager for h in hosts)
         if managers == 0:
             found.append((None, "no manager; set `role: manager` on at least one host "
