@@ -181,13 +181,13 @@ def _leader_problems(hosts: Sequence[KeyedHost], keys: Sequence[str],
 
 def _legacy_problems(hosts: Sequence[KeyedHost], previous: PreviousDeployment) -> list[str]:
     names = {h.name for h in hosts}
-    gone = [n for n in previous.legacy_names if n not in names]
+    gone = sorted(n for n in previous.legacy_names if n not in names)
     if not gone:
         return []
     return [f"{NAMESPACE}:hosts: {', '.join(gone)} left hosts, but the last deployment was made by a "
             "version whose delete step runs `docker swarm leave --force` unchecked (no `hosts` "
             "output in the stack); run `pulumi up` once with the hosts as they were "
-            f"({', '.join(previous.legacy_names)}), then rename or remove hosts"]
+            f"({', '.join(sorted(previous.legacy_names))}), then rename or remove hosts"]
 
 
 def host_keys(hosts: Sequence[KeyedHost], previous: PreviousDeployment) -> list[str]:
