@@ -155,8 +155,8 @@ def node_settings_script(host: SwarmHost, node_id: str) -> str:
 def removal_gate_script(host: SwarmHost, node_id: str) -> str:
     """Run on the leader before a joined host leaves (the delete of its node settings):
 
-    1. every node swarm lists at the host's address must be `node_id` and carry this host's key,
-       else refuse (that node is in config under another key);
+    1. a node that swarm lists up at the host's address must be `node_id` and carry no other
+       host's key, else refuse (that node is in config under another key);
     2. a manager goes only if the other managers keep a reachable majority after it is demoted
        (Raft quorum), else refuse;
     3. drain it and wait until no task runs there (DRAIN_TIMEOUT_S);
@@ -167,8 +167,10 @@ def removal_gate_script(host: SwarmHost, node_id: str) -> str:
     return (
         "for id in $(docker node ls -q); do\n"
         f"  [ \"$(docker node inspect --format '{{{{.Status.Addr}}}}' \"$id\")\" = {addr} ] || continue\n"
+        # A down record of an earlier node at this address is no one's (forget_script removes it).
+        "  [ \"$(docker node inspect --format '{{.Status.State}}' \"$id\")\" != down ] || continue\n"
         "  claim=$(" + _label(HOST_KEY_LABEL, '"$id"') + ")\n"
-        f"  if [ \"$id\" != {nid} ] || [ \"$claim\" != {key} ]; then\n"
+        f"  if [ \"$id\" != {nid} ] || {{ [ -n \"$claim\" ] && [ \"$claim\" != {key} ]; }}; then\n"
         f"    echo \"refusing to remove {name}: the node at {host.advertise_address} is $id (host key "
         f"'$claim'), not {node_id} that joined as {host.key}; it is in hosts under another name. "
         f"Drop this host's stale swarm-*-{host.key} resources with pulumi state delete (the node "

@@ -4,8 +4,15 @@ its fix, and a removed host goes through the removal gate before it leaves."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
+from components.swarm_cluster import SwarmHost, forget_script, node_leave_script, removal_gate_script
 from galera_swarm.lifecycle import KnownHost, PreviousDeployment, plan_hosts
 from galera_swarm.settings import ConfigError, parse_settings
 from tests.unit.conftest import SwarmMocks, previous_outputs, resolve, run_program, stack_config
@@ -109,7 +116,7 @@ def test_removing_a_host_leaves_only_its_resources_to_delete(key_path):
 # ------------------------------------------------------------------ what a removal runs
 def test_removal_gate_checks_the_node_then_keeps_quorum_then_drains_then_demotes(program):
     gate = program().mocks.named("swarm-node-docker2").inputs["delete"]
-    steps = ["[ \"$id\" != nodeid-docker2 ] || [ \"$claim\" != docker2 ]",
+    steps = ["if [ \"$id\" != nodeid-docker2 ] || { [ -n \"$claim\" ] && [ \"$claim\" != docker2 ]; }; then",
              "--filter role=manager",
              "if [ $((reachable * 2)) -le \"$others\" ]; then",
              "docker node update --availability drain nodeid-docker2",
@@ -149,7 +156,7 @@ def test_every_node_is_marked_with_its_hosts_key(key_path):
     ("db2.example.test", "192.0.2.42", "192.0.2.42", "192.0.2.42:2377"),
 ])
 def test_join_advertises_the_ip_and_brackets_ipv6(address, resolved, advertise, listen, key_path):
-    from components.swarm_cluster import SwarmHost, join_script
+    from components.swarm_cluster import join_script
     leader = SwarmHost(key="docker1", name="docker1", address="::1", advertise_address="::1",
                        role="manager", availability="active", labels={})
     settings = parse_settings(stack_config(key_path, host_count=1, hosts=[{"name": "db2", "address": address}]),
@@ -271,3 +278,106 @@ def test_previous_deployment_reads_the_outputs_it_needs():
                               "role": "worker"}}, "leader_host": "docker1", "nodes": {"db2": "n2"}})
     assert recorded == PreviousDeployment(
         hosts=(KnownHost("docker2", "db2", "192.0.2.12", "192.0.2.12", "worker"),), leader="docker1")
+
+
+# ------------------------------------------------------------------ the removal scripts, run
+FAKE_DOCKER = Path(__file__).with_name("fake_docker.py")
+DOCKER2 = SwarmHost(key="docker2", name="db2", address="192.0.2.12", advertise_address="192.0.2.12",
+                    role="manager", availability="active", labels={})
+
+
+def node(addr, role="manager", status="Reachable", key=None, tasks=(), state="ready", **extra):
+    return {"addr": addr, "role": role, "manager_status": status if role == "manager" else "",
+            "labels": {"galera-swarm.host": key} if key else {}, "tasks": list(tasks), "state": state, **extra}
+
+
+def run_script(tmp_path, script: str, nodes: dict, local: dict | None = None):
+    """`script` as remote.run sends it (after `set -eu`) under sh, with the fake docker on PATH:
+    (exit code, stderr, docker calls, the swarm afterwards)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    (bin_dir / "docker").write_text(f"#!/bin/sh\nexec {sys.executable} {FAKE_DOCKER} \"$@\"\n")
+    (bin_dir / "sleep").write_text("#!/bin/sh\n:\n")
+    for tool in ("docker", "sleep"):
+        (bin_dir / tool).chmod(0o755)
+    state, log = tmp_path / "swarm.json", tmp_path / "calls.log"
+    state.write_text(json.dumps({"nodes": nodes, "local": local or {}}))
+    log.write_text("")
+    done = subprocess.run(["sh", "-c", "set -eu\n" + script], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}",
+                               "FAKE_SWARM": str(state), "FAKE_SWARM_LOG": str(log)})
+    return done.returncode, done.stderr, log.read_text().splitlines(), json.loads(state.read_text())
+
+
+def lab_nodes(**docker2):
+    return {"n1": node("192.0.2.11", status="Leader", key="docker1"),
+            "n2": node("192.0.2.12", key="docker2", tasks=["Running 5 minutes ago"], **docker2),
+            "n3": node("192.0.2.13", key="docker3")}
+
+
+def test_the_gate_drains_then_demotes_a_removed_manager(tmp_path):
+    code, err, calls, after = run_script(tmp_path, removal_gate_script(DOCKER2, "n2"), lab_nodes())
+    assert (code, err) == (0, "")
+    assert calls.index("node update --availability drain n2") < calls.index("node demote n2")
+    assert after["nodes"]["n2"]["role"] == "worker"
+    assert after["nodes"]["n2"]["tasks"] == ["Shutdown 1 second ago"]
+
+
+def test_the_gate_refuses_a_node_that_is_in_hosts_under_another_key(tmp_path):
+    code, err, calls, after = run_script(tmp_path, removal_gate_script(DOCKER2, "n2"), lab_nodes(labels={
+        "galera-swarm.host": "db2"}))
+    assert code == 1
+    assert "refusing to remove db2 (192.0.2.12): the node at 192.0.2.12 is n2 (host key 'db2'), not n2" in err
+    assert not any(c.startswith(("node update", "node demote")) for c in calls)
+
+
+def test_the_gate_refuses_when_another_node_answers_at_the_address(tmp_path):
+    nodes = lab_nodes(state="down")
+    nodes["n9"] = node("192.0.2.12", role="worker", key="docker9")
+    code, err, calls, _ = run_script(tmp_path, removal_gate_script(DOCKER2, "n2"), nodes)
+    assert code == 1 and "the node at 192.0.2.12 is n9 (host key 'docker9'), not n2" in err
+    assert "node update --availability drain n2" not in calls
+
+
+def test_the_gate_refuses_a_manager_whose_removal_loses_quorum(tmp_path):
+    nodes = lab_nodes()
+    nodes["n3"]["manager_status"] = "Unreachable"
+    code, err, calls, _ = run_script(tmp_path, removal_gate_script(DOCKER2, "n2"), nodes)
+    assert code == 1
+    assert "refusing to remove manager db2 (192.0.2.12): only 1 of the 2 other managers are reachable" in err
+    assert "node update --availability drain n2" not in calls
+
+
+def test_the_gate_refuses_when_swarm_refuses_the_demotion(tmp_path):
+    code, err, _, after = run_script(tmp_path, removal_gate_script(DOCKER2, "n2"), lab_nodes(refuse_demote=True))
+    assert code == 1 and "swarm refused to demote it" in err
+    assert after["nodes"]["n2"]["role"] == "manager"
+
+
+def test_the_gate_lets_a_node_that_already_left_go(tmp_path):
+    nodes = lab_nodes()
+    del nodes["n2"]
+    code, err, calls, _ = run_script(tmp_path, removal_gate_script(DOCKER2, "n2"), nodes)
+    assert code == 0 and "is no longer in the swarm; nothing to drain" in err
+    assert not any(c.startswith(("node update", "node demote")) for c in calls)
+
+
+@pytest.mark.parametrize("control,code,left", [(False, 0, True), (True, 1, False)])
+def test_a_host_leaves_only_as_a_worker(tmp_path, control, code, left):
+    local = {"NodeID": "n2", "LocalNodeState": "active", "ControlAvailable": control}
+    status, err, _, after = run_script(tmp_path, node_leave_script(DOCKER2), {}, local)
+    assert status == code
+    assert (after["local"]["LocalNodeState"] == "inactive") == left
+    if not left:
+        assert "it is still a manager" in err
+
+
+@pytest.mark.parametrize("record,removed,code", [
+    (node("192.0.2.12", role="worker", key="docker2", state="down"), True, 0),
+    (node("192.0.2.12", role="worker", key="db2", state="ready"), False, 0),
+    (node("192.0.2.12", role="worker", key="docker2", state="ready"), False, 1),
+])
+def test_forget_removes_only_a_down_record_of_this_host(tmp_path, record, removed, code):
+    status, err, _, after = run_script(tmp_path, forget_script(DOCKER2), {"n1": lab_nodes()["n1"], "n2": record})
+    assert status == code, err
+    assert ("n2" not in after["nodes"]) == removed
