@@ -38,6 +38,7 @@ READ_STACK_OUTPUTS = "pulumi:pulumi:readStackOutputs"
 # The outputs this module reads back (__main__.py exports them).
 HOSTS_OUTPUT = "hosts"
 LEADER_OUTPUT = "leader_host"
+ETCD_HOSTS_OUTPUT = "etcd_hosts"
 NODES_OUTPUT = "nodes"
 MANAGER_ADDRESS_OUTPUT = "manager_address"
 
@@ -68,6 +69,8 @@ class PreviousDeployment:
     leader: Optional[str] = None
     legacy_names: tuple[str, ...] = ()
     legacy_leader_address: Optional[str] = None
+    # etcd member name -> the key of the host it ran on.
+    etcd_hosts: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_outputs(cls, outputs: Mapping[str, Any]) -> "PreviousDeployment":
@@ -79,7 +82,8 @@ class PreviousDeployment:
                           advertise_address=str(h.get("advertise_address", h.get("address", ""))),
                           role=str(h.get("role", "manager")))
                 for key, h in recorded.items() if isinstance(h, Mapping)),
-                leader=outputs.get(LEADER_OUTPUT))
+                leader=outputs.get(LEADER_OUTPUT),
+                etcd_hosts=dict(outputs.get(ETCD_HOSTS_OUTPUT) or {}))
         nodes = outputs.get(NODES_OUTPUT)
         if isinstance(nodes, Mapping) and nodes:
             return cls(legacy_names=tuple(nodes), legacy_leader_address=outputs.get(MANAGER_ADDRESS_OUTPUT))
@@ -92,7 +96,7 @@ def read_previous_deployment() -> PreviousDeployment:
     name = f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}"
     result = pulumi.runtime.invoke(READ_STACK_OUTPUTS, {"name": name})
     outputs = (result.value or {}).get("outputs") or {}
-    wanted = (HOSTS_OUTPUT, LEADER_OUTPUT, NODES_OUTPUT, MANAGER_ADDRESS_OUTPUT)
+    wanted = (HOSTS_OUTPUT, LEADER_OUTPUT, ETCD_HOSTS_OUTPUT, NODES_OUTPUT, MANAGER_ADDRESS_OUTPUT)
     return PreviousDeployment.from_outputs({k: outputs[k] for k in wanted if k in outputs})
 
 
@@ -196,3 +200,11 @@ def host_keys(hosts: Sequence[KeyedHost], previous: PreviousDeployment) -> list[
     if plan.problems:
         raise ConfigError(plan.problems)
     return plan.keys
+
+
+def kept_etcd_hosts(members: Sequence[str], previous: PreviousDeployment, hosts: Sequence[KeyedHost],
+                    keys: Sequence[str]) -> list[Optional[str]]:
+    """Per etcd member, the name (now) of the host it ran on in the last deployment, or None:
+    the `keep` of placement.etcd_member_hosts, so a rename or reorder moves no member."""
+    name_of = {key: host.name for key, host in zip(keys, hosts)}
+    return [name_of.get(previous.etcd_hosts.get(member, "")) for member in members]

@@ -159,7 +159,8 @@ def previous_outputs(run: ProgramRun) -> dict[str, Any]:
     """The outputs about hosts that `run` exported, as the next deployment reads them back."""
     swarm = run.program["swarm"]
     return {"nodes": resolve(swarm.node_ids), "manager_address": resolve(swarm.manager_address),
-            "hosts": resolve(swarm.hosts), "leader_host": resolve(swarm.leader_key)}
+            "hosts": resolve(swarm.hosts), "leader_host": resolve(swarm.leader_key),
+            "etcd_hosts": run.program["etcd_placement"]}
 
 
 def resolve(output: pulumi.Output) -> Any:

@@ -65,6 +65,20 @@ def test_reordering_hosts_creates_and_deletes_nothing(key_path):
     assert "--advertise-addr 192.0.2.13 " in join.inputs["create"]
 
 
+def test_reordering_managers_moves_no_etcd_member(key_path):
+    def etcd_constraints(run):
+        return {r.inputs["name"]: r.inputs["taskSpec"]["placement"]["constraints"]
+                for r in run.mocks.of_type("docker:index/service:Service") if r.inputs["name"].startswith("etcd")}
+    first = run_program(stack_config(key_path, hosts=hosts_of(LAB), etcd={"replicas": 3}))
+    reordered = run_program(stack_config(key_path, hosts=hosts_of([LAB[0], LAB[2], ("db2", "192.0.2.12")]),
+                                         etcd={"replicas": 3}),
+                            mocks=SwarmMocks(stack_outputs=previous_outputs(first)))
+    assert etcd_constraints(reordered) == etcd_constraints(first) == {
+        "etcd-1": ["node.id == nodeid-docker1"], "etcd-2": ["node.id == nodeid-docker2"],
+        "etcd-3": ["node.id == nodeid-docker3"]}
+    assert reordered.program["etcd_placement"] == {"etcd-1": "docker1", "etcd-2": "docker2", "etcd-3": "docker3"}
+
+
 def test_a_new_stack_keys_hosts_by_name(program):
     run = program()
     assert {"swarm-init-docker1", "swarm-join-docker2", "swarm-node-docker3"} <= swarm_resources(run)
