@@ -396,11 +396,13 @@ class _Schema(BaseModel):
 class Host(_Schema):
     """One Docker host. Constructed in code by keyword: Host(name=..., address=...)."""
 
-    name: HostName = Field(description="its swarm node name", json_schema_extra={
+    name: HostName = Field(description="its swarm node name; a rename keeps its node and resources "
+                           "(found by its address)", json_schema_extra={
         "missing": "missing; give every host a name (its swarm node name)"})
     address: Address = Field(
         description="what SSH reaches; swarm advertises it, or the IP a DNS name resolves to "
-        "when the stack is loaded (once per run)",
+        "when the stack is loaded (once per run); IPv6 works; a changed address is refused (remove, "
+        "then add the host)",
         json_schema_extra={"missing": "missing; give the IP address or DNS name SSH reaches"})
     role: Choice("manager", "worker") = Field(
         "manager", description="the first manager initialises the swarm; the manager count must be odd")
