@@ -29,6 +29,8 @@ SWARM_PORT = 2377
 NODE_READY_TIMEOUT_S = 120
 # A drained node's tasks stop (Galera's shut down cleanly) and are placed elsewhere.
 DRAIN_TIMEOUT_S = 600
+# How long a demoted manager may take before it sees itself a worker.
+DEMOTED_TIMEOUT_S = 60
 # How long a node that left may take before the leader sees it down.
 NODE_DOWN_TIMEOUT_S = 60
 # Every node carries its host's key, so a delete can tell a node still in config under another
@@ -118,12 +120,17 @@ def node_leave_script(host: SwarmHost) -> str:
         + 'if [ "$state" != active ]; then\n'
         f"  echo '{host.name} ({host.address}) is in no swarm; nothing to leave' >&2; exit 0\n"
         "fi\n"
-        "if [ \"$(docker info --format '{{.Swarm.ControlAvailable}}')\" = true ]; then\n"
-        f"  echo 'refusing to make {host.name} ({host.address}) leave: it is still a manager, so the "
+        # A demotion reaches the node a moment after the leader accepted it.
+        "i=0\n"
+        "while [ \"$(docker info --format '{{.Swarm.ControlAvailable}}')\" = true ]; do\n"
+        f"  i=$((i + 1)); if [ $i -gt {DEMOTED_TIMEOUT_S // 2} ]; then\n"
+        f"    echo 'refusing to make {host.name} ({host.address}) leave: it is still a manager, so the "
         "swarm would lose a Raft member without a demotion; run docker node demote on the leader, "
         "then pulumi up again' >&2\n"
-        "  exit 1\n"
-        "fi\n"
+        "    exit 1\n"
+        "  fi\n"
+        "  sleep 2\n"
+        "done\n"
         "docker swarm leave --force >&2\n"
     )
 
