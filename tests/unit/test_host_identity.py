@@ -127,6 +127,13 @@ def test_removing_a_host_leaves_only_its_resources_to_delete(key_path):
     assert swarm_resources(smaller) < swarm_resources(first)
 
 
+def test_removing_one_of_three_managers_is_refused_for_quorum(key_path):
+    first = run_program(stack_config(key_path, hosts=hosts_of(LAB)))
+    message = refusal(key_path, previous_outputs(first), hosts_of(LAB[:2]))
+    assert ("galera-swarm:hosts: 2 managers is an even count, which tolerates no more failures than 1; "
+            "use an odd number of managers (1, 3, 5) for Raft quorum") in message
+
+
 # ------------------------------------------------------------------ what a removal runs
 def test_removal_gate_checks_the_node_then_keeps_quorum_then_drains_then_demotes(program):
     gate = program().mocks.named("swarm-node-docker2").inputs["delete"]
