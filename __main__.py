@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pulumi
 
-from components.etcd_discovery import EtcdDiscovery, EtcdDiscoveryArgs
+from components.etcd_discovery import EtcdDiscovery, EtcdDiscoveryArgs, member_names
 from components.galera_service import GaleraService, GaleraServiceArgs, ResourceLimits
 from components.load_balancer import GaleraLoadBalancer, GaleraLoadBalancerArgs
 from components.overlay_network import OverlayNetwork, OverlayNetworkArgs
@@ -15,6 +15,8 @@ from components.password_rotation import PasswordRotation, PasswordRotationArgs
 from components.service_spec import ServiceModes
 from components.swarm_cluster import SshLogin, SwarmCluster, SwarmClusterArgs, SwarmHost
 from components.wordpress_app import WordPressApp, WordPressAppArgs
+from galera_swarm.lifecycle import (ETCD_HOSTS_OUTPUT, HOSTS_OUTPUT, LEADER_OUTPUT, host_keys, kept_etcd_hosts,
+                                    read_previous_deployment)
 from galera_swarm.placement import etcd_member_hosts
 from galera_swarm.settings import ConfigError, load_settings
 
@@ -32,9 +34,19 @@ if not key_path.is_file():
         f"galera-swarm:ssh.privateKeyPath: no file at {key_path}; point it at the SSH private key "
         "for the hosts (for the local lab, run `lab/lab up` first)")
 
+# Each host keeps the key it joined under (a rename or reorder deletes nothing); changes that
+# would remove a node still in use are refused here, before anything runs.
+previous = read_previous_deployment()
+try:
+    keys = host_keys(settings.hosts, previous)
+except ConfigError as err:
+    raise pulumi.RunError(str(err)) from None
+key_of = {h.name: key for key, h in zip(keys, settings.hosts)}
+
 swarm = SwarmCluster("swarm", SwarmClusterArgs(
-    hosts=[SwarmHost(name=h.name, address=h.address, role=h.role, availability=h.availability,
-                     labels=dict(h.labels)) for h in settings.hosts],
+    hosts=[SwarmHost(key=key, name=h.name, address=h.address, advertise_address=h.advertise_address,
+                     role=h.role, availability=h.availability, labels=dict(h.labels))
+           for key, h in zip(keys, settings.hosts)],
     ssh=SshLogin(user=settings.ssh.user, port=settings.ssh.port, private_key_path=str(key_path.resolve()),
                  ignore_host_key=settings.ssh.ignore_host_key),
     private_key=pulumi.Output.secret(key_path.read_text())))
@@ -46,12 +58,17 @@ modes = ServiceModes(endpoint_mode=settings.endpoint_mode, publish_mode=settings
 network = OverlayNetwork("network", OverlayNetworkArgs(
     network_name=settings.network.name, subnet=settings.network.subnet), on_swarm)
 
+# Each member stays on the host it ran on (beside its data), whatever the hosts' order or names.
+etcd_members = member_names(settings.etcd.replicas)
+etcd_hosts = etcd_member_hosts(settings.hosts, settings.etcd.replicas,
+                               kept_etcd_hosts(etcd_members, previous, settings.hosts, keys))
+etcd_placement = {member: key_of[host] for member, host in zip(etcd_members, etcd_hosts)}
 etcd = EtcdDiscovery("etcd", EtcdDiscoveryArgs(
     network_id=network.network_id, image=settings.etcd.image,
     leader_connection=swarm.leader_connection, replicas=settings.etcd.replicas,
     publish=settings.etcd.publish,
     member_node_ids=[swarm.node_ids.apply(lambda ids, host=host: ids[host])
-                     for host in etcd_member_hosts(settings.hosts, settings.etcd.replicas)],
+                     for host in etcd_hosts],
     modes=modes), on_swarm)
 
 g = settings.galera
@@ -105,6 +122,9 @@ if wp_settings.enabled:
 
 pulumi.export("manager_address", swarm.manager_address)
 pulumi.export("nodes", swarm.node_ids)
+pulumi.export(HOSTS_OUTPUT, swarm.hosts)
+pulumi.export(LEADER_OUTPUT, swarm.leader_key)
+pulumi.export(ETCD_HOSTS_OUTPUT, etcd_placement)
 pulumi.export("manager_join_token", swarm.manager_join_token)
 pulumi.export("worker_join_token", swarm.worker_join_token)
 pulumi.export("network", network.network_name)

@@ -11,6 +11,12 @@ import pulumi_command as command
 SHELL_PRELUDE = "set -eu\n"
 
 
+def host_port(address: str, port: int) -> str:
+    """`address:port` as Docker and SSH URLs write it: an IPv6 literal in brackets
+    (`[2001:db8::2]:2377`), anything else as is."""
+    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+
+
 def connection(address: str, user: str, port: int,
                private_key: pulumi.Input[str]) -> command.remote.ConnectionArgs:
     """SSH connection to one host; the key is expected to be a secret Output."""

@@ -1,8 +1,13 @@
 """SwarmCluster: bare Docker hosts over SSH in, one Docker Swarm out.
 
 Per host, commands run where they must: `init` and the join tokens on the leader, `join` on
-the joining host, node settings on the leader. Destroy runs them in reverse, so a host is
-demoted, leaves, and then its record is removed from the node list.
+the joining host, node settings on the leader. A host's resources are named after its `key`
+(its identity across deployments, galera_swarm/lifecycle.py), never its position, so renaming
+or reordering hosts deletes nothing. Deleting a host's resources (the host left the config, or
+`destroy`) runs in reverse: the leader checks that the node at the host's address is the one
+that joined under this key, drains it until no task runs there, demotes it when that keeps a
+reachable majority of managers; only then the host leaves, and the leader removes its record
+once it is down. Each step refuses, with the reason, when its check fails.
 """
 
 from __future__ import annotations
@@ -16,19 +21,32 @@ import pulumi_command as command
 import pulumi_docker as docker
 
 from components import remote
+from components.remote import host_port
 from galera_swarm.placement import is_manager, leader_of
 
 SWARM_PORT = 2377
 # Swarm needs a few seconds after `join` before the leader lists the node as ready.
 NODE_READY_TIMEOUT_S = 120
+# A drained node's tasks stop (Galera's shut down cleanly) and are placed elsewhere.
+DRAIN_TIMEOUT_S = 600
+# How long a demoted manager may take before it sees itself a worker.
+DEMOTED_TIMEOUT_S = 60
+# How long a node that left may take before the leader sees it down.
+NODE_DOWN_TIMEOUT_S = 60
+# Every node carries its host's key, so a delete can tell a node still in config under another
+# key from the one it joined.
+HOST_KEY_LABEL = "galera-swarm.host"
 
 
 @dataclass(frozen=True)
 class SwarmHost:
-    """A Docker host: `address` is what SSH reaches and the swarm advertise address; `role`
-    manager or worker, `availability` active, pause or drain (swarm's words)."""
+    """A Docker host. `key` names its resources (stable across renames); `address` is what SSH
+    reaches (IP or DNS name), `advertise_address` the IP literal swarm advertises and listens
+    on; `role` manager or worker, `availability` active, pause or drain (swarm's words)."""
+    key: str
     name: str
     address: str
+    advertise_address: str
     role: str
     availability: str
     labels: Mapping[str, str]
@@ -58,7 +76,7 @@ LOCAL_STATE = "state=$(docker info --format '{{.Swarm.LocalNodeState}}')\n"
 
 
 def init_script(leader: SwarmHost) -> str:
-    addr = shlex.quote(leader.address)
+    addr = shlex.quote(leader.advertise_address)
     return (
         LOCAL_STATE
         + 'if [ "$state" = active ]; then\n'
@@ -68,7 +86,8 @@ def init_script(leader: SwarmHost) -> str:
         "  fi\n"
         "else\n"
         # Its stdout is a ready join command with the worker token: never print it.
-        f"  docker swarm init --advertise-addr {addr} --listen-addr {addr}:{SWARM_PORT} >/dev/null\n"
+        f"  docker swarm init --advertise-addr {addr} "
+        f"--listen-addr {shlex.quote(host_port(leader.advertise_address, SWARM_PORT))} >/dev/null\n"
         "fi\n"
         "docker info --format '{{.Swarm.NodeID}}'\n"
     )
@@ -76,23 +95,53 @@ def init_script(leader: SwarmHost) -> str:
 
 def join_script(host: SwarmHost, leader: SwarmHost) -> str:
     """Join with the token read from stdin, so it never appears in a command line or state."""
-    addr = shlex.quote(host.address)
+    addr = shlex.quote(host.advertise_address)
     return (
         LOCAL_STATE
         + 'if [ "$state" != active ]; then\n'
-        f"  docker swarm join --advertise-addr {addr} --listen-addr {addr}:{SWARM_PORT} "
-        f"--token \"$(cat)\" {shlex.quote(leader.address)}:{SWARM_PORT} >&2\n"
+        f"  docker swarm join --advertise-addr {addr} "
+        f"--listen-addr {shlex.quote(host_port(host.advertise_address, SWARM_PORT))} "
+        f"--token \"$(cat)\" {shlex.quote(host_port(leader.advertise_address, SWARM_PORT))} >&2\n"
         "fi\n"
         "docker info --format '{{.Swarm.NodeID}}'\n"
     )
 
 
 def leave_script() -> str:
+    """The leader's leave at destroy: the last manager dissolves the swarm."""
     return "docker swarm leave --force >&2 || true\n"
 
 
+def node_leave_script(host: SwarmHost) -> str:
+    """A joined host leaves, run on the host after the leader's removal gate passed
+    (`removal_gate_script`: the node is the one this key joined, drained and demoted)."""
+    return (
+        LOCAL_STATE
+        + 'if [ "$state" != active ]; then\n'
+        f"  echo '{host.name} ({host.address}) is in no swarm; nothing to leave' >&2; exit 0\n"
+        "fi\n"
+        # A demotion reaches the node a moment after the leader accepted it.
+        "i=0\n"
+        "while [ \"$(docker info --format '{{.Swarm.ControlAvailable}}')\" = true ]; do\n"
+        f"  i=$((i + 1)); if [ $i -gt {DEMOTED_TIMEOUT_S // 2} ]; then\n"
+        f"    echo 'refusing to make {host.name} ({host.address}) leave: it is still a manager, so the "
+        "swarm would lose a Raft member without a demotion; run docker node demote on the leader, "
+        "then pulumi up again' >&2\n"
+        "    exit 1\n"
+        "  fi\n"
+        "  sleep 2\n"
+        "done\n"
+        "docker swarm leave --force >&2\n"
+    )
+
+
+def _label(label: str, node: str) -> str:
+    return f"docker node inspect --format '{{{{index .Spec.Labels \"{label}\"}}}}' {node}"
+
+
 def node_settings_script(host: SwarmHost, node_id: str) -> str:
-    """Wait until the leader sees the node ready, then apply availability and labels."""
+    """Wait until the leader sees the node ready, then apply availability and labels, and mark
+    the node with its host's key (HOST_KEY_LABEL)."""
     nid = shlex.quote(node_id)
     labels = "".join(f" --label-add {shlex.quote(f'{k}={v}')}" for k, v in sorted(host.labels.items()))
     attempts = NODE_READY_TIMEOUT_S // 2
@@ -105,25 +154,95 @@ def node_settings_script(host: SwarmHost, node_id: str) -> str:
         "  sleep 2\n"
         "done\n"
         f"docker node update --availability {host.availability}{labels} {nid} >/dev/null\n"
+        f"docker node update --label-add {shlex.quote(f'{HOST_KEY_LABEL}={host.key}')} {nid} >/dev/null\n"
         f"echo {nid}\n"
     )
 
 
-def demote_script(node_id: str) -> str:
-    # A manager that leaves without being demoted first leaves a dead Raft member behind.
-    return f"docker node demote {shlex.quote(node_id)} >/dev/null 2>&1 || true\n"
+def removal_gate_script(host: SwarmHost, node_id: str) -> str:
+    """Run on the leader before a joined host leaves (the delete of its node settings):
 
-
-def forget_script(host: SwarmHost) -> str:
-    """Remove the record of a host that has left: found by address, once swarm sees it down."""
-    addr = shlex.quote(host.address)
+    1. a node that swarm lists up at the host's address must be `node_id` and carry no other
+       host's key, else refuse (that node is in config under another key);
+    2. a manager goes only if the other managers keep a reachable majority after it is demoted
+       (Raft quorum), else refuse;
+    3. drain it and wait until no task runs there (DRAIN_TIMEOUT_S);
+    4. demote a manager (swarm refuses a demotion that loses quorum; refused, so do we).
+    A node already gone from the swarm needs none of it."""
+    nid, key, name = shlex.quote(node_id), shlex.quote(host.key), f"{host.name} ({host.address})"
+    addr = shlex.quote(host.advertise_address)
     return (
         "for id in $(docker node ls -q); do\n"
         f"  [ \"$(docker node inspect --format '{{{{.Status.Addr}}}}' \"$id\")\" = {addr} ] || continue\n"
+        # A down record of an earlier node at this address is no one's (forget_script removes it).
+        "  [ \"$(docker node inspect --format '{{.Status.State}}' \"$id\")\" != down ] || continue\n"
+        "  claim=$(" + _label(HOST_KEY_LABEL, '"$id"') + ")\n"
+        f"  if [ \"$id\" != {nid} ] || {{ [ -n \"$claim\" ] && [ \"$claim\" != {key} ]; }}; then\n"
+        f"    echo \"refusing to remove {name}: the node at {host.advertise_address} is $id (host key "
+        f"'$claim'), not {node_id} that joined as {host.key}; it is in hosts under another name. "
+        f"Drop this host's stale swarm-*-{host.key} resources with pulumi state delete (the node "
+        "stays), then pulumi up\" >&2\n"
+        "    exit 1\n"
+        "  fi\n"
+        "done\n"
+        f"if ! docker node inspect {nid} >/dev/null 2>&1; then\n"
+        f"  echo 'node {name} ({node_id}) is no longer in the swarm; nothing to drain' >&2; exit 0\n"
+        "fi\n"
+        f"role=$(docker node inspect --format '{{{{.Spec.Role}}}}' {nid})\n"
+        'if [ "$role" = manager ]; then\n'
+        "  others=$(($(docker node ls --filter role=manager -q | wc -l) - 1))\n"
+        "  reachable=$(docker node ls --filter role=manager --format '{{.ID}} {{.ManagerStatus}}' "
+        f"| grep -v \"^{node_id} \" | grep -c -E 'Leader|Reachable' || true)\n"
+        # Raft: after the demotion the remaining managers need a majority that answers.
+        '  if [ $((reachable * 2)) -le "$others" ]; then\n'
+        f"    echo \"refusing to remove manager {name}: only $reachable of the $others other managers "
+        "are reachable, so the swarm would lose quorum; bring them back (docker node ls), then pulumi "
+        "up again\" >&2\n"
+        "    exit 1\n"
+        "  fi\n"
+        "fi\n"
+        f"docker node update --availability drain {nid} >/dev/null\n"
+        "i=0\n"
+        f"while docker node ps --format '{{{{.CurrentState}}}}' {nid} | grep -q '^Running'; do\n"
+        f"  i=$((i + 1)); if [ $i -gt {DRAIN_TIMEOUT_S // 2} ]; then\n"
+        f"    echo 'node {name} still runs tasks {DRAIN_TIMEOUT_S} s after the drain; see docker node ps "
+        f"{node_id}, then pulumi up again' >&2; exit 1\n"
+        "  fi\n"
+        "  sleep 2\n"
+        "done\n"
+        'if [ "$role" = manager ]; then\n'
+        "  i=0\n"
+        f"  until docker node demote {nid} >/dev/null; do\n"
+        "    i=$((i + 1)); if [ $i -gt 5 ]; then\n"
+        f"      echo 'refusing to remove manager {name}: swarm refused to demote it (see above); fix the "
+        "managers (docker node ls), then pulumi up again' >&2; exit 1\n"
+        "    fi\n"
+        "    sleep 3\n"
+        "  done\n"
+        "fi\n"
+    )
+
+
+def forget_script(host: SwarmHost) -> str:
+    """Remove the record of a host that has left, found by address once swarm sees it down; a
+    node there that carries another host's key is kept, one still up is refused."""
+    addr = shlex.quote(host.advertise_address)
+    attempts = NODE_DOWN_TIMEOUT_S // 2
+    return (
+        "for id in $(docker node ls -q); do\n"
+        f"  [ \"$(docker node inspect --format '{{{{.Status.Addr}}}}' \"$id\")\" = {addr} ] || continue\n"
+        "  claim=$(" + _label(HOST_KEY_LABEL, '"$id"') + ")\n"
+        f"  if [ -n \"$claim\" ] && [ \"$claim\" != {shlex.quote(host.key)} ]; then\n"
+        f"    echo \"keeping node $id at {host.advertise_address}: it is in hosts as $claim\" >&2; continue\n"
+        "  fi\n"
         "  i=0\n"
         "  while [ \"$(docker node inspect --format '{{.Status.State}}' \"$id\")\" != down ] "
-        "&& [ $i -lt 30 ]; do sleep 2; i=$((i + 1)); done\n"
-        "  docker node rm --force \"$id\" >&2 || true\n"
+        f"&& [ $i -lt {attempts} ]; do sleep 2; i=$((i + 1)); done\n"
+        "  if [ \"$(docker node inspect --format '{{.Status.State}}' \"$id\")\" != down ]; then\n"
+        f"    echo \"refusing to remove the record of node $id at {host.advertise_address}: it is not down "
+        f"{NODE_DOWN_TIMEOUT_S} s after leaving; see docker node ls, then pulumi up again\" >&2; exit 1\n"
+        "  fi\n"
+        "  docker node rm --force \"$id\" >&2\n"
         "done\n"
     )
 
@@ -133,6 +252,8 @@ class SwarmCluster(pulumi.ComponentResource):
 
     manager_address: pulumi.Output[str]
     node_ids: pulumi.Output[dict]
+    hosts: pulumi.Output[dict]
+    leader_key: pulumi.Output[str]
     manager_join_token: pulumi.Output[str]
     worker_join_token: pulumi.Output[str]
     provider: docker.Provider
@@ -146,7 +267,7 @@ class SwarmCluster(pulumi.ComponentResource):
             return remote.connection(host.address, args.ssh.user, args.ssh.port, args.private_key)
 
         leader_conn = conn(leader)
-        init = remote.run(f"{name}-init-{leader.name}", leader_conn, init_script(leader), child,
+        init = remote.run(f"{name}-init-{leader.key}", leader_conn, init_script(leader), child,
                           delete=leave_script())
         leader_id = init.stdout.apply(str.strip)
 
@@ -167,21 +288,23 @@ class SwarmCluster(pulumi.ComponentResource):
                 node_id = leader_id
                 after: list[pulumi.Resource] = [init]
             else:
-                forget = remote.run(f"{name}-forget-{host.name}", leader_conn, "true\n",
+                # Deleted last (after the join), so it removes the record of a node that has left.
+                forget = remote.run(f"{name}-forget-{host.key}", leader_conn, "true\n",
                                     pulumi.ResourceOptions(parent=self, depends_on=[init]),
                                     delete=forget_script(host))
                 join = remote.run(
-                    f"{name}-join-{host.name}", conn(host), join_script(host, leader),
+                    f"{name}-join-{host.key}", conn(host), join_script(host, leader),
                     pulumi.ResourceOptions(parent=self, depends_on=[forget]),
-                    delete=leave_script(),
+                    delete=node_leave_script(host),
                     stdin=self.manager_join_token if is_manager(host) else self.worker_join_token)
                 node_id = join.stdout.apply(str.strip)
                 after = [join]
+            # Deleted first: for a joined host its delete is the removal gate (check, drain, demote).
             settings = remote.run(
-                f"{name}-node-{host.name}", leader_conn,
+                f"{name}-node-{host.key}", leader_conn,
                 node_id.apply(lambda nid, h=host: node_settings_script(h, nid)),
                 pulumi.ResourceOptions(parent=self, depends_on=after),
-                delete=None if host == leader else node_id.apply(demote_script))
+                delete=None if host == leader else node_id.apply(lambda nid, h=host: removal_gate_script(h, nid)))
             node_ids[host.name] = settings.stdout.apply(str.strip)
             settled.append(settings)
 
@@ -193,17 +316,24 @@ class SwarmCluster(pulumi.ComponentResource):
         # are scheduled on the whole swarm.
         self.provider = docker.Provider(
             f"{name}-docker",
-            host=f"ssh://{args.ssh.user}@{leader.address}:{args.ssh.port}",
+            host=f"ssh://{args.ssh.user}@{host_port(leader.address, args.ssh.port)}",
             ssh_opts=key_opts,
             opts=pulumi.ResourceOptions(parent=self, depends_on=settled),
         )
         self.manager_address = pulumi.Output.from_input(leader.address)
         self.node_ids = pulumi.Output.all(**node_ids)
+        # What the next deployment finds each host's key by (galera_swarm/lifecycle.py).
+        self.hosts = pulumi.Output.from_input({
+            h.key: {"name": h.name, "address": h.address, "advertise_address": h.advertise_address,
+                    "role": h.role} for h in args.hosts})
+        self.leader_key = pulumi.Output.from_input(leader.key)
         # Not an output (it holds the key): what other components use to ask the leader things.
         self.leader_connection = leader_conn
         self.register_outputs({
             "manager_address": self.manager_address,
             "node_ids": self.node_ids,
+            "hosts": self.hosts,
+            "leader_key": self.leader_key,
             "manager_join_token": self.manager_join_token,
             "worker_join_token": self.worker_join_token,
         })

@@ -9,7 +9,7 @@ placement.
 from __future__ import annotations
 
 import re
-from typing import Mapping, Protocol, Sequence
+from typing import Mapping, Optional, Protocol, Sequence
 
 
 class PlacedHost(Protocol):
@@ -35,14 +35,25 @@ def leader_of(hosts: Sequence[PlacedHost]) -> PlacedHost:
     return next(h for h in hosts if is_manager(h))
 
 
-def etcd_member_hosts(hosts: Sequence[PlacedHost], replicas: int) -> list[str]:
-    """The name of the host each etcd member runs on, member 1 first: active managers in the
-    order listed (the leader first), round robin; all hosts when no manager is active.
+def etcd_member_hosts(hosts: Sequence[PlacedHost], replicas: int,
+                      keep: Sequence[Optional[str]] = ()) -> list[str]:
+    """The name of the host each etcd member runs on, member 1 first.
+
+    Candidates are the active managers in the order listed (all hosts when no manager is
+    active). `keep[i]` (a host name, or None) is where member i+1 ran in the last deployment:
+    it stays there while that host is a candidate, whatever the hosts' order. Every other
+    member goes to the candidate with the fewest members, the first listed on a tie; with
+    nothing to keep that is round robin over the candidates, the leader (first manager) first.
 
     A member stays on its host because its data is a local volume there; moved elsewhere it
     would start empty and forget the cluster."""
     candidates = [h.name for h in hosts if is_manager(h) and is_active(h)] or [h.name for h in hosts]
-    return [candidates[i % len(candidates)] for i in range(replicas)]
+    chosen: list[Optional[str]] = [
+        keep[i] if i < len(keep) and keep[i] in candidates else None for i in range(replicas)]
+    for i in range(replicas):
+        if chosen[i] is None:
+            chosen[i] = min(candidates, key=lambda name: (chosen.count(name), candidates.index(name)))
+    return [name for name in chosen if name is not None]
 
 
 # The constraints whose outcome config alone decides; swarm's full grammar has more

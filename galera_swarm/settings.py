@@ -33,6 +33,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
 
 from components import etcd_discovery, swarm_cluster
+from components.remote import host_port  # noqa: F401  (the one rule, re-exported for callers of settings)
 from galera_swarm import placement
 
 NAMESPACE = "galera-swarm"
@@ -294,12 +295,6 @@ def resolve_address(name: str) -> str:
     return str(infos[0][4][0])
 
 
-def host_port(address: str, port: int) -> str:
-    """`address:port` as Docker and SSH URLs write it: an IPv6 literal in brackets
-    (`[2001:db8::2]:2377`), anything else as is."""
-    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
-
-
 _DNS_NAME = re.compile(
     r"(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*")
 Address = Annotated[Text, AfterValidator(_address), Wire("IP or DNS name")]
@@ -401,11 +396,13 @@ class _Schema(BaseModel):
 class Host(_Schema):
     """One Docker host. Constructed in code by keyword: Host(name=..., address=...)."""
 
-    name: HostName = Field(description="its swarm node name", json_schema_extra={
+    name: HostName = Field(description="its swarm node name; a rename keeps its node and resources "
+                           "(found by its address)", json_schema_extra={
         "missing": "missing; give every host a name (its swarm node name)"})
     address: Address = Field(
         description="what SSH reaches; swarm advertises it, or the IP a DNS name resolves to "
-        "when the stack is loaded (once per run)",
+        "when the stack is loaded (once per run); IPv6 works; a changed address is refused (remove, "
+        "then add the host)",
         json_schema_extra={"missing": "missing; give the IP address or DNS name SSH reaches"})
     role: Choice("manager", "worker") = Field(
         "manager", description="the first manager initialises the swarm; the manager count must be odd")
@@ -575,6 +572,13 @@ class StackSettings(_Schema):
                 if value in seen:
                     found.append((None, f"duplicate {attr} {value!r}; every host needs its own {attr}"))
                 seen.add(value)
+        resolved: dict[str, str] = {}
+        for h in hosts:
+            other = resolved.setdefault(h.advertise_address, h.address)
+            if other != h.address:
+                # Two entries for one machine: one would remove the other's node as "gone".
+                found.append((None, f"{h.address!r} resolves to {h.advertise_address}, the address of "
+                              f"{other!r}; list every host once"))
         managers = sum(h.is_manager for h in hosts)
         if managers == 0:
             found.append((None, "no manager; set `role: manager` on at least one host "

@@ -27,8 +27,8 @@ from lab_helpers import Lab, lab, wait_until
 from tests.integration.conftest import FIGURES, Timer
 from tests.integration.row_writer import RowWriter, WriteReport
 from tests.integration.stack_checks import (
-    CLUSTER_STATUS, GALERA_TASK, MYSQL_PORT, SCALE_HOSTS, SERVICES, AvailabilityProbe, Deployed, WordPressProbe,
-    galera_log, galera_sql, lb_sql, lost_rows, service_replicas, synced_in_cluster_of, wait_all_synced, wsrep)
+    CLUSTER_STATUS, GALERA_TASK, MYSQL_PORT, SCALE_HOSTS, SERVICES, STACK_HOSTS, AvailabilityProbe, Deployed,
+    WordPressProbe, galera_log, galera_sql, lb_sql, lost_rows, service_replicas, synced_in_cluster_of, wait_all_synced, wsrep)
 from tests.toolchain.pulumi_stack import Stack
 from tests.wordpress_site import install, login, publish_post, render_in_chromium
 
@@ -150,6 +150,49 @@ def test_no_secret_in_plain_text(deployed: Deployed):
             assert value not in text and encoded not in text, f"a secret in plain text in {where}"
     # The passwords, tokens and key are in the state, encrypted.
     assert exported.count('"ciphertext"') >= 8
+
+
+def swarm_nodes(lab_hosts: Lab) -> dict[str, tuple[str, str]]:
+    """Hostname -> (node id, status) as `docker node ls` shows them on docker1."""
+    out = lab_hosts.sh("docker1", "docker node ls --format '{{.Hostname}} {{.ID}} {{.Status}}'")
+    return {host: (node_id, status) for host, node_id, status in (line.split() for line in out.splitlines())}
+
+
+def set_hosts(deployed: Deployed, hosts: list[tuple[str, str]]) -> None:
+    """hosts[i] of the stack's config to (name, lab host whose address it gets), in order."""
+    for index, (name, lab_host) in enumerate(hosts):
+        deployed.stack.set_config(f"galera-swarm:hosts[{index}].name", name, path=True)
+        deployed.stack.set_config(f"galera-swarm:hosts[{index}].address", deployed.lab.address[lab_host], path=True)
+
+
+def test_renaming_and_reordering_hosts_keeps_every_node(deployed: Deployed):
+    """Issue 18: docker2 renamed db2 (same address) and listed last keeps its node and Galera
+    task; moving the first manager is refused at preview with the fix; the names come back."""
+    lab_hosts = deployed.lab
+    before = swarm_nodes(lab_hosts)
+    galera_task = lab_hosts.sh("docker2", f"echo {GALERA_TASK}")
+    set_hosts(deployed, [("docker1", "docker1"), ("docker3", "docker3"), ("db2", "docker2")])
+    with Timer("pulumi up: docker2 renamed db2 and listed last"):
+        deployed.run("up", "--yes", "--skip-preview", "--suppress-progress")
+    assert swarm_nodes(lab_hosts) == before
+    assert lab_hosts.sh("docker2", f"echo {GALERA_TASK}") == galera_task
+    outputs = deployed.outputs()
+    assert outputs["nodes"]["db2"] == before["docker2"][0]
+    assert outputs["hosts"]["docker2"]["name"] == "db2"
+
+    set_hosts(deployed, [("docker3", "docker3"), ("docker1", "docker1"), ("db2", "docker2")])
+    refused = deployed.stack.pulumi("preview", check=False)
+    assert refused.returncode != 0
+    assert ("galera-swarm:hosts: docker3 is now the first manager, but the swarm was initialised on docker1 "
+            "(hosts[1]); list it first among the managers again") in refused.stdout + refused.stderr
+
+    set_hosts(deployed, [(h, h) for h in STACK_HOSTS])
+    with Timer("pulumi up: the original names and order"):
+        deployed.run("up", "--yes", "--skip-preview", "--suppress-progress")
+    deployed.run("preview", "--expect-no-changes", "--suppress-progress")
+    assert swarm_nodes(lab_hosts) == before
+    assert lab_hosts.sh("docker2", f"echo {GALERA_TASK}") == galera_task
+    one_cluster_of(deployed, 3)
 
 
 # --- Host and process failures (issue #10, case a-d), a writer committing numbered rows
@@ -337,6 +380,28 @@ def test_a_setting_that_restarts_every_galera_task_rolls_one_node_at_a_time(depl
     assert sum(1 for line in tasks.splitlines() if line.endswith("Shutdown")) >= 5
     wait_all_synced(deployed.lab, deployed.hosts, 5)
     assert probe.all_good(), probe.report("rolling restart")
+
+
+def test_removing_two_hosts_drains_them_and_their_nodes_leave(deployed: Deployed):
+    """Issue 18: docker4 and docker5 taken out of hosts (Galera back to 3 nodes): `up` drains
+    each, demotes it, makes it leave and removes its record; no acknowledged row is lost."""
+    lab_hosts = deployed.lab
+    for index in sorted(range(len(STACK_HOSTS), len(deployed.hosts)), reverse=True):
+        deployed.stack.pulumi("config", "rm", "--path", f"galera-swarm:hosts[{index}]")
+    deployed.stack.set_config("galera-swarm:galera.replicas", "3", path=True)
+    with AvailabilityProbe(deployed) as probe, Timer("pulumi up: 5 to 3 hosts, two drained and removed"):
+        deployed.run("up", "--yes", "--skip-preview", "--suppress-progress")
+    print(probe.report("removing two hosts"))
+    removed, deployed.hosts = deployed.hosts[len(STACK_HOSTS):], list(STACK_HOSTS)
+    nodes = swarm_nodes(lab_hosts)
+    print(lab_hosts.sh("docker1", "docker node ls"))
+    assert sorted(nodes) == STACK_HOSTS and {status for _, status in nodes.values()} == {"Ready"}
+    for host in removed:
+        assert lab_hosts.sh(host, "docker info --format '{{.Swarm.LocalNodeState}}'") == "inactive"
+        assert "mysql-galera" in lab_hosts.sh(host, "docker volume ls --format '{{.Name}}'")
+    assert sorted(deployed.outputs()["nodes"]) == STACK_HOSTS
+    one_cluster_of(deployed, 3)
+    assert lb_sql(deployed, "SELECT COUNT(*) FROM wordpress.lbcheck") == "50"
 
 
 def test_destroy_leaves_bare_hosts_and_up_works_again(deployed: Deployed):

@@ -38,6 +38,9 @@ class Recorded:
 @dataclass
 class SwarmMocks(pulumi.runtime.Mocks):
     resources: list[Recorded] = field(default_factory=list)
+    # What the engine answers when the program reads its own stack's last outputs: {} is a new
+    # stack; a dict like previous_outputs(run) is the stack after that run.
+    stack_outputs: dict = field(default_factory=dict)
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
         outputs = dict(args.inputs)
@@ -68,6 +71,8 @@ class SwarmMocks(pulumi.runtime.Mocks):
         return ""
 
     def call(self, args: pulumi.runtime.MockCallArgs):
+        if args.token == "pulumi:pulumi:readStackOutputs":
+            return {"name": args.args["name"], "outputs": self.stack_outputs, "secretOutputNames": []}, []
         return {}, None
 
     def custom(self) -> list[Recorded]:
@@ -148,6 +153,14 @@ def run_program(config: dict[str, Any], secret_keys: Optional[list[str]] = None,
             else:
                 os.environ[k] = v
     return ProgramRun(mocks, result)
+
+
+def previous_outputs(run: ProgramRun) -> dict[str, Any]:
+    """The outputs about hosts that `run` exported, as the next deployment reads them back."""
+    swarm = run.program["swarm"]
+    return {"nodes": resolve(swarm.node_ids), "manager_address": resolve(swarm.manager_address),
+            "hosts": resolve(swarm.hosts), "leader_host": resolve(swarm.leader_key),
+            "etcd_hosts": run.program["etcd_placement"]}
 
 
 def resolve(output: pulumi.Output) -> Any:

@@ -42,6 +42,18 @@ def test_etcd_members_go_to_active_managers_round_robin(spec, replicas, members)
     assert placement.etcd_member_hosts(hosts(spec), replicas) == members
 
 
+@pytest.mark.parametrize("spec,replicas,keep,members", [
+    ("a c b", 3, ["a", "b", "c"], ["a", "b", "c"]),  # reordered: every member stays
+    ("a b c d e", 3, ["a", "b", "c"], ["a", "b", "c"]),  # hosts added: none moves
+    ("a b", 3, ["a", "b", "c"], ["a", "b", "a"]),  # c gone: its member to the least loaded
+    ("a b c:d", 3, ["a", "b", "c"], ["a", "b", "a"]),  # c drained: the same
+    ("a b c", 3, [None, None, None], ["a", "b", "c"]),  # nothing recorded: round robin
+    ("a b c", 3, ["x", "c", None], ["a", "c", "b"]),  # unknown host ignored, the rest filled
+])
+def test_etcd_members_stay_where_they_ran(spec, replicas, keep, members):
+    assert placement.etcd_member_hosts(hosts(spec), replicas, keep) == members
+
+
 @pytest.mark.parametrize("constraints,eligible", [
     ([], ["a", "b", "w"]),
     (["node.labels.db == true"], ["a", "w"]),
