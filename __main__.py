@@ -90,9 +90,13 @@ if lb_settings.enabled:
         network_id=network.network_id, galera_service_name=g.service_name,
         galera_replicas=g.replicas, host_count=len(settings.hosts), image=lb_settings.image,
         service_name=lb_settings.service_name, replicas=lb_settings.replicas,
-        port=lb_settings.port, publish=lb_settings.publish, modes=modes), on_swarm)
+        port=lb_settings.port, read_port=lb_settings.read_port, publish=lb_settings.publish, modes=modes,
+        leader_connection=swarm.leader_connection, manager_address=swarm.manager_address), on_swarm)
+    # WordPress writes through the writer port (the load balancer's 3306 inside the swarm).
     db_host = lb_settings.service_name
     pulumi.export("load_balancer_service", lb.service_name)
+    pulumi.export("load_balancer_endpoints", {"writer": lb.endpoint, "reader": lb.read_endpoint})
+    pulumi.export("load_balancer_addresses", {"writer": lb.addresses, "reader": lb.read_addresses})
 
 # The old passwords stop working once Galera and every client rolled. WordPress needs the
 # rotation's secret first, so it reports that it rolled through a deferred output.

@@ -1,8 +1,10 @@
-"""WordPressApp: the application on top of the cluster (`wordpress`, 2 replicas, port 80).
+"""WordPressApp: the application on top of the cluster (`wordpress`, port 80; by default one
+task per active host, galera_swarm.placement.one_per_active_host).
 
-It connects as the application user, never root, to the load balancer (or straight to the
-Galera service when there is none), with the password from the swarm secret Galera created,
-which PasswordRotation hands on once the cluster accepts it.
+It connects as the application user, never root, to the load balancer's writer port (MySQL's
+3306, so every replica writes to the same Galera node), or straight to the Galera service when
+there is none, with the password from the swarm secret Galera created, which
+PasswordRotation hands on once the cluster accepts it.
 """
 
 from __future__ import annotations

@@ -87,3 +87,11 @@ def galera_hosts(hosts: Sequence[PlacedHost], constraints: Sequence[str]) -> lis
 def active_hosts(hosts: Sequence[PlacedHost]) -> list[str]:
     """Names of the hosts that take new tasks: where host-mode ports can be bound, one per host."""
     return [h.name for h in hosts if is_active(h)]
+
+
+def one_per_active_host(hosts: Sequence[PlacedHost]) -> int:
+    """The default task count of the load balancer and WordPress: one per active host (at
+    least one), so with host-mode ports every host answers on their ports, as in the seed
+    recipe; with at most one task per host, a task whose host is lost waits for it instead of
+    moving, so the hosts that answer stay the same."""
+    return max(1, len(active_hosts(hosts)))

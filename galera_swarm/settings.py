@@ -494,12 +494,21 @@ class GaleraSettings(_Schema):
         return replicas
 
 
+def _per_host_replicas(service: str) -> Any:
+    return Field(None, description=f"{service} tasks; unset: one per active host (with host-mode ports every "
+                 "host answers, as in the seed recipe); a number: that many, at most one per host in host mode",
+                 json_schema_extra={"default_doc": "one per active host"})
+
+
 class LoadBalancerSettings(_Schema):
     image: Optional[ImageReference] = _image_field("haproxy")
     enabled: Flag = Field(True, description="run HAProxy `galera-lb` in front of Galera; required with `dnsrr`")
     service_name: SwarmName = Field("galera-lb", description="the load balancer service")
-    replicas: Replicas = Field(2, description="load balancer tasks")
-    port: Port = Field(3306, description="its published port (with `publish`)")
+    replicas: Optional[Replicas] = _per_host_replicas("load balancer")
+    port: Port = Field(3306, description="the WRITER's published port (with `publish`): every connection to one "
+                       "Synced node, the same from every replica; WordPress uses it")
+    read_port: Port = Field(3307, description="the READER's published port (with `publish`): connections spread "
+                            "over every Synced node")
     publish: Flag = Field(False, description="publish the load balancer outside the swarm")
 
 
@@ -507,7 +516,7 @@ class WordPressSettings(_Schema):
     image: Optional[ImageReference] = _image_field("wordpress")
     enabled: Flag = Field(True, description="run WordPress")
     service_name: SwarmName = Field("wordpress", description="the WordPress service")
-    replicas: Replicas = Field(2, description="WordPress tasks")
+    replicas: Optional[Replicas] = _per_host_replicas("WordPress")
     port: Port = Field(80, description="its published port")
 
 
@@ -631,12 +640,13 @@ class StackSettings(_Schema):
         if info.data.get("endpoint_mode") == "dnsrr" and not lb.enabled:
             raise problem("endpointMode dnsrr has no virtual IP to spread connections; keep the load "
                           "balancer enabled (true) or use endpointMode vip", key="loadBalancer.enabled")
-        return lb
+        return _one_per_active_host(lb, info)
 
     @field_validator("wordpress")
     @classmethod
     def _wordpress_fits(cls, wp: WordPressSettings, info: ValidationInfo) -> WordPressSettings:
         # WordPress is the last service section, so the rules over all services sit here.
+        wp = _one_per_active_host(wp, info)
         lb = info.data.get("load_balancer")
         _raise_all([
             *(_host_ports_fit(info, "loadBalancer", lb.replicas, lb.port) if lb and lb.enabled and lb.publish else []),
@@ -694,10 +704,18 @@ def _missing_text(key: str) -> str:
     return str(extra["missing"])
 
 
-def _host_ports_fit(info: ValidationInfo, section: str, replicas: int, port: int) -> _Found:
+def _one_per_active_host(section: Any, info: ValidationInfo) -> Any:
+    """`section` with `replicas` one per active host when it is unset (placement's rule)."""
+    hosts = info.data.get("hosts")
+    if section.replicas is not None or not hosts:
+        return section
+    return section.model_copy(update={"replicas": placement.one_per_active_host(hosts)})
+
+
+def _host_ports_fit(info: ValidationInfo, section: str, replicas: Optional[int], port: int) -> _Found:
     """Host-mode ports bind once per host: every replica needs an active host of its own."""
     hosts = info.data.get("hosts")
-    if not hosts or info.data.get("publish_mode") != "host":
+    if not hosts or replicas is None or info.data.get("publish_mode") != "host":
         return []
     active = len(placement.active_hosts(hosts))
     if replicas > active:
@@ -740,7 +758,7 @@ def _distinct_published_ports(data: Mapping[str, Any], wp: WordPressSettings) ->
     if galera is not None and galera.publish_port is not None:
         published.append(("galera.publishPort", galera.publish_port))
     if lb is not None and lb.enabled and lb.publish:
-        published.append(("loadBalancer.port", lb.port))
+        published += [("loadBalancer.port", lb.port), ("loadBalancer.readPort", lb.read_port)]
     if wp.enabled:
         published.append(("wordpress.port", wp.port))
     found: _Found = []

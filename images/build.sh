@@ -76,13 +76,21 @@ build_image() {
   note "built $ref in $((SECONDS - started))s"
 }
 
-# render_haproxy_config: the config the haproxy image ships, from the one renderer of the
-# template (components/haproxy_config.py); written only when it changed, for the layer cache.
+# render_haproxy_config: the config the haproxy image ships and the writer script it loads,
+# from their one owner (components/haproxy_config.py); each written only when it changed, for
+# the layer cache.
 render_haproxy_config() {
-  local target="$IMAGES_DIR/haproxy/haproxy.cfg" rendered
   command -v python3 >/dev/null || error "python3 not found; the haproxy image's config is rendered by components/haproxy_config.py"
+  write_if_changed "$IMAGES_DIR/haproxy/haproxy.cfg"
+  write_if_changed "$IMAGES_DIR/haproxy/galera-writer.lua" --writer-script
+}
+
+# write_if_changed TARGET [ARG...]: `python3 -m components.haproxy_config ARG...` into TARGET.
+write_if_changed() {
+  local target=$1 rendered
+  shift
   rendered=$(mktemp)
-  PYTHONPATH="$REPO_DIR" python3 -m components.haproxy_config >"$rendered" || error "rendering the haproxy config failed"
+  PYTHONPATH="$REPO_DIR" python3 -m components.haproxy_config "$@" >"$rendered" || error "rendering $target failed"
   if cmp -s "$rendered" "$target"; then
     rm -f "$rendered"
   else

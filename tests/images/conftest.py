@@ -89,17 +89,35 @@ def cluster_factory(request, run_prefix, network, images):
     return lambda name, **kw: make_cluster(request, run_prefix, network, images, name, **kw)
 
 
-@pytest.fixture(scope="session")
-def haproxy(cluster, tmp_path_factory):
-    """HAProxy with the config rendered for the cluster's DNS alias by the function that renders
-    the stack's swarm config."""
-    cfg = tmp_path_factory.mktemp("haproxy") / "haproxy.cfg"
+def run_haproxy(cluster: GaleraCluster, name: str, config_dir) -> str:
+    """An HAProxy container `name` with the config rendered for the cluster's DNS alias by the
+    function that renders the stack's swarm config (the writer script it loads is the image's,
+    as in the stack); its stats, writer and reader ports published on 127.0.0.1."""
+    cfg = config_dir / "haproxy.cfg"
     cfg.write_text(render_haproxy_config(**{**HAPROXY_DEFAULTS, "galera_dns": cluster.alias}))
     cfg.chmod(0o644)
-    name = f"{cluster.prefix}-haproxy"
     docker("run", "-d", "--name", name, "--network", cluster.network, "-p", "127.0.0.1::8404",
+           "-p", f"127.0.0.1::{HAPROXY_DEFAULTS['listen_port']}", "-p", f"127.0.0.1::{HAPROXY_DEFAULTS['read_port']}",
            "-v", f"{cfg}:{CONFIG_PATH}:ro", cluster.images["haproxy"])
+    return name
+
+
+@pytest.fixture(scope="session")
+def haproxy(cluster, tmp_path_factory):
+    """HAProxy in front of the session's cluster (run_haproxy)."""
+    name = run_haproxy(cluster, f"{cluster.prefix}-haproxy", tmp_path_factory.mktemp("haproxy"))
     try:
         yield name
+    finally:
+        docker("rm", "-f", name, check=False)
+
+
+@pytest.fixture(scope="session")
+def haproxy_replicas(cluster, haproxy, tmp_path_factory):
+    """Two HAProxy containers with the same config in front of the session's cluster, as the
+    stack runs load balancer replicas: `haproxy` and a second one."""
+    name = run_haproxy(cluster, f"{cluster.prefix}-haproxy-2", tmp_path_factory.mktemp("haproxy-2"))
+    try:
+        yield [haproxy, name]
     finally:
         docker("rm", "-f", name, check=False)

@@ -207,11 +207,15 @@ class GaleraCluster:
         docker("start", *nodes)
 
     def sql(self, node: str, query: str, check: bool = True, host: str | None = None,
-            user: str = "root", password: str | None = None, database: str | None = None) -> str:
-        """Run SQL inside `node` with the mariadb client; tab-separated rows without header."""
+            user: str = "root", password: str | None = None, database: str | None = None,
+            port: int | None = None) -> str:
+        """Run SQL inside `node` with the mariadb client (to `host`:`port` over TCP with `host`);
+        tab-separated rows without header."""
         args = ["exec", node, "mariadb", "-N", "-B", f"-u{user}"]
         if host:
             args += ["-h", host, "--connect-timeout=5"]
+        if port:
+            args += ["-P", str(port)]
         if password:
             args += [f"-p{password}"]
         if database:

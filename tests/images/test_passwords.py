@@ -48,7 +48,8 @@ def test_every_printable_character_works_in_every_password(cluster_factory, tmp_
         assert "200 OK" in docker("exec", other, "bash", "-c",
                                   f"exec 3<>/dev/tcp/{node}/9200; printf 'GET / HTTP/1.0\\r\\n\\r\\n' >&3; head -n1 <&3").stdout
 
-    # HAProxy checks the health endpoint and routes the application user to every node.
+    # HAProxy checks the health endpoint and routes the application user to every node (its
+    # reader port; the MySQL port is the writer, one node).
     cfg = tmp_path / "haproxy.cfg"
     cfg.write_text(render_haproxy_config(**{**HAPROXY_DEFAULTS, "galera_dns": cluster.alias}))
     cfg.chmod(0o644)
@@ -58,7 +59,7 @@ def test_every_printable_character_works_in_every_password(cluster_factory, tmp_
 
     def routed():
         out = {cluster.sql(g1, "SELECT @@wsrep_node_name", host=haproxy, user=APP_USER, password=APP,
-                           check=False) for _ in range(12)}
+                           check=False, port=HAPROXY_DEFAULTS["read_port"]) for _ in range(12)}
         return out if out == set(cluster.nodes) else None
     wait_until("HAProxy to route the application user to all three nodes", routed, 60)
 

@@ -10,12 +10,15 @@ import subprocess
 import threading
 import urllib.error
 import urllib.request
+from collections import Counter
 
+from components.haproxy_config import READ_PORT
 from lab_helpers import Lab, wait_until
 from tests.integration.row_writer import RowWriter
 from tests.toolchain.pulumi_stack import Stack
 
-SERVICES = {"etcd": 1, "mysql-galera": 3, "galera-lb": 2, "wordpress": 2}
+# The load balancer and WordPress run one task per active host (issue 18): 3 on the dev stack.
+SERVICES = {"etcd": 1, "mysql-galera": 3, "galera-lb": 3, "wordpress": 3}
 STACK_HOSTS = ["docker1", "docker2", "docker3"]
 SCALE_HOSTS = {"docker4": "172.30.213.14", "docker5": "172.30.213.15"}
 CLUSTER_STATUS = ("SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS "
@@ -30,19 +33,27 @@ def galera_sql(lab_hosts: Lab, host: str, sql: str) -> str:
 
 
 def lb_sql(deployed: "Deployed", sql: str, host: str | None = None, timeout: float = 30,
-           user: str = "root", password: str | None = None) -> str:
+           user: str = "root", password: str | None = None, port: int = MYSQL_PORT) -> str:
     """SQL as `user` (root with the stack's password by default) from this machine through the
-    load balancer's port published (host mode) on `host`, by default the first host that runs
-    a load balancer task. Raises AssertionError with the client's error."""
+    load balancer's `port` published (host mode) on `host`, by default the first host that runs
+    a load balancer task; the writer's port by default, READ_PORT for the reader. Raises
+    AssertionError with the client's error."""
     host = host or deployed.load_balancer_hosts()[0]
     password = deployed.root_password if password is None else password
     result = subprocess.run(
-        ["mariadb", f"-h{deployed.lab.address[host]}", f"-P{MYSQL_PORT}", f"-u{user}",
+        ["mariadb", f"-h{deployed.lab.address[host]}", f"-P{port}", f"-u{user}",
          f"-p{password}", "--connect-timeout=5", "-N", "-B", "-e", sql],
         capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
     if result.returncode != 0:
         raise AssertionError(f"mariadb through galera-lb on {host}: {result.stderr.strip()}")
     return result.stdout.strip()
+
+
+def landed_on(deployed: "Deployed", host: str, port: int, connections: int) -> Counter:
+    """Open `connections` connections through the load balancer's `port` on `host`; count the
+    host whose Galera node each one landed on (its node name is `mysql-galera-<host>`)."""
+    return Counter(lb_sql(deployed, "SELECT @@wsrep_node_name", host=host, port=port).removeprefix("mysql-galera-")
+                   for _ in range(connections))
 
 
 def wsrep(lab_hosts: Lab, host: str) -> dict[str, str]:

@@ -26,14 +26,20 @@ import pytest
 from lab_helpers import Lab, lab, wait_until
 from tests.integration.conftest import FIGURES, Timer
 from tests.integration.row_writer import RowWriter, WriteReport
+from tests.bank_workload import ACCOUNTS, OPENING_BALANCE, BankWorkload
 from tests.integration.stack_checks import (
-    CLUSTER_STATUS, GALERA_TASK, MYSQL_PORT, SCALE_HOSTS, SERVICES, STACK_HOSTS, AvailabilityProbe, Deployed,
-    WordPressProbe, galera_log, galera_sql, lb_sql, lost_rows, service_replicas, synced_in_cluster_of, wait_all_synced, wsrep)
+    CLUSTER_STATUS, GALERA_TASK, MYSQL_PORT, READ_PORT, SCALE_HOSTS, SERVICES, STACK_HOSTS, AvailabilityProbe,
+    Deployed, WordPressProbe, galera_log, galera_sql, landed_on, lb_sql, lost_rows, service_replicas,
+    synced_in_cluster_of, wait_all_synced, wsrep)
 from tests.toolchain.pulumi_stack import Stack
 from tests.wordpress_site import install, login, publish_post, render_in_chromium
 
 # Seconds of writing before a fault and after the cluster healed.
 WRITE_SECONDS = 5
+# Connections per load balancer in the writer/reader checks (issue 19), and the seconds the
+# bank workload runs before a fault and after the failover.
+WRITER_CONNECTIONS = 50
+BANK_SECONDS = 10
 
 
 @pytest.fixture(scope="module")
@@ -80,14 +86,17 @@ def test_one_cluster_of_three_synced_nodes(deployed: Deployed):
 
 def test_load_balancer_from_outside_reaches_every_node_and_writes_replicate(deployed: Deployed):
     lb_hosts = deployed.load_balancer_hosts()
-    assert len(lb_hosts) == 2
+    # One load balancer task per host (issue 18; it was 2 replicas before).
+    assert len(lb_hosts) == 3
     # HAProxy puts a node that just became Synced into rotation after two passing checks
-    # (rise 2, inter 2s); wait for that before counting.
+    # (rise 2, inter 2s); wait for that before counting. Spreading is the reader port's job
+    # (issue 19; the MySQL port is the writer, one node).
     wait_until("galera-lb routing to all three nodes",
-               lambda: {lb_sql(deployed, "SELECT @@wsrep_node_address", host=h) for h in lb_hosts * 5},
+               lambda: {lb_sql(deployed, "SELECT @@wsrep_node_address", host=h, port=READ_PORT) for h in lb_hosts * 5},
                lambda addresses: len(addresses) == 3, timeout=60)
-    seen = [lb_sql(deployed, "SELECT @@wsrep_node_address", host=lb_hosts[i % 2]) for i in range(30)]
-    print(f"30 connections through galera-lb on {lb_hosts} reached: {sorted(set(seen))}")
+    seen = [lb_sql(deployed, "SELECT @@wsrep_node_address", host=lb_hosts[i % len(lb_hosts)], port=READ_PORT)
+            for i in range(30)]
+    print(f"30 connections through the galera-lb reader on {lb_hosts} reached: {sorted(set(seen))}")
     assert len(set(seen)) == 3
 
     lb_sql(deployed, "CREATE TABLE IF NOT EXISTS wordpress.lbcheck (id INT PRIMARY KEY, note VARCHAR(40)); "
@@ -96,9 +105,38 @@ def test_load_balancer_from_outside_reaches_every_node_and_writes_replicate(depl
         assert galera_sql(deployed.lab, host, "SELECT COUNT(*), SUM(id) FROM wordpress.lbcheck") == "50\t1275"
 
 
+def writer_hosts(deployed: Deployed, lb_hosts: list[str], connections: int) -> set[str]:
+    """The hosts whose Galera node took `connections` connections through the writer port of
+    each load balancer on `lb_hosts`."""
+    return {node for host in lb_hosts for node in landed_on(deployed, host, MYSQL_PORT, connections)}
+
+
+def test_every_load_balancer_sends_writes_to_one_node_and_reads_to_all(deployed: Deployed):
+    """Issue 19: the writer port of every galera-lb task leads to one and the same Synced node;
+    the reader port spreads. Issue 18: one task per host, listed in the stack's outputs."""
+    lb_hosts = deployed.load_balancer_hosts()
+    assert lb_hosts == sorted(deployed.hosts)
+    outputs = deployed.outputs()
+    addresses = sorted(deployed.lab.address[h] for h in deployed.hosts)
+    assert outputs["load_balancer_addresses"] == {"writer": [f"{a}:{MYSQL_PORT}" for a in addresses],
+                                                  "reader": [f"{a}:{READ_PORT}" for a in addresses]}
+    assert sorted(outputs["wordpress_urls"]) == [f"http://{a}/" for a in addresses]
+    # Each task chooses once its checks saw the nodes Synced; wait until they agree.
+    wait_until("every galera-lb on one writer", lambda: writer_hosts(deployed, lb_hosts, 5),
+               lambda nodes: len(nodes) == 1, timeout=60)
+    landed = {host: landed_on(deployed, host, MYSQL_PORT, WRITER_CONNECTIONS) for host in lb_hosts}
+    print(f"{WRITER_CONNECTIONS} writer connections through galera-lb on each of {lb_hosts}: {landed}")
+    (writer,) = {node for hits in landed.values() for node in hits}
+    assert all(hits == {writer: WRITER_CONNECTIONS} for hits in landed.values()), landed
+    for host in lb_hosts:
+        spread = landed_on(deployed, host, READ_PORT, WRITER_CONNECTIONS)
+        assert set(spread) == set(deployed.hosts), (host, spread)
+
+
 def test_wordpress_answers_on_both_replicas(deployed: Deployed):
     urls = deployed.outputs()["wordpress_urls"]
-    assert len(urls) == 2
+    # One WordPress task per host (issue 18; it was 2 replicas before).
+    assert len(urls) == 3
     for url in urls:
         with urllib.request.urlopen(url + "wp-admin/install.php", timeout=30) as response:
             page = response.read().decode()
@@ -110,7 +148,7 @@ def test_wordpress_installs_and_both_replicas_serve_a_post_in_a_browser(deployed
     """Finish the installer over HTTP, publish a post, then look at it in Chromium on each
     replica's own address (host-mode ports: each answers under the address asked for)."""
     urls = deployed.outputs()["wordpress_urls"]
-    assert len(urls) == 2
+    assert len(urls) == 3  # one per host (issue 18)
     admin_password = f"wp-{secrets.token_hex(8)}"
     install(urls[0], "Galera Swarm Lab", "labadmin", admin_password, "labadmin@example.org")
     post_url = publish_post(urls[0], login(urls[0], "labadmin", admin_password),
@@ -261,6 +299,51 @@ def test_a_host_stopped_hard_loses_no_acknowledged_row_and_its_node_rejoins(depl
             case.what = f"a. docker3 stopped hard, Synced again {time.monotonic() - started:.0f} s after `lab start`"
 
 
+def test_the_writers_host_stopped_hard_moves_every_load_balancer_to_one_other_node_without_deadlocks(
+        deployed: Deployed):
+    """Issue 19: the bank workload (4 writers, 10 accounts) through the writer port of every
+    galera-lb while the writer node's host is killed: no transaction fails with 1213 (a
+    certification conflict between two nodes), the total is kept, and the surviving load
+    balancers all send writes to one other node."""
+    lab_hosts = deployed.lab
+    one_cluster_of(deployed, 3)
+    lb_hosts = deployed.load_balancer_hosts()
+    wait_until("every galera-lb on one writer", lambda: writer_hosts(deployed, lb_hosts, 5),
+               lambda nodes: len(nodes) == 1, timeout=60)
+    (writer_host,) = writer_hosts(deployed, lb_hosts, 5)
+    survivors = [h for h in deployed.hosts if h != writer_host]
+    bank = BankWorkload([(lab_hosts.address[h], MYSQL_PORT) for h in lb_hosts], "root", deployed.root_password,
+                        table="wordpress.bank_accounts")
+    with bank:
+        time.sleep(BANK_SECONDS)
+        lab("stop", "--hard", writer_host, timeout=300)
+        stopped = time.monotonic()
+        try:
+            # Only the survivors answer now (docker1 may be the one stopped: ask them, not it).
+            wait_until("two nodes left in the Primary component", lambda: wsrep(lab_hosts, survivors[0]),
+                       synced_in_cluster_of(2), timeout=120)
+            new_writer = wait_until("every surviving galera-lb on one other writer",
+                                    lambda: writer_hosts(deployed, survivors, 5),
+                                    lambda nodes: len(nodes) == 1 and writer_host not in nodes, timeout=60)
+            failover = time.monotonic() - stopped
+            landed = {host: landed_on(deployed, host, MYSQL_PORT, WRITER_CONNECTIONS) for host in survivors}
+            time.sleep(BANK_SECONDS)
+            bank.stop()
+            report = bank.report()
+        finally:
+            lab("start", writer_host, timeout=300)
+            wait_until(f"{writer_host} rejoined and Synced", lambda: wsrep(lab_hosts, writer_host),
+                       synced_in_cluster_of(3), timeout=600, interval=1)
+    FIGURES.append(report.summary(f"e. bank workload through the writer, {writer_host} (the writer's host) "
+                                  f"stopped hard, every galera-lb on {new_writer} after {failover:.0f} s"))
+    print(FIGURES[-1], landed)
+    (successor,) = new_writer
+    assert all(hits == {successor: WRITER_CONNECTIONS} for hits in landed.values()), landed
+    assert report.committed > 0, FIGURES[-1]
+    assert report.deadlocks == 0, FIGURES[-1]
+    assert report.total == ACCOUNTS * OPENING_BALANCE, FIGURES[-1]
+
+
 def test_every_galera_task_killed_at_once_recovers_with_no_human_step(deployed: Deployed):
     with failure_case(deployed, "wordpress.rows_kill_all") as case:
         kill_every_galera_task(deployed)
@@ -345,7 +428,7 @@ def test_all_hosts_stopped_and_started_bring_everything_back_with_no_human_step(
     wordpress = WordPressProbe(deployed, "Replicated post")
     wait_until("WordPress serving the post on both replicas",
                lambda: [wordpress.page(url) for url in deployed.post_urls()],
-               lambda answers: answers == [wordpress.good] * 2, timeout=180)
+               lambda answers: answers == [wordpress.good] * len(deployed.hosts), timeout=180)
 
 
 def test_scaling_onto_two_more_hosts_keeps_the_cluster_serving(deployed: Deployed):

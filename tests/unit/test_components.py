@@ -51,7 +51,7 @@ def test_the_image_ships_what_the_default_stack_renders(program):
 
 def test_rendered_haproxy_config_checks_each_node_on_its_health_port():
     rendered = render_haproxy_config(**{**HAPROXY_DEFAULTS, "galera_dns": "gsimg-galera", "max_nodes": 4,
-                                        "health_port": 9201, "listen_port": 3307})
+                                        "health_port": 9201, "listen_port": 3307, "read_port": 3308})
     assert "    bind :3307\n" in rendered
     assert "default-server check port 9201 " in rendered
     assert "server-template galera 1-4 gsimg-galera:3306" in rendered
