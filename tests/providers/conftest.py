@@ -68,12 +68,14 @@ def free_port() -> int:
 
 @dataclass
 class SshServer:
-    """An OpenSSH server on 127.0.0.1 that lets root in with `key_path`."""
+    """An OpenSSH server on 127.0.0.1 that lets root in with `key_path`; `host_key` is its
+    public host key (`TYPE BASE64`)."""
     host: str
     port: int
     user: str
     key_path: Path
     private_key: str
+    host_key: str = ""
 
     @property
     def ssh_opts(self) -> list[str]:
@@ -120,7 +122,8 @@ AllowStreamLocalForwarding yes
                 assert time.monotonic() < deadline, "sshd did not listen within 20 s"
                 time.sleep(0.2)
         yield SshServer("127.0.0.1", port, "root", workdir / "client_key",
-                        (workdir / "client_key").read_text())
+                        (workdir / "client_key").read_text(),
+                        " ".join((workdir / "host_key.pub").read_text().split()[:2]))
     finally:
         server.terminate()
         server.wait(timeout=30)
