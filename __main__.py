@@ -47,7 +47,7 @@ elif key_path is None or not key_path.is_file():
 # with another key stops preview and up here, before anything runs there.
 try:
     expected_keys = known_hosts.expected_host_keys(settings.hosts, ssh, settings.leader)
-    for warning in known_hosts.check_offered(settings.hosts, expected_keys, ssh.port):
+    for warning in known_hosts.check_offered(settings.hosts, expected_keys, ssh):
         pulumi.log.warn(warning)
 except ConfigError as err:
     raise pulumi.RunError(str(err)) from None

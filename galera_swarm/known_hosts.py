@@ -13,6 +13,8 @@ A problem is a ConfigError line naming the key and the fix; the fix for a missin
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,27 +125,35 @@ def keyscan(address: str, port: int) -> Offered:
     return Offered(address, tuple(keys))
 
 
-def check_offered(hosts: Sequence[Host], expected: Mapping[str, str], port: int,
+def fingerprint(key: str) -> str:
+    """The SHA256 fingerprint of a `TYPE BASE64` key, as `ssh-keygen -l` prints it."""
+    digest = hashlib.sha256(base64.b64decode(key.split()[1])).digest()
+    return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
+
+
+def check_offered(hosts: Sequence[Host], expected: Mapping[str, str], ssh: SshSettings,
                   scan: Optional[Callable[[str, int], Offered]] = None) -> list[str]:
     """Ask each host for its keys (at preview and up, before anything runs) and refuse one that
     answers without the expected key: someone else may be at its address. Returns warnings for
     hosts that did not answer (the commands check the key when they connect); raises
-    ConfigError naming every host whose key differs."""
+    ConfigError naming every host whose key differs, with both fingerprints."""
     scan = scan or keyscan
     problems, warnings = [], []
     for i, host in enumerate(hosts):
         want = expected.get(host.address)
         if want is None:
             continue
-        offered = scan(host.address, port)
+        where = f"hosts[{i}].hostKey" if host.host_key else f"ssh.knownHostsPath ({Path(ssh.known_hosts_path).expanduser()})"
+        offered = scan(host.address, ssh.port)
         if not offered.keys:
-            warnings.append(f"{NAMESPACE}:hosts[{i}]: {host.name} ({host.address}:{port}) did not answer an SSH "
+            warnings.append(f"{NAMESPACE}:hosts[{i}]: {host.name} ({host.address}:{ssh.port}) did not answer an SSH "
                             "key scan; its host key is checked when the commands connect")
         elif want not in offered.keys:
-            problems.append(f"{NAMESPACE}:hosts[{i}]: ssh: host key of {host.name} ({host.address}:{port}) does "
-                            f"not match the recorded one ({want.split()[0]}); someone else may be answering at "
-                            "its address, or the host was re-installed: verify its new fingerprint on the host "
-                            "before you replace the entry in ssh.knownHostsPath (`ssh-keygen -R`) or hosts[].hostKey")
+            problems.append(
+                f"{NAMESPACE}:hosts[{i}]: ssh: host key of {host.name} ({host.address}:{ssh.port}) does not match "
+                f"{where}: it offered {', '.join(fingerprint(k) for k in offered.keys)}, expected {fingerprint(want)}; "
+                "someone else may be answering at its address, or the host was re-installed: verify its new "
+                "fingerprint on the host before you replace the recorded key (`ssh-keygen -R`, then `ssh-keyscan -H`)")
     if problems:
         raise ConfigError(problems)
     return warnings

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.providers.conftest import MEASUREMENTS
+from galera_swarm import known_hosts
+from tests.providers.conftest import MEASUREMENTS, free_port
 from tests.toolchain.pulumi_stack import REPO_ROOT, Stack
 
 PROGRAM = REPO_ROOT / "tests" / "providers" / "programs" / "command_hostkey"
@@ -99,3 +100,9 @@ def test_the_agent_logs_in_and_no_private_key_is_in_the_state(stack, sshd, agent
     assert "PRIVATE KEY" not in exported
     for line in sshd.private_key.strip().splitlines()[1:-1]:
         assert line not in exported
+
+
+def test_the_preview_key_scan_reads_the_hosts_key(sshd):
+    # What __main__.py asks every host before anything runs (galera_swarm/known_hosts.py).
+    assert known_hosts.keyscan(sshd.host, sshd.port).keys == (sshd.host_key,)
+    assert known_hosts.keyscan(sshd.host, free_port()).keys == ()

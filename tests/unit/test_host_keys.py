@@ -157,9 +157,23 @@ def test_a_host_answering_with_another_key_stops_the_program_before_any_resource
     mocks = SwarmMocks()
     with pytest.raises(Exception) as caught:
         run_program(checked_config(key_path, file), mocks=mocks)
-    assert ("galera-swarm:hosts[1]: ssh: host key of docker2 (192.0.2.12:22) does not match the recorded one "
-            "(ssh-ed25519); someone else may be answering at its address") in str(caught.value)
+    offered = subprocess.run(["ssh-keygen", "-lf", str(tmp_path / "impostor.pub")], capture_output=True,
+                             text=True, check=True).stdout.split()[1]
+    recorded = known_hosts.fingerprint(keys["192.0.2.12"])
+    assert (f"galera-swarm:hosts[1]: ssh: host key of docker2 (192.0.2.12:22) does not match ssh.knownHostsPath "
+            f"({file}): it offered {offered}, expected {recorded}; someone else may be answering at its "
+            "address") in str(caught.value)
     assert mocks.custom() == []
+
+
+def test_a_host_that_does_not_answer_the_key_scan_only_warns(key_path, lab_keys):
+    file, keys, _ = lab_keys
+    s = parse_settings(checked_config(key_path, file), SECRET_KEYS)
+    expected = known_hosts.expected_host_keys(s.hosts, s.ssh, s.leader)
+    answers = {addr: [key] for addr, key in keys.items() if addr != "192.0.2.13"}
+    assert known_hosts.check_offered(s.hosts, expected, s.ssh, scanner(answers)) == [
+        "galera-swarm:hosts[2]: docker3 (192.0.2.13:22) did not answer an SSH key scan; its host key is "
+        "checked when the commands connect"]
 
 
 def test_the_lab_setting_sends_no_host_key(program):
