@@ -187,7 +187,7 @@ func (c watchedConn) explain(err error) error {
 // dialSSHWithRetry connects and authenticates, retrying network failures (not
 // authentication or host-key failures) sshDialAttempts times, sshDialBackoff apart.
 func dialSSHWithRetry(ctx context.Context, s *sshSettings) (*ssh.Client, error) {
-	config, err := sshClientConfig(s)
+	config, closeAgent, err := sshClientConfig(s)
 	if err != nil {
 		return nil, err
 	}
@@ -195,6 +195,8 @@ func dialSSHWithRetry(ctx context.Context, s *sshSettings) (*ssh.Client, error) 
 	for attempt := 1; attempt <= sshDialAttempts; attempt++ {
 		sshClient, err := dialSSH(ctx, s, config)
 		if err == nil {
+			// The agent may be asked again while the client lives; released when it closes.
+			go func() { _ = sshClient.Wait(); closeAgent() }()
 			return sshClient, nil
 		}
 		lastErr = err
@@ -206,10 +208,12 @@ func dialSSHWithRetry(ctx context.Context, s *sshSettings) (*ssh.Client, error) 
 		}
 		select {
 		case <-ctx.Done():
+			closeAgent()
 			return nil, fmt.Errorf("connecting to %s over ssh: %w (last error: %v)", s.Addr, ctx.Err(), lastErr)
 		case <-time.After(sshDialBackoff):
 		}
 	}
+	closeAgent()
 	return nil, fmt.Errorf("connecting to %s@%s over ssh: %w", s.User, s.Addr, lastErr)
 }
 
@@ -231,8 +235,10 @@ func dialSSH(ctx context.Context, s *sshSettings, config *ssh.ClientConfig) (*ss
 	return ssh.NewClient(conn, chans, reqs), nil
 }
 
-// sshClientConfig builds auth (key files, then the ssh agent) and host-key checking from s.
-func sshClientConfig(s *sshSettings) (*ssh.ClientConfig, error) {
+// sshClientConfig builds auth (key files, then the ssh agent at SSH_AUTH_SOCK) and host-key
+// checking from s. The returned closer releases the agent connection, if any.
+func sshClientConfig(s *sshSettings) (*ssh.ClientConfig, func(), error) {
+	closeAgent := func() {}
 	var signers []ssh.Signer
 	files := s.IdentityFiles
 	explicit := len(files) > 0
@@ -247,14 +253,14 @@ func sshClientConfig(s *sshSettings) (*ssh.ClientConfig, error) {
 		pem, err := os.ReadFile(file)
 		if err != nil {
 			if explicit {
-				return nil, fmt.Errorf("reading ssh identity file %s: %w", file, err)
+				return nil, closeAgent, fmt.Errorf("reading ssh identity file %s: %w", file, err)
 			}
 			continue
 		}
 		signer, err := ssh.ParsePrivateKey(pem)
 		if err != nil {
 			if explicit {
-				return nil, fmt.Errorf("parsing ssh identity file %s (passphrase-protected keys are not supported): %w", file, err)
+				return nil, closeAgent, fmt.Errorf("parsing ssh identity file %s (passphrase-protected keys are not supported): %w", file, err)
 			}
 			continue
 		}
@@ -266,15 +272,17 @@ func sshClientConfig(s *sshSettings) (*ssh.ClientConfig, error) {
 	}
 	if sock := os.Getenv("SSH_AUTH_SOCK"); sock != "" {
 		if conn, err := net.Dial("unix", sock); err == nil {
+			closeAgent = func() { _ = conn.Close() }
 			auth = append(auth, ssh.PublicKeysCallback(agent.NewClient(conn).Signers))
 		}
 	}
 	if len(auth) == 0 {
-		return nil, fmt.Errorf("no ssh key for %s@%s: pass one with sshOpts [\"-i\", FILE] or run an ssh agent", s.User, s.Addr)
+		return nil, closeAgent, fmt.Errorf("no ssh key for %s@%s: pass one with sshOpts [\"-i\", FILE] or run an ssh agent", s.User, s.Addr)
 	}
 	hostKeys, algorithms, err := hostKeyCallback(s)
 	if err != nil {
-		return nil, err
+		closeAgent()
+		return nil, closeAgent, err
 	}
 	return &ssh.ClientConfig{
 		User:              s.User,
@@ -282,7 +290,7 @@ func sshClientConfig(s *sshSettings) (*ssh.ClientConfig, error) {
 		HostKeyCallback:   hostKeys,
 		HostKeyAlgorithms: algorithms,
 		Timeout:           s.ConnectTimeout,
-	}, nil
+	}, closeAgent, nil
 }
 
 // hostKeyCallback follows OpenSSH's StrictHostKeyChecking: "no" accepts any key, "yes"
