@@ -83,7 +83,11 @@ def expected_host_keys(hosts: Sequence[Host], ssh: SshSettings, leader: Host,
     found: dict[str, str] = {}
     problems: list[str] = []
     for i, host in enumerate(hosts):
-        recorded = find(path, known_hosts_name(host.address, ssh.port))
+        try:
+            recorded = find(path, known_hosts_name(host.address, ssh.port))
+        except OSError as err:
+            raise ConfigError([f"{NAMESPACE}:ssh.knownHostsPath: cannot read {path} with OpenSSH's ssh-keygen "
+                               f"({err}); install the OpenSSH client"]) from None
         pinned = " ".join(parse_key_line(host.host_key) or ()) if host.host_key else None
         fix = _keyscan_fix(host.address, ssh.port, path)
         if pinned and host is leader and pinned not in recorded:

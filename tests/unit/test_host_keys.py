@@ -92,6 +92,19 @@ def test_a_missing_known_hosts_file_is_a_config_error(key_path, tmp_path):
     assert err.value.problems[0].startswith(f"galera-swarm:ssh.knownHostsPath: no file at {tmp_path / 'nowhere'}; ")
 
 
+def test_without_ssh_keygen_the_file_cannot_be_read_and_says_so(key_path, lab_keys):
+    file, _, _ = lab_keys
+    s = parse_settings(checked_config(key_path, file), SECRET_KEYS)
+
+    def missing(path, name):
+        raise FileNotFoundError(2, "No such file or directory: 'ssh-keygen'")
+    with pytest.raises(ConfigError) as err:
+        known_hosts.expected_host_keys(s.hosts, s.ssh, s.leader, find=missing)
+    assert err.value.problems == [
+        f"galera-swarm:ssh.knownHostsPath: cannot read {file} with OpenSSH's ssh-keygen ([Errno 2] No such file "
+        "or directory: 'ssh-keygen'); install the OpenSSH client"]
+
+
 def test_a_pinned_host_key_needs_no_entry_but_the_leader_does(key_path, tmp_path):
     leader_key, pinned = public_key(tmp_path, "h1"), public_key(tmp_path, "h2")
     file = tmp_path / "known_hosts"
