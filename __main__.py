@@ -3,6 +3,7 @@ Galera-aware load balancer and WordPress out. This file is the only one that kno
 it reads config, maps the settings onto each component's typed args, wires the components and
 exports what an operator inspects by hand."""
 
+import os
 from pathlib import Path
 
 import pulumi
@@ -17,6 +18,7 @@ from components.swarm_cluster import SshLogin, SwarmCluster, SwarmClusterArgs, S
 from components.wordpress_app import WordPressApp, WordPressAppArgs
 from galera_swarm.lifecycle import (ETCD_HOSTS_OUTPUT, HOSTS_OUTPUT, LEADER_OUTPUT, host_keys, kept_etcd_hosts,
                                     read_previous_deployment)
+from galera_swarm import known_hosts
 from galera_swarm.placement import etcd_member_hosts
 from galera_swarm.settings import ConfigError, load_settings
 
@@ -28,11 +30,27 @@ except ConfigError as err:
 for warning in settings.warnings:
     pulumi.log.warn(warning)
 
-key_path = Path(settings.ssh.private_key_path).expanduser()
-if not key_path.is_file():
+ssh = settings.ssh
+key_path = Path(ssh.private_key_path).expanduser() if ssh.private_key_path else None
+if ssh.agent:
+    agent_socket = os.environ.get("SSH_AUTH_SOCK", "")
+    if not agent_socket or not Path(agent_socket).is_socket():
+        raise pulumi.RunError(
+            f"galera-swarm:ssh.agent: SSH_AUTH_SOCK ({agent_socket or 'unset'}) is no agent socket; start an "
+            "agent (`eval \"$(ssh-agent)\"`) and add the hosts' key (`ssh-add KEYFILE`), or set ssh.privateKeyPath")
+elif key_path is None or not key_path.is_file():
     raise pulumi.RunError(
         f"galera-swarm:ssh.privateKeyPath: no file at {key_path}; point it at the SSH private key "
         "for the hosts (for the local lab, run `lab/lab up` first)")
+
+# The key every host must present, and a look at what each presents now: a host that answers
+# with another key stops preview and up here, before anything runs there.
+try:
+    expected_keys = known_hosts.expected_host_keys(settings.hosts, ssh, settings.leader)
+    for warning in known_hosts.check_offered(settings.hosts, expected_keys, ssh):
+        pulumi.log.warn(warning)
+except ConfigError as err:
+    raise pulumi.RunError(str(err)) from None
 
 # Each host keeps the key it joined under (a rename or reorder deletes nothing); changes that
 # would remove a node still in use are refused here, before anything runs.
@@ -45,11 +63,14 @@ key_of = {h.name: key for key, h in zip(keys, settings.hosts)}
 
 swarm = SwarmCluster("swarm", SwarmClusterArgs(
     hosts=[SwarmHost(key=key, name=h.name, address=h.address, advertise_address=h.advertise_address,
-                     role=h.role, availability=h.availability, labels=dict(h.labels))
+                     role=h.role, availability=h.availability, labels=dict(h.labels),
+                     host_key=expected_keys.get(h.address))
            for key, h in zip(keys, settings.hosts)],
-    ssh=SshLogin(user=settings.ssh.user, port=settings.ssh.port, private_key_path=str(key_path.resolve()),
-                 ignore_host_key=settings.ssh.ignore_host_key),
-    private_key=pulumi.Output.secret(key_path.read_text())))
+    ssh=SshLogin(user=ssh.user, port=ssh.port, private_key_path=str(key_path.resolve()) if key_path else None,
+                 ignore_host_key=ssh.ignore_host_key,
+                 known_hosts_path=None if ssh.ignore_host_key else str(Path(ssh.known_hosts_path).expanduser().resolve())),
+    # With the agent no private key goes anywhere: neither into a command's state nor to the provider.
+    private_key=pulumi.Output.secret(key_path.read_text()) if key_path else None))
 
 # Every docker resource goes through the swarm leader; the components' children inherit it.
 on_swarm = pulumi.ResourceOptions(providers=[swarm.provider])

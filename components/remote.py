@@ -17,14 +17,19 @@ def host_port(address: str, port: int) -> str:
     return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
 
 
-def connection(address: str, user: str, port: int,
-               private_key: pulumi.Input[str]) -> command.remote.ConnectionArgs:
-    """SSH connection to one host; the key is expected to be a secret Output."""
+def connection(address: str, user: str, port: int, private_key: Optional[pulumi.Input[str]],
+               host_key: Optional[str]) -> command.remote.ConnectionArgs:
+    """SSH connection to one host. `private_key` is expected to be a secret Output; None logs
+    in through the SSH agent at SSH_AUTH_SOCK, which the plugin reads when it connects (a
+    socket path in the state would change with every login session, making each a change of
+    every command, and a later delete would dial a socket long gone). `host_key` (`TYPE
+    BASE64`) is the only key the host may present; None checks none (the lab)."""
     return command.remote.ConnectionArgs(
         host=address,
         user=user,
         port=port,
         private_key=private_key,
+        host_key=host_key,
         # A freshly booted host (or a lab host) may need a while before sshd answers.
         dial_error_limit=30,
         per_dial_timeout=10,

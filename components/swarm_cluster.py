@@ -12,9 +12,10 @@ once it is down. Each step refuses, with the reason, when its check fails.
 
 from __future__ import annotations
 
+import re
 import shlex
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from typing import Mapping, Optional, Sequence
 
 import pulumi
 import pulumi_command as command
@@ -50,6 +51,8 @@ class SwarmHost:
     role: str
     availability: str
     labels: Mapping[str, str]
+    # The public key (`TYPE BASE64`) it must present to the commands; None: not checked (the lab).
+    host_key: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -58,9 +61,12 @@ class SshLogin:
     user: str
     port: int
     # A file on this machine: the docker provider's ssh reads it (the commands get the key).
-    private_key_path: str
+    # None: both log in through the SSH agent at SSH_AUTH_SOCK.
+    private_key_path: Optional[str]
     # Lab hosts are re-created with new host keys; real hosts should be in known_hosts.
     ignore_host_key: bool
+    # The known_hosts file the docker provider checks the leader's key against.
+    known_hosts_path: Optional[str] = None
 
 
 @dataclass
@@ -68,8 +74,36 @@ class SwarmClusterArgs:
     """Plain: the hosts make the resource graph (one join per host)."""
     hosts: Sequence[SwarmHost]
     ssh: SshLogin
-    # The key at ssh.private_key_path, as a secret.
-    private_key: pulumi.Input[str]
+    # The key at ssh.private_key_path, as a secret; None with the SSH agent.
+    private_key: Optional[pulumi.Input[str]] = None
+
+
+# What swarm prints for a node id (swarmkit identity.NewID: 25 base-36 digits) and a join token
+# (`SWMTKN-1-<digests>`); anything else read from a host is refused before it reaches a script.
+NODE_ID_PATTERN = re.compile(r"[a-z0-9]{25}")
+JOIN_TOKEN_PATTERN = re.compile(r"SWMTKN-1-[a-z0-9-]+")
+
+
+def node_id_from(stdout: str, host: SwarmHost, command: str) -> str:
+    """The swarm node id `command` printed on `host`, stripped. Raises ValueError naming the
+    host when it is not one (it is pasted into the scripts that run on the leader)."""
+    node_id = stdout.strip()
+    if not NODE_ID_PATTERN.fullmatch(node_id):
+        raise ValueError(f"{command} on {host.name} ({host.address}) printed {node_id[:80]!r} where a swarm "
+                         "node id (25 lowercase letters and digits) belongs; refusing to use it in a script. "
+                         f"Check `docker info --format '{{{{.Swarm.NodeID}}}}'` on {host.name}")
+    return node_id
+
+
+def join_token_from(stdout: str, role: str, leader: SwarmHost) -> str:
+    """The `role` join token printed on the leader, stripped. Raises ValueError (without the
+    value: it may be a secret) when it is not a swarm join token."""
+    token = stdout.strip()
+    if not JOIN_TOKEN_PATTERN.fullmatch(token):
+        raise ValueError(f"docker swarm join-token -q {role} on {leader.name} ({leader.address}) printed "
+                         f"{len(token)} characters that are not a swarm join token (SWMTKN-1-...); refusing "
+                         "to hand them to a join")
+    return token
 
 
 LOCAL_STATE = "state=$(docker info --format '{{.Swarm.LocalNodeState}}')\n"
@@ -149,7 +183,7 @@ def node_settings_script(host: SwarmHost, node_id: str) -> str:
         "i=0\n"
         f"until [ \"$(docker node inspect --format '{{{{.Status.State}}}}' {nid} 2>/dev/null)\" = ready ]; do\n"
         f"  i=$((i + 1)); if [ $i -gt {attempts} ]; then\n"
-        f"    echo 'node {host.name} ({node_id}) not ready after {NODE_READY_TIMEOUT_S} s' >&2; exit 1\n"
+        f"    echo 'node {host.name} ('{nid}') not ready after {NODE_READY_TIMEOUT_S} s' >&2; exit 1\n"
         "  fi\n"
         "  sleep 2\n"
         "done\n"
@@ -168,7 +202,8 @@ def removal_gate_script(host: SwarmHost, node_id: str) -> str:
        (Raft quorum), else refuse;
     3. drain it and wait until no task runs there (DRAIN_TIMEOUT_S);
     4. demote a manager (swarm refuses a demotion that loses quorum; refused, so do we).
-    A node already gone from the swarm needs none of it."""
+    A node already gone from the swarm needs none of it. `node_id` is shell-quoted wherever it
+    appears (SwarmCluster also refuses one that is not a swarm node id, node_id_from)."""
     nid, key, name = shlex.quote(node_id), shlex.quote(host.key), f"{host.name} ({host.address})"
     addr = shlex.quote(host.advertise_address)
     return (
@@ -179,20 +214,20 @@ def removal_gate_script(host: SwarmHost, node_id: str) -> str:
         "  claim=$(" + _label(HOST_KEY_LABEL, '"$id"') + ")\n"
         f"  if [ \"$id\" != {nid} ] || {{ [ -n \"$claim\" ] && [ \"$claim\" != {key} ]; }}; then\n"
         f"    echo \"refusing to remove {name}: the node at {host.advertise_address} is $id (host key "
-        f"'$claim'), not {node_id} that joined as {host.key}; it is in hosts under another name. "
+        f"'$claim'), not \"{nid}\" that joined as {host.key}; it is in hosts under another name. "
         f"Drop this host's stale swarm-*-{host.key} resources with pulumi state delete (the node "
         "stays), then pulumi up\" >&2\n"
         "    exit 1\n"
         "  fi\n"
         "done\n"
         f"if ! docker node inspect {nid} >/dev/null 2>&1; then\n"
-        f"  echo 'node {name} ({node_id}) is no longer in the swarm; nothing to drain' >&2; exit 0\n"
+        f"  echo 'node {name} ('{nid}') is no longer in the swarm; nothing to drain' >&2; exit 0\n"
         "fi\n"
         f"role=$(docker node inspect --format '{{{{.Spec.Role}}}}' {nid})\n"
         'if [ "$role" = manager ]; then\n'
         "  others=$(($(docker node ls --filter role=manager -q | wc -l) - 1))\n"
         "  reachable=$(docker node ls --filter role=manager --format '{{.ID}} {{.ManagerStatus}}' "
-        f"| grep -v \"^{node_id} \" | grep -c -E 'Leader|Reachable' || true)\n"
+        f"| grep -v \"^\"{nid}\" \" | grep -c -E 'Leader|Reachable' || true)\n"
         # Raft: after the demotion the remaining managers need a majority that answers.
         '  if [ $((reachable * 2)) -le "$others" ]; then\n'
         f"    echo \"refusing to remove manager {name}: only $reachable of the $others other managers "
@@ -206,7 +241,7 @@ def removal_gate_script(host: SwarmHost, node_id: str) -> str:
         f"while docker node ps --format '{{{{.CurrentState}}}}' {nid} | grep -q '^Running'; do\n"
         f"  i=$((i + 1)); if [ $i -gt {DRAIN_TIMEOUT_S // 2} ]; then\n"
         f"    echo 'node {name} still runs tasks {DRAIN_TIMEOUT_S} s after the drain; see docker node ps "
-        f"{node_id}, then pulumi up again' >&2; exit 1\n"
+        f"'{nid}', then pulumi up again' >&2; exit 1\n"
         "  fi\n"
         "  sleep 2\n"
         "done\n"
@@ -264,19 +299,20 @@ class SwarmCluster(pulumi.ComponentResource):
         leader = leader_of(args.hosts)
 
         def conn(host: SwarmHost) -> command.remote.ConnectionArgs:
-            return remote.connection(host.address, args.ssh.user, args.ssh.port, args.private_key)
+            return remote.connection(host.address, args.ssh.user, args.ssh.port, args.private_key,
+                                     None if args.ssh.ignore_host_key else host.host_key)
 
         leader_conn = conn(leader)
         init = remote.run(f"{name}-init-{leader.key}", leader_conn, init_script(leader), child,
                           delete=leave_script())
-        leader_id = init.stdout.apply(str.strip)
+        leader_id = init.stdout.apply(lambda out: node_id_from(out, leader, "docker swarm init"))
 
         def token(role: str) -> pulumi.Output[str]:
             cmd = remote.run(f"{name}-{role}-token", leader_conn,
                              f"docker swarm join-token -q {role}\n",
                              pulumi.ResourceOptions(parent=self, depends_on=[init]),
                              triggers=[leader_id], secret_stdout=True)
-            return pulumi.Output.secret(cmd.stdout.apply(str.strip))
+            return pulumi.Output.secret(cmd.stdout.apply(lambda out: join_token_from(out, role, leader)))
 
         self.manager_join_token = token("manager")
         self.worker_join_token = token("worker")
@@ -297,7 +333,7 @@ class SwarmCluster(pulumi.ComponentResource):
                     pulumi.ResourceOptions(parent=self, depends_on=[forget]),
                     delete=node_leave_script(host),
                     stdin=self.manager_join_token if is_manager(host) else self.worker_join_token)
-                node_id = join.stdout.apply(str.strip)
+                node_id = join.stdout.apply(lambda out, h=host: node_id_from(out, h, "docker swarm join"))
                 after = [join]
             # Deleted first: for a joined host its delete is the removal gate (check, drain, demote).
             settings = remote.run(
@@ -305,13 +341,17 @@ class SwarmCluster(pulumi.ComponentResource):
                 node_id.apply(lambda nid, h=host: node_settings_script(h, nid)),
                 pulumi.ResourceOptions(parent=self, depends_on=after),
                 delete=None if host == leader else node_id.apply(lambda nid, h=host: removal_gate_script(h, nid)))
-            node_ids[host.name] = settings.stdout.apply(str.strip)
+            node_ids[host.name] = settings.stdout.apply(
+                lambda out, h=host: node_id_from(out, h, "the node settings on the leader"))
             settled.append(settings)
 
-        key_opts = ["-i", args.ssh.private_key_path]
+        # Without a key file the provider logs in through the agent at SSH_AUTH_SOCK.
+        key_opts = ["-i", args.ssh.private_key_path] if args.ssh.private_key_path else []
         if args.ssh.ignore_host_key:
             key_opts += ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
                          "-o", "LogLevel=ERROR"]
+        elif args.ssh.known_hosts_path:
+            key_opts += ["-o", "StrictHostKeyChecking=yes", "-o", f"UserKnownHostsFile={args.ssh.known_hosts_path}"]
         # Bound to the leader; created only once every node has joined, so services that use it
         # are scheduled on the whole swarm.
         self.provider = docker.Provider(

@@ -15,6 +15,8 @@ says where it comes from, and the image keeps its own check as a second line of 
 
 from __future__ import annotations
 
+import base64
+import binascii
 import difflib
 import ipaddress
 import math
@@ -300,6 +302,35 @@ _DNS_NAME = re.compile(
 Address = Annotated[Text, AfterValidator(_address), Wire("IP or DNS name")]
 
 
+def parse_key_line(line: str) -> Optional[tuple[str, str]]:
+    """(type, base64 blob) of an SSH public key line `TYPE BASE64 [comment]` (authorized_keys
+    and known_hosts write keys so) whose blob is valid base64 and names the same type inside
+    (RFC 4253 6.6: the blob starts with the type as an SSH string); None otherwise."""
+    parts = line.split()
+    if len(parts) < 2:
+        return None
+    key_type, blob = parts[0], parts[1]
+    try:
+        raw = base64.b64decode(blob, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    length = int.from_bytes(raw[:4], "big") if len(raw) >= 4 else -1
+    if raw[4:4 + length].decode("ascii", "replace") != key_type:
+        return None
+    return key_type, blob
+
+
+def _public_key(value: str) -> str:
+    if parse_key_line(value) is None:
+        raise problem(f"{value!r} is not an SSH public key line like 'ssh-ed25519 AAAAC3Nz...' (what "
+                      "`ssh-keyscan -t ed25519 HOST` prints after the host name, or the host's "
+                      "/etc/ssh/ssh_host_ed25519_key.pub)")
+    return value
+
+
+PublicKey = Annotated[Text, AfterValidator(_public_key), Wire("public key")]
+
+
 def _subnet(value: str) -> str:
     try:
         ipaddress.ip_network(value)
@@ -408,6 +439,9 @@ class Host(_Schema):
         "manager", description="the first manager initialises the swarm; the manager count must be odd")
     availability: Choice("active", "pause", "drain") = Field("active", description="swarm node availability")
     labels: Labels = Field(default_factory=dict, description="node labels, for placement constraints")
+    host_key: Optional[PublicKey] = Field(
+        None, description="its SSH host key (`TYPE BASE64`), instead of its entry in ssh.knownHostsPath; "
+        "the first manager must be in that file too (the docker provider reads it)")
     _advertise_address: Optional[str] = PrivateAttr(None)
 
     @model_validator(mode="after")
@@ -429,13 +463,28 @@ class Host(_Schema):
 
 class SshSettings(_Schema):
     user: Text = Field("root", description="SSH user; must be allowed to run `docker`")
-    private_key_path: Text = Field(
-        description="key for the swarm commands and the docker provider",
-        json_schema_extra={"missing": "missing; set the path of the SSH private key that logs in to "
-                           "every host (the docker provider and the swarm commands both use it)"})
+    private_key_path: Optional[Text] = Field(
+        None, description="key for the swarm commands and the docker provider (its text goes into "
+        "the commands' encrypted state); not with `agent`", json_schema_extra={"default_doc": "(required without `agent`)"})
+    agent: Flag = Field(False, description="log in with the keys of the SSH agent at `SSH_AUTH_SOCK` instead "
+                        "of privateKeyPath: no private key in the state")
     port: Port = Field(22, description="SSH port of every host")
+    known_hosts_path: Text = Field(
+        "~/.ssh/known_hosts", description="OpenSSH known_hosts file with every host's key (`ssh-keyscan -H`, "
+        "after verifying the fingerprint); both plugins refuse a host whose key differs")
     # Lab hosts are re-created with new host keys; real hosts should be in known_hosts.
-    ignore_host_key: Flag = Field(False, description="skip host key checks (the lab re-creates its hosts)")
+    ignore_host_key: Flag = Field(False, description="skip host key checks (only for the lab, which "
+                                  "re-creates its hosts with new keys)")
+
+    @model_validator(mode="after")
+    def _one_login(self) -> "SshSettings":
+        if self.agent and self.private_key_path is not None:
+            raise problem("with ssh.agent the key stays in the agent; remove ssh.privateKeyPath (or set "
+                          "agent: false to log in with the key file)", key="ssh.privateKeyPath")
+        if not self.agent and self.private_key_path is None:
+            raise problem("missing; set the path of the SSH private key that logs in to every host (the "
+                          "docker provider and the swarm commands both use it)", key="ssh.privateKeyPath")
+        return self
 
 
 class NetworkSettings(_Schema):
@@ -543,7 +592,7 @@ class StackSettings(_Schema):
     sections sits on the later one (it sees the earlier ones once they are valid)."""
 
     hosts: tuple[Host, ...] = Field(
-        description="`{name, address, role, availability, labels}` per Docker host",
+        description="`{name, address, role, availability, labels, hostKey}` per Docker host",
         json_schema_extra={"missing": "no hosts configured; list at least one Docker host, e.g. "
                            "`- {name: docker1, address: 192.0.2.11}`", "kind": "list"})
     ssh: SshSettings = _section(description="how the program reaches the hosts")

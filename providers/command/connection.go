@@ -14,6 +14,7 @@ import (
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
 
+	"github.com/galera-swarm/galera-swarm/providers/internal/hostkey"
 	"github.com/galera-swarm/galera-swarm/providers/internal/ptr"
 )
 
@@ -93,7 +94,8 @@ func (c Connection) address() string {
 
 // clientConfig builds the x/crypto/ssh client configuration: auth methods in the official
 // order (private key, password + keyboard-interactive, agent), the host key rule (fixed
-// key when hostKey is given, otherwise accept any) and the per-dial timeout in seconds.
+// key when hostKey is given, refused with a *hostkey.MismatchError naming host:port;
+// otherwise accept any) and the per-dial timeout in seconds.
 // It fails on an unparsable key or host key, or an explicit agent socket that cannot be
 // dialled. The returned closer releases the agent connection, if any.
 func (c Connection) clientConfig(ctx context.Context) (*ssh.ClientConfig, func(), error) {
@@ -110,7 +112,10 @@ func (c Connection) clientConfig(ctx context.Context) (*ssh.ClientConfig, func()
 		if err != nil {
 			return nil, closer, fmt.Errorf("parsing connection.hostKey: %w", err)
 		}
-		cfg.HostKeyCallback = ssh.FixedHostKey(key)
+		// Only the pinned key's algorithms: a server that also holds keys of other types
+		// must show this one (x/crypto/ssh would ask for RSA first).
+		cfg.HostKeyAlgorithms = hostkey.Algorithms(key)
+		cfg.HostKeyCallback = hostkey.Fixed(c.address(), "connection.hostKey", key)
 	}
 	if c.PrivateKey != nil && *c.PrivateKey != "" {
 		var signer ssh.Signer
@@ -159,6 +164,8 @@ func (c Connection) clientConfig(ctx context.Context) (*ssh.ClientConfig, func()
 // Dial opens an SSH client to the connection's host, retrying failed attempts
 // (connection refused, timeout, handshake or auth failure) until one succeeds or the
 // attempt number exceeds dialErrorLimit (-1: never give up; so at most limit+1 dials).
+// A host key that differs from hostKey fails at once, without retries (a deliberate
+// difference from pulumi-command 1.2.1, which retries it like a network error).
 // Waits between attempts follow backoff. Each failure that will be retried is logged as
 // the status line "Dial n/limit failed: retrying"; the final error is
 // "after <limit> failed attempts: <ssh error>". Rule from pulumi-command 1.2.1
@@ -182,6 +189,12 @@ func (c Connection) Dial(ctx context.Context, backoff Backoff) (*ssh.Client, err
 			// it is released when the client closes.
 			go func() { _ = client.Wait(); closeAgent() }()
 			return client, nil
+		}
+		var mismatch *hostkey.MismatchError
+		if errors.As(err, &mismatch) {
+			// Another key will not turn into the right one by retrying: refuse at once.
+			closeAgent()
+			return nil, mismatch
 		}
 		if limit >= 0 && attempt > limit {
 			closeAgent()

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/crypto/ssh/agent"
 	"golang.org/x/crypto/ssh/knownhosts"
 
+	"github.com/galera-swarm/galera-swarm/providers/internal/hostkey"
 	"github.com/galera-swarm/galera-swarm/providers/internal/keepalive"
 )
 
@@ -186,7 +187,7 @@ func (c watchedConn) explain(err error) error {
 // dialSSHWithRetry connects and authenticates, retrying network failures (not
 // authentication or host-key failures) sshDialAttempts times, sshDialBackoff apart.
 func dialSSHWithRetry(ctx context.Context, s *sshSettings) (*ssh.Client, error) {
-	config, err := sshClientConfig(s)
+	config, closeAgent, err := sshClientConfig(s)
 	if err != nil {
 		return nil, err
 	}
@@ -194,6 +195,8 @@ func dialSSHWithRetry(ctx context.Context, s *sshSettings) (*ssh.Client, error) 
 	for attempt := 1; attempt <= sshDialAttempts; attempt++ {
 		sshClient, err := dialSSH(ctx, s, config)
 		if err == nil {
+			// The agent may be asked again while the client lives; released when it closes.
+			go func() { _ = sshClient.Wait(); closeAgent() }()
 			return sshClient, nil
 		}
 		lastErr = err
@@ -205,10 +208,12 @@ func dialSSHWithRetry(ctx context.Context, s *sshSettings) (*ssh.Client, error) 
 		}
 		select {
 		case <-ctx.Done():
+			closeAgent()
 			return nil, fmt.Errorf("connecting to %s over ssh: %w (last error: %v)", s.Addr, ctx.Err(), lastErr)
 		case <-time.After(sshDialBackoff):
 		}
 	}
+	closeAgent()
 	return nil, fmt.Errorf("connecting to %s@%s over ssh: %w", s.User, s.Addr, lastErr)
 }
 
@@ -230,8 +235,10 @@ func dialSSH(ctx context.Context, s *sshSettings, config *ssh.ClientConfig) (*ss
 	return ssh.NewClient(conn, chans, reqs), nil
 }
 
-// sshClientConfig builds auth (key files, then the ssh agent) and host-key checking from s.
-func sshClientConfig(s *sshSettings) (*ssh.ClientConfig, error) {
+// sshClientConfig builds auth (key files, then the ssh agent at SSH_AUTH_SOCK) and host-key
+// checking from s. The returned closer releases the agent connection, if any.
+func sshClientConfig(s *sshSettings) (*ssh.ClientConfig, func(), error) {
+	closeAgent := func() {}
 	var signers []ssh.Signer
 	files := s.IdentityFiles
 	explicit := len(files) > 0
@@ -246,14 +253,14 @@ func sshClientConfig(s *sshSettings) (*ssh.ClientConfig, error) {
 		pem, err := os.ReadFile(file)
 		if err != nil {
 			if explicit {
-				return nil, fmt.Errorf("reading ssh identity file %s: %w", file, err)
+				return nil, closeAgent, fmt.Errorf("reading ssh identity file %s: %w", file, err)
 			}
 			continue
 		}
 		signer, err := ssh.ParsePrivateKey(pem)
 		if err != nil {
 			if explicit {
-				return nil, fmt.Errorf("parsing ssh identity file %s (passphrase-protected keys are not supported): %w", file, err)
+				return nil, closeAgent, fmt.Errorf("parsing ssh identity file %s (passphrase-protected keys are not supported): %w", file, err)
 			}
 			continue
 		}
@@ -265,30 +272,36 @@ func sshClientConfig(s *sshSettings) (*ssh.ClientConfig, error) {
 	}
 	if sock := os.Getenv("SSH_AUTH_SOCK"); sock != "" {
 		if conn, err := net.Dial("unix", sock); err == nil {
+			closeAgent = func() { _ = conn.Close() }
 			auth = append(auth, ssh.PublicKeysCallback(agent.NewClient(conn).Signers))
 		}
 	}
 	if len(auth) == 0 {
-		return nil, fmt.Errorf("no ssh key for %s@%s: pass one with sshOpts [\"-i\", FILE] or run an ssh agent", s.User, s.Addr)
+		return nil, closeAgent, fmt.Errorf("no ssh key for %s@%s: pass one with sshOpts [\"-i\", FILE] or run an ssh agent", s.User, s.Addr)
 	}
-	hostKeys, err := hostKeyCallback(s)
+	hostKeys, algorithms, err := hostKeyCallback(s)
 	if err != nil {
-		return nil, err
+		closeAgent()
+		return nil, closeAgent, err
 	}
 	return &ssh.ClientConfig{
-		User:            s.User,
-		Auth:            auth,
-		HostKeyCallback: hostKeys,
-		Timeout:         s.ConnectTimeout,
-	}, nil
+		User:              s.User,
+		Auth:              auth,
+		HostKeyCallback:   hostKeys,
+		HostKeyAlgorithms: algorithms,
+		Timeout:           s.ConnectTimeout,
+	}, closeAgent, nil
 }
 
 // hostKeyCallback follows OpenSSH's StrictHostKeyChecking: "no" accepts any key, "yes"
 // requires the key in a known_hosts file, "accept-new" records unknown hosts in the first
-// known_hosts file but still refuses changed keys.
-func hostKeyCallback(s *sshSettings) (ssh.HostKeyCallback, error) {
+// known_hosts file but still refuses changed keys. A refused key is a *hostkey.MismatchError
+// naming the host and the files. The algorithms are those of the keys known for the host (as
+// OpenSSH orders them), so a server with several keys shows one that can be checked; nil when
+// none is known.
+func hostKeyCallback(s *sshSettings) (ssh.HostKeyCallback, []string, error) {
 	if s.StrictHostKeyChecking == "no" {
-		return ssh.InsecureIgnoreHostKey(), nil //nolint:gosec // the user asked for it in sshOpts
+		return ssh.InsecureIgnoreHostKey(), nil, nil //nolint:gosec // the user asked for it in sshOpts
 	}
 	var existing []string
 	for _, f := range s.KnownHostsFiles {
@@ -300,7 +313,7 @@ func hostKeyCallback(s *sshSettings) (ssh.HostKeyCallback, error) {
 	if len(existing) > 0 {
 		cb, err := knownhosts.New(existing...)
 		if err != nil {
-			return nil, fmt.Errorf("reading known_hosts files %v: %w", existing, err)
+			return nil, nil, fmt.Errorf("reading known_hosts files %v: %w", existing, err)
 		}
 		check = cb
 	} else {
@@ -308,19 +321,36 @@ func hostKeyCallback(s *sshSettings) (ssh.HostKeyCallback, error) {
 			return &knownhosts.KeyError{}
 		}
 	}
+	source := fmt.Sprintf("known_hosts %v", s.KnownHostsFiles)
+	refuse := func(host string, key ssh.PublicKey, err error) error {
+		var keyErr *knownhosts.KeyError
+		if !errors.As(err, &keyErr) {
+			return fmt.Errorf("checking the host key of %s against %s: %w", host, source, err)
+		}
+		expected := make([]string, len(keyErr.Want))
+		for i, k := range keyErr.Want {
+			expected[i] = hostkey.Fingerprint(k.Key)
+		}
+		return &hostkey.MismatchError{Host: host, Source: source, Offered: hostkey.Fingerprint(key),
+			Expected: expected, Unknown: len(keyErr.Want) == 0}
+	}
+	algorithms := knownAlgorithms(check, s.Addr)
 	if s.StrictHostKeyChecking != "accept-new" {
 		return func(host string, remote net.Addr, key ssh.PublicKey) error {
 			if err := check(host, remote, key); err != nil {
-				return fmt.Errorf("checking the host key of %s against %v (set sshOpts \"-o StrictHostKeyChecking=no\" or add the host to known_hosts): %w", host, s.KnownHostsFiles, err)
+				return refuse(host, key, err)
 			}
 			return nil
-		}, nil
+		}, algorithms, nil
 	}
 	return func(host string, remote net.Addr, key ssh.PublicKey) error {
 		err := check(host, remote, key)
 		var keyErr *knownhosts.KeyError
-		if err == nil || !errors.As(err, &keyErr) || len(keyErr.Want) > 0 {
-			return err
+		if err == nil {
+			return nil
+		}
+		if !errors.As(err, &keyErr) || len(keyErr.Want) > 0 {
+			return refuse(host, key, err)
 		}
 		if len(s.KnownHostsFiles) == 0 {
 			return nil
@@ -336,8 +366,35 @@ func hostKeyCallback(s *sshSettings) (ssh.HostKeyCallback, error) {
 		defer f.Close()
 		_, writeErr := fmt.Fprintln(f, knownhosts.Line([]string{knownhosts.Normalize(host)}, key))
 		return writeErr
-	}, nil
+	}, algorithms, nil
 }
+
+// knownAlgorithms asks check which keys it knows for addr ("host:port"): a key no file holds
+// makes knownhosts answer with the known ones.
+func knownAlgorithms(check ssh.HostKeyCallback, addr string) []string {
+	var keyErr *knownhosts.KeyError
+	if err := check(addr, textAddr(addr), probeKey{}); !errors.As(err, &keyErr) {
+		return nil
+	}
+	keys := make([]ssh.PublicKey, len(keyErr.Want))
+	for i, k := range keyErr.Want {
+		keys[i] = k.Key
+	}
+	return hostkey.Algorithms(keys...)
+}
+
+// probeKey is a public key that no known_hosts line holds.
+type probeKey struct{}
+
+func (probeKey) Type() string                        { return "probe" }
+func (probeKey) Marshal() []byte                     { return []byte("galera-swarm probe key") }
+func (probeKey) Verify([]byte, *ssh.Signature) error { return errors.New("probe key") }
+
+// textAddr is a net.Addr that is only its "host:port" text.
+type textAddr string
+
+func (a textAddr) Network() string { return "tcp" }
+func (a textAddr) String() string  { return string(a) }
 
 // dialStdio runs `docker system dial-stdio` in a new session of sshClient and returns the
 // session's stdin/stdout as a net.Conn to the daemon.

@@ -68,17 +68,22 @@ def free_port() -> int:
 
 @dataclass
 class SshServer:
-    """An OpenSSH server on 127.0.0.1 that lets root in with `key_path`."""
+    """An OpenSSH server on 127.0.0.1 that lets root in with `key_path`; `host_key` is its
+    public host key (`TYPE BASE64`)."""
     host: str
     port: int
     user: str
     key_path: Path
     private_key: str
+    host_key: str = ""
+    # A known_hosts file holding host_key for [host]:port, hashed as `ssh-keyscan -H` writes it.
+    known_hosts: Path = Path("/dev/null")
 
     @property
     def ssh_opts(self) -> list[str]:
-        return ["-i", str(self.key_path), "-o", "StrictHostKeyChecking=no",
-                "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"]
+        """The program's sshOpts for a checked host key (components/swarm_cluster.py's form)."""
+        return ["-i", str(self.key_path), "-o", "StrictHostKeyChecking=yes",
+                "-o", f"UserKnownHostsFile={self.known_hosts}"]
 
 
 @pytest.fixture(scope="session")
@@ -119,8 +124,13 @@ AllowStreamLocalForwarding yes
                 assert server.poll() is None, f"sshd exited: {(workdir / 'sshd.log').read_text()}"
                 assert time.monotonic() < deadline, "sshd did not listen within 20 s"
                 time.sleep(0.2)
+        host_key = " ".join((workdir / "host_key.pub").read_text().split()[:2])
+        known_hosts = workdir / "known_hosts"
+        known_hosts.write_text(f"[127.0.0.1]:{port} {host_key}\n")
+        subprocess.run(["ssh-keygen", "-q", "-H", "-f", str(known_hosts)], check=True, timeout=30,
+                       capture_output=True)
         yield SshServer("127.0.0.1", port, "root", workdir / "client_key",
-                        (workdir / "client_key").read_text())
+                        (workdir / "client_key").read_text(), host_key, known_hosts)
     finally:
         server.terminate()
         server.wait(timeout=30)

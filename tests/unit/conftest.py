@@ -35,6 +35,12 @@ class Recorded:
     provider: Optional[str] = None
 
 
+def node_id(host_key: str) -> str:
+    """The swarm node id the mocks answer for the host under `host_key`: 25 lowercase letters
+    and digits, as `docker info --format '{{.Swarm.NodeID}}'` prints one."""
+    return (host_key.replace("-", "") + "0" * 25)[:25]
+
+
 @dataclass
 class SwarmMocks(pulumi.runtime.Mocks):
     resources: list[Recorded] = field(default_factory=list)
@@ -60,7 +66,7 @@ class SwarmMocks(pulumi.runtime.Mocks):
         if name.endswith("-worker-token"):
             return "SWMTKN-1-worker-token\n"
         if "-init-" in name or "-join-" in name:
-            return f"nodeid-{name.rsplit('-', 1)[-1]}\n"
+            return f"{node_id(name.rsplit('-', 1)[-1])}\n"
         if "-node-" in name:
             # `node_settings_script` ends by echoing the node id it was given.
             return inputs["create"].rstrip().rsplit(" ", 1)[-1] + "\n"

@@ -15,7 +15,7 @@ import pytest
 from components.swarm_cluster import SwarmHost, forget_script, node_leave_script, removal_gate_script
 from galera_swarm.lifecycle import KnownHost, PreviousDeployment, plan_hosts
 from galera_swarm.settings import ConfigError, parse_settings
-from tests.unit.conftest import SwarmMocks, previous_outputs, resolve, run_program, stack_config
+from tests.unit.conftest import SwarmMocks, node_id, previous_outputs, resolve, run_program, stack_config
 
 COMMAND = "command:remote:Command"
 LAB = [("docker1", "192.0.2.11"), ("docker2", "192.0.2.12"), ("docker3", "192.0.2.13")]
@@ -53,7 +53,7 @@ def test_renaming_a_host_keeps_its_resource_names_and_node(key_path):
     assert swarm_resources(renamed) == swarm_resources(first)
     assert "swarm-join-db2" not in swarm_resources(renamed)
     assert resolve(renamed.program["swarm"].node_ids) == {
-        "docker1": "nodeid-docker1", "db2": "nodeid-docker2", "docker3": "nodeid-docker3"}
+        "docker1": node_id("docker1"), "db2": node_id("docker2"), "docker3": node_id("docker3")}
     # The next deployment still knows db2 under the key it joined with.
     assert resolve(renamed.program["swarm"].hosts)["docker2"]["name"] == "db2"
 
@@ -74,8 +74,8 @@ def test_reordering_managers_moves_no_etcd_member(key_path):
                                          etcd={"replicas": 3}),
                             mocks=SwarmMocks(stack_outputs=previous_outputs(first)))
     assert etcd_constraints(reordered) == etcd_constraints(first) == {
-        "etcd-1": ["node.id == nodeid-docker1"], "etcd-2": ["node.id == nodeid-docker2"],
-        "etcd-3": ["node.id == nodeid-docker3"]}
+        "etcd-1": [f"node.id == {node_id('docker1')}"], "etcd-2": [f"node.id == {node_id('docker2')}"],
+        "etcd-3": [f"node.id == {node_id('docker3')}"]}
     assert reordered.program["etcd_placement"] == {"etcd-1": "docker1", "etcd-2": "docker2", "etcd-3": "docker3"}
 
 
@@ -137,18 +137,18 @@ def test_removing_one_of_three_managers_is_refused_for_quorum(key_path):
 # ------------------------------------------------------------------ what a removal runs
 def test_removal_gate_checks_the_node_then_keeps_quorum_then_drains_then_demotes(program):
     gate = program().mocks.named("swarm-node-docker2").inputs["delete"]
-    steps = ["if [ \"$id\" != nodeid-docker2 ] || { [ -n \"$claim\" ] && [ \"$claim\" != docker2 ]; }; then",
+    steps = [f"if [ \"$id\" != {node_id('docker2')} ] || {{ [ -n \"$claim\" ] && [ \"$claim\" != docker2 ]; }}; then",
              "--filter role=manager",
              "if [ $((reachable * 2)) -le \"$others\" ]; then",
-             "docker node update --availability drain nodeid-docker2",
-             "docker node ps --format '{{.CurrentState}}' nodeid-docker2 | grep -q '^Running'",
-             "docker node demote nodeid-docker2 >/dev/null; do"]
+             f"docker node update --availability drain {node_id('docker2')}",
+             f"docker node ps --format '{{{{.CurrentState}}}}' {node_id('docker2')} | grep -q '^Running'",
+             f"docker node demote {node_id('docker2')} >/dev/null; do"]
     positions = [gate.index(step) for step in steps]
     assert positions == sorted(positions)
     assert "refusing to remove docker2 (192.0.2.12): the node at 192.0.2.12 is $id" in gate
     assert "so the swarm would lose quorum; bring them back" in gate
     # No error of the demotion is swallowed any more.
-    assert "demote nodeid-docker2 >/dev/null 2>&1 || true" not in gate
+    assert f"demote {node_id('docker2')} >/dev/null 2>&1 || true" not in gate
 
 
 def test_a_host_leaves_only_when_it_is_no_manager_any_more(program):
@@ -167,7 +167,7 @@ def test_a_record_is_removed_only_for_a_down_node_with_this_hosts_key(program):
 def test_every_node_is_marked_with_its_hosts_key(key_path):
     _, renamed = redeploy(key_path, hosts_of(LAB), hosts_of([LAB[0], ("db2", "192.0.2.12"), LAB[2]]))
     node = renamed.mocks.named("swarm-node-docker2").inputs["create"]
-    assert "docker node update --label-add galera-swarm.host=docker2 nodeid-docker2 >/dev/null" in node
+    assert f"docker node update --label-add galera-swarm.host=docker2 {node_id('docker2')} >/dev/null" in node
 
 
 # ------------------------------------------------------------------ addresses on the wire

@@ -7,7 +7,7 @@ import base64
 
 import pytest
 
-from tests.unit.conftest import PASSWORDS, SwarmMocks, is_secret, resolve, run_program, secret_input, stack_config
+from tests.unit.conftest import PASSWORDS, SwarmMocks, is_secret, node_id, resolve, run_program, secret_input, stack_config
 
 SERVICE = "docker:index/service:Service"
 
@@ -143,12 +143,12 @@ def test_three_etcd_members_form_one_initial_cluster(program):
 
 
 def test_each_etcd_member_stays_on_its_host_beside_its_data(program):
-    # Node ids come from the join/settings commands (the mocks answer nodeid-<host>).
+    # Node ids come from the join/settings commands (the mocks answer node_id(<host>)).
     one = services(program())["etcd"]["taskSpec"]["placement"]["constraints"]
-    assert one == ["node.id == nodeid-docker1"]
+    assert one == [f"node.id == {node_id('docker1')}"]
     three = services(program(etcd={"replicas": 3}))
     assert [three[f"etcd-{i}"]["taskSpec"]["placement"]["constraints"] for i in (1, 2, 3)] == [
-        ["node.id == nodeid-docker1"], ["node.id == nodeid-docker2"], ["node.id == nodeid-docker3"]]
+        [f"node.id == {node_id('docker1')}"], [f"node.id == {node_id('docker2')}"], [f"node.id == {node_id('docker3')}"]]
 
 
 def test_etcd_members_go_to_active_managers_round_robin():

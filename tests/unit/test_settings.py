@@ -41,7 +41,7 @@ def test_snake_case_keys_are_not_the_wire_form(key_path):
 
 def test_unknown_key_without_a_close_one_lists_the_known_keys(key_path):
     assert problems_of(stack_config(key_path, ssh={"privateKeyPath": str(key_path), "zzz": 1})) == [
-        "galera-swarm:ssh.zzz: unknown key; known keys are: ignoreHostKey, port, privateKeyPath, user"]
+        "galera-swarm:ssh.zzz: unknown key; known keys are: agent, ignoreHostKey, knownHostsPath, port, privateKeyPath, user"]
 
 
 def test_a_section_that_is_no_object(key_path):
@@ -217,7 +217,7 @@ def test_problems_of_every_section_are_printed_together(key_path):
         parse_settings(config, SECRET_KEYS)
     assert str(err.value) == "\n".join([
         "invalid stack configuration:",
-        "  - galera-swarm:hosts[1].zone: unknown key; known keys are: address, availability, labels, name, role",
+        "  - galera-swarm:hosts[1].zone: unknown key; known keys are: address, availability, hostKey, labels, name, role",
         "  - galera-swarm:publishMode: ingress publishing needs a virtual IP; with endpointMode dnsrr "
         "set publishMode to host",
         "  - galera-swarm:images.tag: 'a b' is not a valid Docker tag: letters, digits, '_', '.' and '-', "

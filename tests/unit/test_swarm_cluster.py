@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from tests.unit.conftest import is_secret, resolve, secret_input
+from tests.unit.conftest import is_secret, node_id, resolve, secret_input
 
 COMMAND = "command:remote:Command"
 
@@ -48,10 +48,10 @@ def test_node_settings_apply_availability_and_labels_on_the_leader(program):
     ])
     node = run.mocks.named("swarm-node-docker2")
     assert connection_host(node) == "192.0.2.11"
-    assert "docker node update --availability active --label-add db=true --label-add zone=b nodeid-docker2" \
+    assert f"docker node update --availability active --label-add db=true --label-add zone=b {node_id('docker2')}" \
         in node.inputs["create"]
     assert resolve(run.program["swarm"].node_ids) == {
-        "docker1": "nodeid-docker1", "docker2": "nodeid-docker2", "docker3": "nodeid-docker3"}
+        "docker1": node_id("docker1"), "docker2": node_id("docker2"), "docker3": node_id("docker3")}
 
 
 def test_destroy_demotes_leaves_and_forgets_every_joined_host(program):
@@ -59,7 +59,7 @@ def test_destroy_demotes_leaves_and_forgets_every_joined_host(program):
     assert "docker swarm leave --force" in run.mocks.named("swarm-init-docker1").inputs["delete"]
     for host, address in [("docker2", "192.0.2.12"), ("docker3", "192.0.2.13")]:
         assert "docker swarm leave --force" in run.mocks.named(f"swarm-join-{host}").inputs["delete"]
-        assert f"docker node demote nodeid-{host}" in run.mocks.named(f"swarm-node-{host}").inputs["delete"]
+        assert f"docker node demote {node_id(host)}" in run.mocks.named(f"swarm-node-{host}").inputs["delete"]
         forget = run.mocks.named(f"swarm-forget-{host}")
         assert connection_host(forget) == "192.0.2.11"
         assert f"= {address} ]" in forget.inputs["delete"] and "docker node rm --force" in forget.inputs["delete"]

@@ -11,6 +11,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/rsa"
 	"encoding/pem"
 	"errors"
 	"io"
@@ -24,6 +25,7 @@ import (
 	"testing"
 
 	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/agent"
 )
 
 // Options configure a Server.
@@ -34,6 +36,9 @@ type Options struct {
 	// ForwardUnix, when set, is the local unix socket every direct-streamlocal channel is
 	// connected to, whatever path the client asked for (recorded in SocketPaths).
 	ForwardUnix string
+	// HostKeys, when set, are the server's host keys (default: one fresh ed25519 key);
+	// the client picks which one it is shown by its host key algorithms.
+	HostKeys []ssh.Signer
 }
 
 // Exec is one command the server ran.
@@ -49,7 +54,7 @@ type Server struct {
 	Host string
 	Port int
 	Addr string
-	// HostKey is the server's host key; HostKeyLine the same in authorized_keys format.
+	// HostKey is the server's (first) host key; HostKeyLine the same in authorized_keys format.
 	HostKey     ssh.PublicKey
 	HostKeyLine string
 	// ClientKey is the OpenSSH PEM private key the server accepts.
@@ -85,11 +90,67 @@ func NewKey(t testing.TB) (ssh.Signer, string) {
 	return signer, string(pem.EncodeToMemory(block))
 }
 
+// NewRSAKey returns a fresh 2048-bit RSA signer (a second host key type for tests of host
+// key algorithm negotiation).
+func NewRSAKey(t testing.TB) ssh.Signer {
+	t.Helper()
+	priv, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := ssh.NewSignerFromKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return signer
+}
+
+// Agent serves an SSH agent holding the private key privatePEM (OpenSSH PEM, as ClientKey)
+// on a unix socket in a test directory, and returns the socket's path; it stops when the
+// test ends.
+func Agent(t testing.TB, privatePEM string) string {
+	t.Helper()
+	key, err := ssh.ParseRawPrivateKey([]byte(privatePEM))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyring := agent.NewKeyring()
+	if err := keyring.Add(agent.AddedKey{PrivateKey: key}); err != nil {
+		t.Fatal(err)
+	}
+	// A short path: unix socket paths are limited to about 100 bytes.
+	dir, err := os.MkdirTemp("", "agent")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(dir, "s")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = l.Close(); _ = os.RemoveAll(dir) })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() { defer func() { _ = c.Close() }(); _ = agent.ServeAgent(keyring, c) }()
+		}
+	}()
+	return sock
+}
+
 // Start starts a server with opts on 127.0.0.1 (a free port); it stops, and kills the
 // commands it still runs, when the test ends.
 func Start(t testing.TB, opts Options) *Server {
 	t.Helper()
-	hostSigner, _ := NewKey(t)
+	hostSigners := opts.HostKeys
+	if len(hostSigners) == 0 {
+		signer, _ := NewKey(t)
+		hostSigners = []ssh.Signer{signer}
+	}
+	hostSigner := hostSigners[0]
 	clientSigner, clientPEM := NewKey(t)
 	cfg := &ssh.ServerConfig{
 		PublicKeyCallback: func(_ ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permissions, error) {
@@ -99,7 +160,9 @@ func Start(t testing.TB, opts Options) *Server {
 			return nil, errors.New("unknown key")
 		},
 	}
-	cfg.AddHostKey(hostSigner)
+	for _, signer := range hostSigners {
+		cfg.AddHostKey(signer)
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
