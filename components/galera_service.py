@@ -50,6 +50,7 @@ def galera_env(settings: GaleraSettings, discovery_endpoint: str) -> dict[str, s
         "CLUSTER_NAME": settings.cluster_name,
         "DISCOVERY_SERVICE": discovery_endpoint,
         "PEERS_DNS": f"tasks.{settings.service_name}",
+        "CLUSTER_SIZE": str(settings.replicas),
         "MYSQL_ROOT_PASSWORD_FILE": f"/run/secrets/{ROOT_PASSWORD_FILE}",
         "MYSQL_DATABASE": settings.database,
         "MYSQL_USER": settings.user,
