@@ -222,6 +222,14 @@ func TestDecide(t *testing.T) {
 		},
 		action: Wait, reason: "no published position holds data of cluster " + uuidB + "; waiting for a node that has it",
 	}, {
+		name: "own data not in the published positions, no cluster recorded, the wait over",
+		snapshot: func() Snapshot {
+			s := base()
+			s.Own, s.Waited = *pos(uuidA, 5), time.Minute
+			return s
+		},
+		action: Wait, reason: "no published position holds data of cluster ?; waiting for a node that has it",
+	}, {
 		// tests/images test_crash_recovery: the lagging lowest name loses; ties to the lowest name.
 		name: "full recovery: a tie on the highest seqno goes to the lowest name",
 		snapshot: func() Snapshot {

@@ -49,7 +49,8 @@ func (f *fakeRegistry) Publish(r decision.NodeRecord) error {
 }
 func (f *fakeRegistry) Grant() (int64, error) { return 1, nil }
 
-func testRunner(t *testing.T, reg *fakeRegistry, rounds int) (*Runner, *bytes.Buffer, func()) {
+// testRunner: a runner on reg whose rounds stop (a panic decideRounds recovers) after rounds.
+func testRunner(t *testing.T, reg *fakeRegistry, rounds int) (*Runner, *bytes.Buffer) {
 	var out bytes.Buffer
 	r := New(config.Settings{ClusterName: "t", NodeName: "g3", Endpoints: []string{"http://etcd:2379"}, RecoveryWait: time.Hour},
 		&logx.Logger{Tag: "galera-entrypoint", Out: &out}, nil)
@@ -57,16 +58,13 @@ func testRunner(t *testing.T, reg *fakeRegistry, rounds int) (*Runner, *bytes.Bu
 	r.stateFile = t.TempDir() + "/state"
 	r.probe = func([]string) map[string]bool { return map[string]bool{} }
 	r.peerAddrs = func() []string { return nil }
-	ctx, cancel := context.WithCancel(context.Background())
 	n := 0
 	r.sleep = func(time.Duration) {
 		if n++; n >= rounds {
-			cancel()
 			panic(stopRounds{})
 		}
 	}
-	_ = ctx
-	return r, &out, cancel
+	return r, &out
 }
 
 type stopRounds struct{}
@@ -88,7 +86,7 @@ func TestFailedEtcdReadsDecideNothing(t *testing.T) {
 	// etcd flaps: every read fails, a bootstrap transaction would succeed. A failed read is
 	// never taken for an empty etcd: no transaction is even tried.
 	reg := &fakeRegistry{failReads: 1 << 30}
-	r, out, _ := testRunner(t, reg, 20)
+	r, out := testRunner(t, reg, 20)
 	if d, ok := decideRounds(r); ok {
 		t.Fatalf("decided %v after failed reads", d.Action)
 	}
@@ -102,7 +100,7 @@ func TestFailedEtcdReadsDecideNothing(t *testing.T) {
 
 func TestDecisionAfterEtcdAnswersAgain(t *testing.T) {
 	reg := &fakeRegistry{failReads: 3, recs: Records{Nodes: map[string]decision.NodeRecord{}, Members: map[string]string{}}}
-	r, out, _ := testRunner(t, reg, 20)
+	r, out := testRunner(t, reg, 20)
 	d, ok := decideRounds(r)
 	if !ok || d.Action != decision.BootstrapNew {
 		t.Fatalf("decision %v, %v; log:\n%s", d.Action, ok, out)
@@ -120,7 +118,7 @@ func TestDecisionAfterEtcdAnswersAgain(t *testing.T) {
 
 func TestLostBootstrapTransactionWaits(t *testing.T) {
 	reg := &fakeRegistry{lose: true, recs: Records{Nodes: map[string]decision.NodeRecord{}, Members: map[string]string{}}}
-	r, out, _ := testRunner(t, reg, 5)
+	r, out := testRunner(t, reg, 5)
 	if d, ok := decideRounds(r); ok {
 		t.Fatalf("decided %v though the transaction was lost", d.Action)
 	}
@@ -131,7 +129,7 @@ func TestLostBootstrapTransactionWaits(t *testing.T) {
 
 func TestMissingRegistrationRegistersAgain(t *testing.T) {
 	reg := &fakeRegistry{recs: Records{Nodes: map[string]decision.NodeRecord{}, Members: map[string]string{}}}
-	r, out, _ := testRunner(t, reg, 5)
+	r, out := testRunner(t, reg, 5)
 	r.reg = &forgetful{reg}
 	if d, ok := decideRounds(r); !ok || d.Action != decision.BootstrapNew {
 		t.Fatalf("decision %v, %v:\n%s", d.Action, ok, out)

@@ -9,8 +9,8 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
-	"os/exec"
 	"os/signal"
 	"slices"
 	"strings"
@@ -21,7 +21,9 @@ import (
 
 	"github.com/galera-swarm/galera-swarm/agent/config"
 	"github.com/galera-swarm/galera-swarm/agent/decision"
+	"github.com/galera-swarm/galera-swarm/agent/health"
 	"github.com/galera-swarm/galera-swarm/agent/logx"
+	"github.com/galera-swarm/galera-swarm/agent/wsrep"
 )
 
 // PeersFile holds the other members' addresses when this node was last Synced: evidence of a
@@ -59,8 +61,6 @@ type Runner struct {
 
 	mu           sync.Mutex
 	srv          *server
-	health       *exec.Cmd
-	healthDone   chan struct{}
 	shuttingDown atomic.Bool
 }
 
@@ -369,31 +369,21 @@ func rememberPeers(incoming, self string) {
 	}
 }
 
-func (r *Runner) startHealthServer() {
-	cmd := exec.Command("socat", "-T", "5", "TCP-LISTEN:9200,reuseaddr,fork,backlog=32", "EXEC:/usr/local/bin/galera-health --http")
-	if err := cmd.Start(); err != nil {
-		r.log.Warn("start_health_server", "could not start the health endpoint on port 9200: %v", err)
-		return
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	r.mu.Lock()
-	r.health, r.healthDone = cmd, done
-	r.mu.Unlock()
-}
+// HealthPaths are the files the health check reads.
+var HealthPaths = health.Paths{DrainFlag: DrainFlag, StateFile: StateFile}
 
-func (r *Runner) healthRunning() bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.healthDone == nil {
-		return false
-	}
-	select {
-	case <-r.healthDone:
-		return false
-	default:
-		return true
-	}
+// startHealthServer serves the node's health on port 9200 for HAProxy (200 when Synced, 503
+// otherwise, the state in the body; AVAILABLE_WHEN_DONOR=1 counts a donor as healthy).
+func (r *Runner) startHealthServer() {
+	_, opts, _ := health.ParseArgs(nil, os.Getenv("AVAILABLE_WHEN_DONOR"))
+	srv := &http.Server{Addr: ":9200", Handler: health.Handler(HealthPaths, opts),
+		ReadHeaderTimeout: 2 * time.Second, WriteTimeout: 10 * time.Second}
+	srv.SetKeepAlivesEnabled(false)
+	go func() {
+		if err := srv.ListenAndServe(); err != nil {
+			r.log.Warn("start_health_server", "the health endpoint on port 9200 stopped: %v", err)
+		}
+	}()
 }
 
 func (r *Runner) startMysqld(d decision.Decision) error {
@@ -445,8 +435,8 @@ func (r *Runner) monitor() int {
 	recorded, applied, stoppedDisconnected := false, false, false
 	var disconnectedSince time.Time
 	for r.srv.running() {
-		st := wsrepStatus()
-		state := StateName(st.LocalState, st.ClusterStatus)
+		st, _ := wsrep.Read()
+		state := wsrep.StateName(st.LocalState, st.ClusterStatus)
 		// restart_if_disconnected: Galera closes the provider after e.g. "Receiving IST
 		// failed, node restart required" and never reconnects by itself (a partition's
 		// non-Primary does); the task then exits and the swarm starts it again.
@@ -482,9 +472,6 @@ func (r *Runner) monitor() int {
 		}
 		if state == decision.StateSynced {
 			rememberPeers(st.Incoming, r.address)
-		}
-		if !r.healthRunning() && !r.shuttingDown.Load() {
-			r.startHealthServer()
 		}
 		select {
 		case <-r.srv.done:
@@ -574,10 +561,5 @@ func (r *Runner) shutdown() {
 func (r *Runner) cleanup() {
 	if r.disc != nil {
 		r.disc.Revoke()
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.health != nil && r.health.Process != nil {
-		_ = r.health.Process.Kill()
 	}
 }

@@ -11,51 +11,8 @@ import (
 	"time"
 
 	"github.com/galera-swarm/galera-swarm/agent/credentials"
-	"github.com/galera-swarm/galera-swarm/agent/decision"
 	"github.com/galera-swarm/galera-swarm/agent/logx"
 )
-
-// WsrepStatusQuery asks a running server for wsrep_local_state, wsrep_cluster_status,
-// wsrep_cluster_state_uuid and wsrep_incoming_addresses in one row.
-const WsrepStatusQuery = `SELECT MAX(IF(VARIABLE_NAME='WSREP_LOCAL_STATE', VARIABLE_VALUE, NULL)),
-        MAX(IF(VARIABLE_NAME='WSREP_CLUSTER_STATUS', VARIABLE_VALUE, NULL)),
-        MAX(IF(VARIABLE_NAME='WSREP_CLUSTER_STATE_UUID', VARIABLE_VALUE, NULL)),
-        MAX(IF(VARIABLE_NAME='WSREP_INCOMING_ADDRESSES', VARIABLE_VALUE, NULL))
-   FROM information_schema.GLOBAL_STATUS
-  WHERE VARIABLE_NAME IN ('WSREP_LOCAL_STATE','WSREP_CLUSTER_STATUS','WSREP_CLUSTER_STATE_UUID',
-                          'WSREP_INCOMING_ADDRESSES')`
-
-// WsrepStatus is a row of WsrepStatusQuery ("x" for a field that did not come).
-type WsrepStatus struct {
-	LocalState, ClusterStatus, UUID, Incoming string
-}
-
-// ParseWsrepStatus splits the client's row on white space, as the shell's read did.
-func ParseWsrepStatus(row string) WsrepStatus {
-	f := append(strings.Fields(row), "x", "x", "x", "x")
-	if strings.TrimSpace(row) == "" {
-		f = []string{"x", "x", "x", "x"}
-	}
-	return WsrepStatus{LocalState: f[0], ClusterStatus: f[1], UUID: f[2], Incoming: f[3]}
-}
-
-// StateName maps wsrep_local_state and wsrep_cluster_status to the node state published.
-func StateName(localState, clusterStatus string) string {
-	switch {
-	case localState == "4" && clusterStatus == "Primary":
-		return decision.StateSynced
-	case localState == "2" && clusterStatus == "Primary":
-		return decision.StateDonor
-	case localState == "3" && clusterStatus == "Primary":
-		return decision.StateJoined
-	case localState == "1":
-		return decision.StateJoining
-	case clusterStatus == "non-Primary" || clusterStatus == "Disconnected":
-		return decision.StateNonPrimary
-	default:
-		return decision.StateDown
-	}
-}
 
 // mariadb runs the client over the local socket as root (unix_socket), sql on stdin; gives
 // stdout, or an error with what the client said.
@@ -68,14 +25,6 @@ func mariadb(sql string, args ...string) (string, error) {
 		return out.String(), fmt.Errorf("%s", strings.TrimSpace(errOut.String()+" "+err.Error()))
 	}
 	return out.String(), nil
-}
-
-func wsrepStatus() WsrepStatus {
-	out, err := mariadb(WsrepStatusQuery, "-N", "-B")
-	if err != nil {
-		return ParseWsrepStatus("")
-	}
-	return ParseWsrepStatus(out)
 }
 
 // server is a running mariadbd.

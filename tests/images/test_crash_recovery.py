@@ -130,7 +130,7 @@ def monitor_with_fake_wsrep(images, network, name, cluster_status: str, seconds:
     script = f"""
 set -u
 printf '%s\\n' '#!/bin/bash' 'echo $$ >/tmp/mariadbd.pid' 'trap "exit 0" TERM' 'while :; do sleep 1; done' >/usr/sbin/mariadbd
-printf '%s\\n' '#!/bin/bash' 'cat >/dev/null' 'echo "0 {cluster_status} 00000000-0000-0000-0000-000000000000 "' >/usr/bin/mariadb
+printf '%s\\n' '#!/bin/bash' 'printf "0\\t{cluster_status}\\t00000000-0000-0000-0000-000000000000\\t\\n"' >/usr/bin/mariadb
 chmod +x /usr/sbin/mariadbd /usr/bin/mariadb
 socat TCP-LISTEN:4567,bind=127.0.0.2,fork,reuseaddr SYSTEM:true &
 ETCDCTL_API=3 etcdctl --endpoints=127.0.0.1:2379 put /galera/t/nodes/g1 "127.0.0.2 synced" >/dev/null
