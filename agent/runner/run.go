@@ -435,6 +435,10 @@ func (r *Runner) monitor() int {
 	recorded, applied, stoppedDisconnected := false, false, false
 	var disconnectedSince time.Time
 	for r.srv.running() {
+		if r.shuttingDown.Load() {
+			<-r.srv.done // shutdown publishes "down" and stops mariadbd; nothing to say meanwhile
+			break
+		}
 		st, _ := wsrep.Read()
 		state := wsrep.StateName(st.LocalState, st.ClusterStatus)
 		// restart_if_disconnected: Galera closes the provider after e.g. "Receiving IST
