@@ -2,7 +2,7 @@
 the new passwords, and the step that every rotation runs.
 
 A rotation (`pulumi config set --secret ...` + `pulumi up`) follows MySQL's dual-password
-scheme (images/galera/credentials-lib.sh):
+scheme (agent/credentials, in the galera image):
 1. New swarm secrets; the Galera service rolls one node at a time, and the first node Synced
    with the new files makes the cluster accept the new passwords besides the old ones.
 2. GaleraService's `await-accepted` step holds the clients (WordPress) back until then, so they

@@ -70,6 +70,17 @@ build_image() {
   note "built $ref in $((SECONDS - started))s"
 }
 
+# build_agent: galera-agent (agent/, Go) as a static binary into the galera build context
+# (images/galera/build/, ignored by git), which the galera Dockerfile copies.
+build_agent() {
+  local out="$IMAGES_DIR/galera/build/galera-agent"
+  command -v go >/dev/null || error "go not found: it builds galera-agent (agent/); install the toolchain (make up does)"
+  note "building galera-agent from agent/"
+  mkdir -p "${out%/*}"
+  (cd "$IMAGES_DIR/../agent" && CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$out" ./cmd/galera-agent) ||
+    error "building galera-agent failed (see above)"
+}
+
 push_image() {
   local ref="$PREFIX/$1:$TAG"
   note "pushing $ref"
@@ -91,6 +102,7 @@ main() {
   command -v docker >/dev/null || error "docker CLI not found"
   docker info >/dev/null 2>&1 || error "the Docker engine does not answer; start it (scripts/ensure-docker.sh)"
   bash "$IMAGES_DIR/make-base.sh"
+  build_agent
   local name
   for name in "${IMAGE_NAMES[@]}"; do
     build_image "$name"

@@ -296,3 +296,17 @@ class GaleraCluster:
             parts.append(f"===== {node}\n" + "\n".join(self.logs(node).splitlines()[-60:]))
         return "\n".join(parts)
 
+
+def run_beside_etcd(images: dict[str, str], network: str, name: str, script: str, timeout: float = 90) -> str:
+    """Run the bash `script` in a throwaway galera container that shares the network namespace of
+    a fresh etcd (at 127.0.0.1:2379, also for etcdctl), with NET_ADMIN to add addresses; its
+    stdout (give 2>&1 for the log). The etcd container `name`-etcd is removed afterwards."""
+    etcd = f"{name}-etcd"
+    docker("run", "-d", "--name", etcd, "--hostname", etcd, "--network", network, images["etcd"])
+    try:
+        wait_until("etcd to answer", lambda: docker(
+            "exec", etcd, "etcdctl", "endpoint", "health", check=False).returncode == 0, 30)
+        return docker("run", "--rm", "--cap-add", "NET_ADMIN", "--network", f"container:{etcd}",
+                      "--entrypoint", "bash", images["galera"], "-c", script, timeout=timeout).stdout
+    finally:
+        docker("rm", "-f", "-v", etcd, check=False)
