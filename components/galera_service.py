@@ -58,18 +58,20 @@ class GaleraServiceArgs:
     modes: service_spec.ServiceModes
 
 
-def galera_env(*, cluster_name: str, discovery_endpoint: str, peers_dns: str, database: str,
-               user: str) -> dict[str, str]:
+def galera_env(*, cluster_name: str, discovery_endpoint: str, peers_dns: str, cluster_size: int,
+               database: str, user: str) -> dict[str, str]:
     """The task environment of a Galera node (images/galera's variables): names and paths
     only, never a password; the passwords are the secret files ROOT_PASSWORD_FILE and
     APP_PASSWORD_FILE. State transfers need no password (mariabackup logs in
     through unix_socket); `peers_dns` (a name resolving to every node, `tasks.<service>` in a
     swarm) lets a node find running peers even when etcd has lost what it knew, so it never
-    bootstraps a second cluster."""
+    bootstraps a second cluster; `cluster_size` (the replicas) lets a full recovery act as
+    soon as every node's position is in."""
     return {
         "CLUSTER_NAME": cluster_name,
         "DISCOVERY_SERVICE": discovery_endpoint,
         "PEERS_DNS": peers_dns,
+        "CLUSTER_SIZE": str(cluster_size),
         "MYSQL_ROOT_PASSWORD_FILE": service_spec.secret_path(ROOT_PASSWORD_FILE),
         "MYSQL_DATABASE": database,
         "MYSQL_USER": user,
@@ -113,6 +115,7 @@ class GaleraService(pulumi.ComponentResource):
         env = pulumi.Output.all(args.cluster_name, args.discovery_endpoint, args.database, args.user).apply(
             lambda v: galera_env(cluster_name=v[0], discovery_endpoint=v[1],
                                  peers_dns=service_spec.tasks_dns(args.service_name),
+                                 cluster_size=args.replicas,
                                  database=v[2], user=v[3]))
         ports = [(args.publish_port, MYSQL_PORT)] if args.publish_port else []
         service = service_spec.replicated_service(

@@ -2,7 +2,7 @@
 handed to the clients once the cluster accepts it.
 
 A rotation (`pulumi config set --secret ...` + `pulumi up`) follows MySQL's dual-password
-scheme (images/galera/credentials-lib.sh):
+scheme (agent/credentials, in the galera image):
 1. New swarm secrets (GaleraService); the Galera service rolls one node at a time, and the
    first node Synced with the new files makes the cluster accept the new passwords besides the
    old ones.

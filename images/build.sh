@@ -99,6 +99,17 @@ write_if_changed() {
   fi
 }
 
+# build_agent: galera-agent (agent/, Go) as a static binary into the galera build context
+# (images/galera/build/, ignored by git), which the galera Dockerfile copies.
+build_agent() {
+  local out="$IMAGES_DIR/galera/build/galera-agent"
+  command -v go >/dev/null || error "go not found: it builds galera-agent (agent/); install the toolchain (make up does)"
+  note "building galera-agent from agent/"
+  mkdir -p "${out%/*}"
+  (cd "$REPO_DIR/agent" && CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$out" ./cmd/galera-agent) ||
+    error "building galera-agent failed (see above)"
+}
+
 push_image() {
   local ref="$PREFIX/$1:$TAG"
   note "pushing $ref"
@@ -122,6 +133,7 @@ main() {
   bash "$IMAGES_DIR/make-base.sh"
   build_image base
   render_haproxy_config
+  build_agent
   local name
   for name in "${IMAGE_NAMES[@]}"; do
     build_image "$name"

@@ -24,10 +24,14 @@ install_test_tools() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck openssh-client openssh-server curl mariadb-client chromium >/dev/null
 }
 
-# The plugins' own Go tests: mappings, diffs, config parsing, SSH against in-process servers.
+# The Go tests: the plugins' (mappings, diffs, config parsing, SSH against in-process servers)
+# and galera-agent's (the node's decision, its runner, health and passwords).
 go_tests() {
-  note "go vet and go test in providers/"
-  (cd "$ROOT/providers" && go vet ./... && go test -count=1 ./...)
+  local module
+  for module in providers agent; do
+    note "go vet and go test in $module/"
+    (cd "$ROOT/$module" && go vet ./... && go test -count=1 ./...) || return
+  done
 }
 
 # The lab suites build and remove their own lab; one that is up already (make up,

@@ -129,7 +129,8 @@ class GaleraCluster:
         # waits; every galera container answers to the alias, as tasks.<service> does in a swarm.
         self.base_env = {
             **galera_env(cluster_name="gsimg", discovery_endpoint=f"{self.etcd}:2379",
-                         peers_dns=self.alias, database=APP_DATABASE, user=APP_USER),
+                         peers_dns=self.alias, cluster_size=self.size, database=APP_DATABASE,
+                         user=APP_USER),
             "RECOVERY_WAIT_TIMEOUT": "90",
             "ETCD_WAIT_TIMEOUT": "30",
             **self.env,
@@ -287,3 +288,18 @@ class GaleraCluster:
         for node in [self.etcd, *self.nodes]:
             parts.append(f"===== {node}\n" + "\n".join(self.logs(node).splitlines()[-60:]))
         return "\n".join(parts)
+
+
+def run_beside_etcd(images: dict[str, str], network: str, name: str, script: str, timeout: float = 90) -> str:
+    """Run the bash `script` in a throwaway galera container that shares the network namespace of
+    a fresh etcd (at 127.0.0.1:2379, also for etcdctl), with NET_ADMIN to add addresses; its
+    stdout (give 2>&1 for the log). The etcd container `name`-etcd is removed afterwards."""
+    etcd = f"{name}-etcd"
+    docker("run", "-d", "--name", etcd, "--hostname", etcd, "--network", network, images["etcd"])
+    try:
+        wait_until("etcd to answer", lambda: docker(
+            "exec", etcd, "etcdctl", "endpoint", "health", check=False).returncode == 0, 30)
+        return docker("run", "--rm", "--cap-add", "NET_ADMIN", "--network", f"container:{etcd}",
+                      "--entrypoint", "bash", images["galera"], "-c", script, timeout=timeout).stdout
+    finally:
+        docker("rm", "-f", "-v", etcd, check=False)

@@ -8,7 +8,7 @@ import subprocess
 import time
 
 from tests.images.conftest import MEASUREMENTS
-from tests.images.docker_helpers import docker, wait_until
+from tests.images.docker_helpers import docker, run_beside_etcd, wait_until
 
 WRITE_SECONDS = 6
 
@@ -121,36 +121,38 @@ def test_after_a_full_crash_a_member_that_stays_away_is_waited_for_then_the_othe
         assert cluster.sql(node, "SELECT COUNT(*) FROM away.t") == "3"
 
 
-def monitor_with_fake_wsrep(images, cluster_status: str, seconds: int) -> str:
-    """Run monitor() of the entrypoint against a stand-in mariadbd (a loop that exits 0 on TERM,
-    as mariadbd does) whose wsrep status is always `0 <cluster_status>`; after `seconds` a guard
-    says "monitor still runs" and stops the stand-in. Returns the log and "monitor rc=N"."""
+def monitor_with_fake_wsrep(images, network, name, cluster_status: str, seconds: int) -> str:
+    """Run galera-agent as node g3 that joins a stand-in peer (a Synced registration in a real etcd
+    and a listener on its Galera port) with a stand-in mariadbd (a loop that exits 0 on TERM, as
+    mariadbd does) whose wsrep status (a stand-in mariadb client) is always `0 <cluster_status>`;
+    after `seconds` a guard says "monitor still runs" and stops the stand-in. Returns the log and
+    "monitor rc=N"."""
     script = f"""
-source /usr/local/bin/galera-entrypoint
-set +e
-DISCONNECTED_TIMEOUT=3
-keep_lease() {{ :; }}; publish_state() {{ NODE_STATE=$1; }}; start_health_server() {{ :; }}
-wsrep_status() {{ echo "0 {cluster_status} 00000000-0000-0000-0000-000000000000 "; }}
-bash -c 'trap "exit 0" TERM; while :; do sleep 1; done' & MYSQLD_PID=$!
-HEALTH_PID=$$; NODE_STATE=joining
-( sleep {seconds}; echo "monitor still runs after {seconds}s"; kill -TERM $MYSQLD_PID ) & guard=$!
-monitor 2>&1; echo "monitor rc=$?"
+set -u
+printf '%s\\n' '#!/bin/bash' 'echo $$ >/tmp/mariadbd.pid' 'trap "exit 0" TERM' 'while :; do sleep 1; done' >/usr/sbin/mariadbd
+printf '%s\\n' '#!/bin/bash' 'printf "0\\t{cluster_status}\\t00000000-0000-0000-0000-000000000000\\t\\n"' >/usr/bin/mariadb
+chmod +x /usr/sbin/mariadbd /usr/bin/mariadb
+socat TCP-LISTEN:4567,bind=127.0.0.2,fork,reuseaddr SYSTEM:true &
+ETCDCTL_API=3 etcdctl --endpoints=127.0.0.1:2379 put /galera/t/nodes/g1 "127.0.0.2 synced" >/dev/null
+( sleep {seconds}; echo "monitor still runs after {seconds}s"; kill -TERM "$(cat /tmp/mariadbd.pid)" ) & guard=$!
+NODE_NAME=g3 NODE_ADDRESS=127.0.0.3 CLUSTER_NAME=t MYSQL_ROOT_PASSWORD=x DISCOVERY_SERVICE=127.0.0.1:2379 \\
+  DISCONNECTED_TIMEOUT=3 galera-agent run 2>&1; echo "monitor rc=$?"
 kill $guard 2>/dev/null || true
 """
-    return docker("run", "--rm", "--entrypoint", "bash", images["galera"], "-c", script, timeout=60).stdout
+    return run_beside_etcd(images, network, name, script)
 
 
-def test_a_node_whose_galera_provider_closed_is_restarted(images):
+def test_a_node_whose_galera_provider_closed_is_restarted(images, network, run_prefix):
     # After "Receiving IST failed, node restart required" mariadbd keeps running, Disconnected,
     # and never reconnects: the entrypoint stops it after DISCONNECTED_TIMEOUT and fails, so the
     # task starts again (seen in a CI dry run: a joiner stuck until the health start period ended).
-    out = monitor_with_fake_wsrep(images, "Disconnected", 20)
+    out = monitor_with_fake_wsrep(images, network, f"{run_prefix}-disc", "Disconnected", 20)
     assert "has been disconnected for 3s (DISCONNECTED_TIMEOUT)" in out, out
     assert "monitor rc=1" in out and "still runs" not in out, out
 
 
-def test_a_partitioned_node_is_left_to_reconnect(images):
+def test_a_partitioned_node_is_left_to_reconnect(images, network, run_prefix):
     # non-Primary (a partition): Galera keeps trying to reconnect by itself.
-    out = monitor_with_fake_wsrep(images, "non-Primary", 8)
+    out = monitor_with_fake_wsrep(images, network, f"{run_prefix}-part", "non-Primary", 8)
     assert "monitor still runs after 8s" in out and "monitor rc=0" in out, out
     assert "disconnected for" not in out, out

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from tests.images.docker_helpers import docker, wait_until
+from tests.images.docker_helpers import docker, run_beside_etcd, wait_until
 
 UUID = "3b0e7c1e-0000-11ef-9a6f-0242ac120002"
 
@@ -56,46 +56,55 @@ def test_a_node_restarting_while_etcd_is_stopped_rejoins_the_running_cluster(clu
     assert_one_cluster(cluster, uuid, node, since)
 
 
-def decide_with_fake_etcd(images, fake_etcdctl: str, extra: str = "") -> str:
-    """Run decide() of the entrypoint with etcdctl_ replaced for 20 s: its log, rc=124 when still deciding."""
+def decide_beside_etcd(images, network, name, setup: str, during: str = "") -> str:
+    """Run `galera-agent run` for 20 s as node g3 (10.9.9.3) of cluster t, holding data of UUID at
+    seqno 42, beside a real etcd (127.0.0.1:2379) after `setup` set the scene (it may change
+    DISCOVERY_SERVICE and PEERS_DNS) and while `during` runs: its log, DECIDED when it logged a
+    decision, rc=124 when still deciding, then the data directory listing."""
     script = f"""
-source /usr/local/bin/galera-entrypoint
-NODE_NAME=g3 NODE_ADDRESS=10.9.9.3 PREFIX=/galera/t LEASE_ID=1 RECOVERY_WAIT_TIMEOUT=3 PEERS_DNS=
-ETCD_ENDPOINTS=http://etcd:2379 REGISTRATION_TTL=10
-MY_UUID={UUID} MY_SEQNO=42
+set -u
+export ETCDCTL_API=3 DISCOVERY_SERVICE=127.0.0.1:2379 PEERS_DNS=
 mkdir -p /var/lib/mysql/mysql
-etcdctl_() {{ {fake_etcdctl}; }}
-{extra}
-( decide; echo "DECIDED $DECISION" ) 2>&1 &
-pid=$!
-for _ in $(seq 20); do kill -0 $pid 2>/dev/null || break; sleep 1; done
-if kill -0 $pid 2>/dev/null; then kill $pid; echo "rc=124"; else wait $pid; echo "rc=$?"; fi
+printf '%s\\n' 'version: 2.1' 'uuid: {UUID}' 'seqno: 42' 'safe_to_bootstrap: 0' >/var/lib/mysql/grastate.dat
+{setup}
+NODE_NAME=g3 NODE_ADDRESS=10.9.9.3 CLUSTER_NAME=t RECOVERY_WAIT_TIMEOUT=3 MYSQL_ROOT_PASSWORD=x \\
+  timeout 20 galera-agent run >/tmp/agent.log 2>&1 &
+agent=$!
+{during}
+wait $agent; rc=$?
+cat /tmp/agent.log
+if grep -q 'decision:' /tmp/agent.log; then echo "DECIDED"; fi
+echo "rc=$rc"
 ls /var/lib/mysql
 """
-    return docker("run", "--rm", "--entrypoint", "bash", images["galera"], "-c", script, timeout=60).stdout
+    return run_beside_etcd(images, network, name, script)
 
 
-def test_failed_etcd_reads_are_retried_never_taken_for_an_empty_etcd(images):
-    # etcd flaps: the list of nodes (this node's own registration) reads fine, every other read
-    # fails (timeout), writes and the bootstrap transaction succeed.
-    fake = ('case "$*" in "get --prefix /galera/t/nodes/") '
-            f'printf "%s\\n" /galera/t/nodes/g3 "10.9.9.3 waiting {UUID} 42" ;; '
-            'get*) echo "Error: context deadline exceeded" >&2; return 1 ;; txn*) echo SUCCESS ;; esac')
-    out = decide_with_fake_etcd(images, fake)
+def test_failed_etcd_reads_are_retried_never_taken_for_an_empty_etcd(images, network, run_prefix):
+    # etcd answers while the node registers and waits for g1's bootstrap, then stops answering
+    # (its connection cut, a listener that never replies): every read fails (timeout). A read
+    # that fails is never taken for an empty etcd (the agent's unit tests also have reads that
+    # fail while a bootstrap transaction would succeed).
+    setup = ("etcdctl --endpoints=127.0.0.1:2379 put /galera/t/bootstrap g1 >/dev/null; "
+             "socat TCP-LISTEN:23790,fork,reuseaddr TCP:127.0.0.1:2379 & proxy=$!; "
+             "export DISCOVERY_SERVICE=127.0.0.1:23790")
+    during = ("until grep -q 'node g1 is bootstrapping' /tmp/agent.log; do sleep 0.2; done; "
+              "pkill -P $proxy; kill $proxy; "
+              "socat TCP-LISTEN:23790,fork,reuseaddr SYSTEM:'sleep 60' &")
+    out = decide_beside_etcd(images, network, f"{run_prefix}-flap", setup, during)
     assert "DECIDED" not in out, out
     assert "rc=124" in out, out
     assert "etcd read failed" in out, out
 
 
-def test_a_node_with_data_never_starts_a_new_cluster_because_etcd_forgot_it(images):
+def test_a_node_with_data_never_starts_a_new_cluster_because_etcd_forgot_it(images, network, run_prefix):
     # etcd answers but was wiped: it holds only this node's own registration, no cluster uuid,
     # no members; the running nodes have not registered again (yet).
-    fake = ('case "$*" in "get --prefix /galera/t/nodes/" | "get --prefix /galera/t/") '
-            f'printf "%s\\n" /galera/t/nodes/g3 "10.9.9.3 waiting {UUID} 42" ;; '
-            'txn*) echo SUCCESS ;; *) return 0 ;; esac')
     # A peer answers on the Galera port: it is found through PEERS_DNS even though etcd forgot it.
-    extra = 'PEERS_DNS=peers.example; peer_addresses() { echo 10.9.9.1; }; galera_port_open() { [[ $1 == 10.9.9.1 ]]; }'
-    out = decide_with_fake_etcd(images, fake, extra)
+    setup = ("ip addr add 10.9.9.1/32 dev lo; "
+             "socat TCP-LISTEN:4567,bind=10.9.9.1,fork,reuseaddr SYSTEM:true & "
+             "echo '10.9.9.1 peers.example' >>/etc/hosts; export PEERS_DNS=peers.example")
+    out = decide_beside_etcd(images, network, f"{run_prefix}-forgot", setup)
     assert "bootstrap a NEW cluster" not in out, out
     assert "DECIDED" not in out and "rc=124" in out, out
     assert "10.9.9.1 answers on port 4567" in out, out

@@ -66,9 +66,8 @@ def test_wordpress_without_database_password_ends_with_an_error(images, network,
 
 
 def test_recovery_election_picks_highest_seqno_of_the_cluster_uuid_and_breaks_ties_by_name(images):
-    # The entrypoint only runs _main when executed, so its functions can be called on their own.
-    script = ("source /usr/local/bin/galera-entrypoint; "
-              "printf '%s\\n' 'node-c U 7' 'node-a U 5' 'node-b U 7' 'node-d OTHER 9' "
-              "'node-e 00000000-0000-0000-0000-000000000000 -1' | elect_recovery_winner U")
+    # galera-agent elect: the election of the node's decision over positions on stdin.
+    script = ("printf '%s\\n' 'node-c U 7' 'node-a U 5' 'node-b U 7' 'node-d OTHER 9' "
+              "'node-e 00000000-0000-0000-0000-000000000000 -1' | galera-agent elect U")
     out = docker("run", "--rm", "--entrypoint", "bash", images["galera"], "-c", script).stdout
     assert out.strip() == "node-b"

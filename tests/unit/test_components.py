@@ -137,9 +137,9 @@ def test_galera_tasks_get_exactly_the_env_of_galera_env(program):
     # The image tests start their nodes with galera_env too: what they prove holds for the stack.
     sent = env_of(services(program(galera={"replicas": 3, "clusterName": "prod", "user": "app"}))["mysql-galera"])
     assert sent == galera_env(cluster_name="prod", discovery_endpoint="etcd:2379",
-                              peers_dns="tasks.mysql-galera", database="wordpress", user="app")
+                              peers_dns="tasks.mysql-galera", cluster_size=3, database="wordpress", user="app")
     assert sent == {
         "CLUSTER_NAME": "prod", "DISCOVERY_SERVICE": "etcd:2379", "PEERS_DNS": "tasks.mysql-galera",
-        "MYSQL_ROOT_PASSWORD_FILE": "/run/secrets/mysql-root-password",
+        "CLUSTER_SIZE": "3", "MYSQL_ROOT_PASSWORD_FILE": "/run/secrets/mysql-root-password",
         "MYSQL_DATABASE": "wordpress", "MYSQL_USER": "app",
         "MYSQL_PASSWORD_FILE": "/run/secrets/mysql-app-password"}

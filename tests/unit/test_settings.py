@@ -132,15 +132,15 @@ def test_image_prefix_and_tag_are_valid_docker_references(key_path, images, expe
     assert problems_of(stack_config(key_path, images=images)) == [expected]
 
 
-@pytest.mark.parametrize("script,pattern", [
-    ("build.sh", schema.TAG_PATTERN),
-    ("galera/galera-entrypoint.sh", schema.CLUSTER_NAME_PATTERN),
-    ("galera/galera-entrypoint.sh", schema.DATABASE_PATTERN),
-    ("galera/galera-passwords.sh", schema.DATABASE_PATTERN),
+@pytest.mark.parametrize("source,rule", [
+    ("images/build.sh", f"=~ ^{schema.TAG_PATTERN}$"),
+    # galera-agent (agent/config) applies CLUSTER_NAME's and MYSQL_DATABASE's rules in the image.
+    ("agent/config/config.go", f"regexp.MustCompile(`^{schema.CLUSTER_NAME_PATTERN}$`)"),
+    ("agent/config/config.go", f"regexp.MustCompile(`^{schema.DATABASE_PATTERN}$`)"),
 ])
-def test_the_schema_checks_the_rules_the_images_apply(script, pattern):
+def test_the_schema_checks_the_rules_the_images_apply(source, rule):
     # The image keeps its check as a second line of defence; both must say the same.
-    assert f"=~ ^{pattern}$" in (ROOT / "images" / script).read_text()
+    assert rule in (ROOT / source).read_text()
 
 
 def test_a_unicode_tag_is_refused_as_docker_does(key_path):

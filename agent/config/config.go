@@ -1,0 +1,181 @@
+// Package config reads the Galera node's settings from the environment, once, with the
+// checks and error texts of the image's documentation (images/README.md).
+package config
+
+import (
+	"fmt"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/galera-swarm/galera-swarm/agent/logx"
+)
+
+// Settings are the node's settings; durations come from whole numbers of seconds.
+type Settings struct {
+	ClusterName      string // CLUSTER_NAME, also the etcd prefix /galera/<name>
+	NodeName         string // NODE_NAME (default: the host name)
+	NodeAddress      string // NODE_ADDRESS ("" = derive from the route to etcd)
+	DiscoveryService string // DISCOVERY_SERVICE host:port[,host:port...]
+	Endpoints        []string
+	PeersDNS         string // PEERS_DNS
+	ExtraMyCnf       string // EXTRA_MY_CNF
+	ClusterSize      int    // CLUSTER_SIZE (0 = not known)
+
+	EtcdWait        time.Duration // ETCD_WAIT_TIMEOUT
+	RecoveryWait    time.Duration // RECOVERY_WAIT_TIMEOUT
+	Disconnected    time.Duration // DISCONNECTED_TIMEOUT
+	RegistrationTTL time.Duration // REGISTRATION_TTL
+	ShutdownDrain   time.Duration // SHUTDOWN_DRAIN_SECONDS
+
+	RootPassword string // MYSQL_ROOT_PASSWORD[_FILE]
+	Database     string // MYSQL_DATABASE
+	User         string // MYSQL_USER
+	Password     string // MYSQL_PASSWORD[_FILE]
+	// SSTPasswordSet: SST_PASSWORD[_FILE] is given (no longer used; a note says so).
+	SSTPasswordSet bool
+}
+
+// Prefix is the etcd key prefix of the cluster, "/galera/<CLUSTER_NAME>".
+func (s Settings) Prefix() string { return "/galera/" + s.ClusterName }
+
+var (
+	namePattern     = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
+	databasePattern = regexp.MustCompile(`^[A-Za-z0-9_$-]+$`)
+)
+
+// Env looks a variable up (os.LookupEnv in production).
+type Env func(string) (string, bool)
+
+// Load reads and checks the settings. It gives a *logx.StepError naming the setting and the
+// fix (the texts of the shell entrypoint, which tests and operators grep) for the first bad one.
+func Load(env Env) (Settings, error) {
+	get := func(key, def string) string {
+		if v, ok := env(key); ok && v != "" {
+			return v
+		}
+		return def
+	}
+	host, _ := os.Hostname()
+	s := Settings{
+		ClusterName:      get("CLUSTER_NAME", "galera"),
+		NodeName:         get("NODE_NAME", host),
+		NodeAddress:      get("NODE_ADDRESS", ""),
+		DiscoveryService: get("DISCOVERY_SERVICE", ""),
+		PeersDNS:         get("PEERS_DNS", ""),
+		ExtraMyCnf:       get("EXTRA_MY_CNF", ""),
+		Database:         get("MYSQL_DATABASE", ""),
+		User:             get("MYSQL_USER", ""),
+	}
+	var err error
+	if s.RootPassword, err = FileEnv(env, "MYSQL_ROOT_PASSWORD"); err != nil {
+		return s, err
+	}
+	sst, err := FileEnv(env, "SST_PASSWORD")
+	if err != nil {
+		return s, err
+	}
+	s.SSTPasswordSet = sst != ""
+	if s.Password, err = FileEnv(env, "MYSQL_PASSWORD"); err != nil {
+		return s, err
+	}
+	if s.DiscoveryService == "" {
+		return s, missing("DISCOVERY_SERVICE", "etcd client address host:port[,host:port...], e.g. etcd:2379")
+	}
+	if s.RootPassword == "" {
+		return s, missing("MYSQL_ROOT_PASSWORD", "password of the MariaDB root user")
+	}
+	if s.User != "" && s.Password == "" {
+		return s, missing("MYSQL_PASSWORD", "password of MYSQL_USER="+s.User)
+	}
+	if !namePattern.MatchString(s.ClusterName) {
+		return s, logx.Fail("setup_env", "CLUSTER_NAME=%s may hold only letters, digits, '.', '_' and '-'", s.ClusterName)
+	}
+	if !namePattern.MatchString(s.NodeName) {
+		return s, logx.Fail("setup_env", "NODE_NAME=%s may hold only letters, digits, '.', '_' and '-'", s.NodeName)
+	}
+	if err := CheckDatabase(s.Database); err != nil {
+		return s, err
+	}
+	for _, d := range []struct {
+		key  string
+		def  int
+		dest *time.Duration
+	}{
+		{"ETCD_WAIT_TIMEOUT", 60, &s.EtcdWait}, {"RECOVERY_WAIT_TIMEOUT", 300, &s.RecoveryWait},
+		{"DISCONNECTED_TIMEOUT", 60, &s.Disconnected}, {"REGISTRATION_TTL", 10, &s.RegistrationTTL},
+		{"SHUTDOWN_DRAIN_SECONDS", 3, &s.ShutdownDrain},
+	} {
+		n, err := wholeNumber(d.key, get(d.key, strconv.Itoa(d.def)))
+		if err != nil {
+			return s, logx.Fail("require_integer", "%s is not a whole number of seconds", err)
+		}
+		*d.dest = time.Duration(n) * time.Second
+	}
+	if v := get("CLUSTER_SIZE", ""); v != "" {
+		n, err := wholeNumber("CLUSTER_SIZE", v)
+		if err != nil || n < 1 {
+			return s, logx.Fail("setup_env", "CLUSTER_SIZE=%s is not a whole number of nodes (the service's replicas); leave it unset when not known", v)
+		}
+		s.ClusterSize = n
+	}
+	s.Endpoints = Endpoints(s.DiscoveryService)
+	return s, nil
+}
+
+// CheckDatabase: MYSQL_DATABASE goes into SQL between backticks, so it holds only letters,
+// digits, '_', '$' and '-' ("" = none).
+func CheckDatabase(name string) error {
+	if name != "" && !databasePattern.MatchString(name) {
+		return logx.Fail("setup_env", "MYSQL_DATABASE=%s may hold only letters, digits, '_', '$' and '-'", name)
+	}
+	return nil
+}
+
+func missing(key, why string) error {
+	return logx.Fail("require_setting", "%s is not set (%s); set %s or %s_FILE (a file, e.g. a docker secret under /run/secrets)", key, why, key, key)
+}
+
+// wholeNumber parses digits only; the error text is "KEY=value".
+func wholeNumber(key, value string) (int, error) {
+	n, err := strconv.Atoi(value)
+	if err != nil || n < 0 || strings.TrimLeft(value, "0123456789") != "" {
+		return 0, fmt.Errorf("%s=%s", key, value)
+	}
+	return n, nil
+}
+
+// FileEnv is the one rule for secrets: KEY or KEY_FILE (a file holding the value), never both.
+// A value read from a file keeps its content but for trailing newlines (as the shell's $(<file)).
+func FileEnv(env Env, key string) (string, error) {
+	value, _ := env(key)
+	file, _ := env(key + "_FILE")
+	if value != "" && file != "" {
+		return "", logx.Fail("file_env", "both %s and %s_FILE are set; set only one of them", key, key)
+	}
+	if file == "" {
+		return value, nil
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return "", logx.Fail("file_env", "%s_FILE=%s is not a readable file; mount the secret there or set %s", key, file, key)
+	}
+	return strings.TrimRight(string(data), "\n"), nil
+}
+
+// Endpoints turns "h1:p1,h2:p2" into etcd client URLs "http://h1:p1" (a given scheme is kept).
+func Endpoints(list string) []string {
+	var out []string
+	for _, item := range strings.Split(list, ",") {
+		if item = strings.TrimSpace(item); item == "" {
+			continue
+		}
+		if !strings.Contains(item, "://") {
+			item = "http://" + item
+		}
+		out = append(out, item)
+	}
+	return out
+}

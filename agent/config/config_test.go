@@ -1,0 +1,81 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/galera-swarm/galera-swarm/agent/logx"
+)
+
+func envOf(m map[string]string) Env {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+func TestLoadDefaults(t *testing.T) {
+	s, err := Load(envOf(map[string]string{"DISCOVERY_SERVICE": "etcd:2379,https://e2:2379", "MYSQL_ROOT_PASSWORD": "pw", "NODE_NAME": "g1", "CLUSTER_SIZE": "3"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.ClusterName != "galera" || s.Prefix() != "/galera/galera" || s.EtcdWait != 60*time.Second || s.RecoveryWait != 300*time.Second ||
+		s.Disconnected != 60*time.Second || s.RegistrationTTL != 10*time.Second || s.ShutdownDrain != 3*time.Second || s.ClusterSize != 3 {
+		t.Errorf("defaults: %+v", s)
+	}
+	if !slices.Equal(s.Endpoints, []string{"http://etcd:2379", "https://e2:2379"}) {
+		t.Errorf("endpoints %q", s.Endpoints)
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	dir := t.TempDir()
+	secret := filepath.Join(dir, "root")
+	if err := os.WriteFile(secret, []byte("from-file\n\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ok := map[string]string{"DISCOVERY_SERVICE": "etcd:2379", "MYSQL_ROOT_PASSWORD": "pw", "NODE_NAME": "g1"}
+	with := func(kv ...string) map[string]string {
+		m := map[string]string{}
+		for k, v := range ok {
+			m[k] = v
+		}
+		for i := 0; i < len(kv); i += 2 {
+			if kv[i+1] == "" {
+				delete(m, kv[i])
+			} else {
+				m[kv[i]] = kv[i+1]
+			}
+		}
+		return m
+	}
+	tests := []struct {
+		env  map[string]string
+		step string
+		text string
+	}{
+		{with("DISCOVERY_SERVICE", ""), "require_setting", "DISCOVERY_SERVICE is not set (etcd client address host:port[,host:port...], e.g. etcd:2379); set DISCOVERY_SERVICE or DISCOVERY_SERVICE_FILE (a file, e.g. a docker secret under /run/secrets)"},
+		{with("MYSQL_ROOT_PASSWORD", ""), "require_setting", "MYSQL_ROOT_PASSWORD is not set (password of the MariaDB root user); set MYSQL_ROOT_PASSWORD or MYSQL_ROOT_PASSWORD_FILE (a file, e.g. a docker secret under /run/secrets)"},
+		{with("MYSQL_USER", "app"), "require_setting", "MYSQL_PASSWORD is not set (password of MYSQL_USER=app); set MYSQL_PASSWORD or MYSQL_PASSWORD_FILE (a file, e.g. a docker secret under /run/secrets)"},
+		{with("MYSQL_ROOT_PASSWORD_FILE", "/run/secrets/root"), "file_env", "both MYSQL_ROOT_PASSWORD and MYSQL_ROOT_PASSWORD_FILE are set; set only one of them"},
+		{with("MYSQL_ROOT_PASSWORD", "", "MYSQL_ROOT_PASSWORD_FILE", dir+"/none"), "file_env", "MYSQL_ROOT_PASSWORD_FILE=" + dir + "/none is not a readable file; mount the secret there or set MYSQL_ROOT_PASSWORD"},
+		{with("CLUSTER_NAME", "a b"), "setup_env", "CLUSTER_NAME=a b may hold only letters, digits, '.', '_' and '-'"},
+		{with("NODE_NAME", "g/1"), "setup_env", "NODE_NAME=g/1 may hold only letters, digits, '.', '_' and '-'"},
+		{with("MYSQL_DATABASE", "wp`x"), "setup_env", "MYSQL_DATABASE=wp`x may hold only letters, digits, '_', '$' and '-'"},
+		{with("RECOVERY_WAIT_TIMEOUT", "5m"), "require_integer", "RECOVERY_WAIT_TIMEOUT=5m is not a whole number of seconds"},
+		{with("ETCD_WAIT_TIMEOUT", "-1"), "require_integer", "ETCD_WAIT_TIMEOUT=-1 is not a whole number of seconds"},
+		{with("CLUSTER_SIZE", "0"), "setup_env", "CLUSTER_SIZE=0 is not a whole number of nodes (the service's replicas); leave it unset when not known"},
+	}
+	for _, tt := range tests {
+		_, err := Load(envOf(tt.env))
+		var se *logx.StepError
+		if !errors.As(err, &se) || se.Step != tt.step || err.Error() != tt.text {
+			t.Errorf("Load(%v) = %v; want [%s] %s", tt.env, err, tt.step, tt.text)
+		}
+	}
+	s, err := Load(envOf(with("MYSQL_ROOT_PASSWORD", "", "MYSQL_ROOT_PASSWORD_FILE", secret, "SST_PASSWORD", "old")))
+	if err != nil || s.RootPassword != "from-file" || !s.SSTPasswordSet {
+		t.Errorf("password from a file: %q, sst %v, %v", s.RootPassword, s.SSTPasswordSet, err)
+	}
+}

@@ -1,0 +1,38 @@
+package credentials
+
+import (
+	"os"
+	"testing"
+)
+
+// The golden files are the output of the shell credentials_sql of images/galera (before it
+// moved here) for the same accounts: the SQL is byte for byte the same.
+func TestSQLMatchesTheGoldenFiles(t *testing.T) {
+	full := Accounts{RootPassword: `r'o\ot`, User: "wp", Password: "w'p", Database: "word$press"}
+	rootOnly := Accounts{RootPassword: "r"}
+	tests := []struct {
+		file     string
+		mode     Mode
+		accounts Accounts
+	}{
+		{"retain.sql", Retain, full}, {"discard.sql", Discard, full},
+		{"retain-root-only.sql", Retain, rootOnly}, {"discard-root-only.sql", Discard, rootOnly},
+	}
+	for _, tt := range tests {
+		want, err := os.ReadFile("testdata/" + tt.file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := SQL(tt.mode, tt.accounts); got != string(want) {
+			t.Errorf("%s: got\n%s\nwant\n%s", tt.file, got, want)
+		}
+	}
+}
+
+func TestSQLString(t *testing.T) {
+	for in, want := range map[string]string{"": "''", "a'b": "'a''b'", `a\b`: `'a\\b'`, `\'`: `'\\'''`} {
+		if got := SQLString(in); got != want {
+			t.Errorf("SQLString(%q) = %s, want %s", in, got, want)
+		}
+	}
+}

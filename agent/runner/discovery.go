@@ -1,0 +1,240 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+
+	"github.com/galera-swarm/galera-swarm/agent/decision"
+)
+
+// etcd layout under /galera/<CLUSTER_NAME>/ (leased = disappears when the node stops renewing):
+//
+//	nodes/<name>     leased   "<address> <state> [<uuid> <seqno>]" (decision.NodeRecord)
+//	bootstrap        leased   "<name>"              the one node allowed to bootstrap
+//	uuid             kept     "<cluster state uuid>" written once a cluster is Primary
+//	members/<name>   kept     "<address>"           every node that has been Synced once
+const (
+	keyNodes     = "nodes/"
+	keyMembers   = "members/"
+	keyBootstrap = "bootstrap"
+	keyUUID      = "uuid"
+	// Per request, as the shell entrypoint's etcdctl --command-timeout=5s.
+	requestTimeout = 5 * time.Second
+)
+
+// Records is what etcd holds under the prefix, read at one revision.
+type Records struct {
+	Nodes           map[string]decision.NodeRecord
+	Members         map[string]string
+	BootstrapHolder string
+	ClusterUUID     string
+}
+
+// Discovery is this node's registration in etcd: a lease kept alive, and the keys above.
+type Discovery struct {
+	cli       *clientv3.Client
+	prefix    string // "/galera/<cluster>/"
+	name      string
+	ttl       time.Duration
+	leaseFile string
+
+	lease          clientv3.LeaseID
+	keepAliveEnded atomic.Bool
+	cancelKeep     context.CancelFunc
+}
+
+func newDiscovery(cli *clientv3.Client, prefix, name string, ttl time.Duration, leaseFile string) *Discovery {
+	return &Discovery{cli: cli, prefix: prefix + "/", name: name, ttl: ttl, leaseFile: leaseFile}
+}
+
+func timeout() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), requestTimeout)
+}
+
+// RevokePrevious revokes the lease of this node's previous run (its id kept in the data dir
+// after a crash), so its stale keys go at once; true when there was one to revoke.
+func (d *Discovery) RevokePrevious() bool {
+	data, err := os.ReadFile(d.leaseFile)
+	if err != nil {
+		return false
+	}
+	id, err := strconv.ParseInt(strings.TrimSpace(string(data)), 16, 64)
+	if err != nil {
+		return false
+	}
+	ctx, cancel := timeout()
+	defer cancel()
+	_, err = d.cli.Revoke(ctx, clientv3.LeaseID(id))
+	return err == nil
+}
+
+// DeleteOwn removes nodes/<name> (left by a previous run under a lease not yet expired).
+func (d *Discovery) DeleteOwn() error {
+	ctx, cancel := timeout()
+	defer cancel()
+	if _, err := d.cli.Delete(ctx, d.prefix+keyNodes+d.name); err != nil {
+		return fmt.Errorf("deleting %s%s%s: %w", d.prefix, keyNodes, d.name, err)
+	}
+	return nil
+}
+
+// Grant takes a new lease of TTL and keeps it alive in the background; the id goes to the
+// lease file (hex, as etcdctl prints it).
+func (d *Discovery) Grant() (clientv3.LeaseID, error) {
+	if d.cancelKeep != nil {
+		d.cancelKeep()
+	}
+	ctx, cancel := timeout()
+	defer cancel()
+	resp, err := d.cli.Grant(ctx, int64(d.ttl/time.Second))
+	if err != nil {
+		return 0, fmt.Errorf("granting a lease: %w", err)
+	}
+	keepCtx, cancelKeep := context.WithCancel(context.Background())
+	ch, err := d.cli.KeepAlive(keepCtx, resp.ID)
+	if err != nil {
+		cancelKeep()
+		return 0, fmt.Errorf("keeping lease %x alive: %w", resp.ID, err)
+	}
+	d.lease, d.cancelKeep = resp.ID, cancelKeep
+	d.keepAliveEnded.Store(false)
+	go func() {
+		for range ch { // drained so that the client never drops answers; closed when it ends
+		}
+		d.keepAliveEnded.Store(true)
+	}()
+	_ = os.WriteFile(d.leaseFile, []byte(fmt.Sprintf("%x\n", int64(resp.ID))), 0o600)
+	return resp.ID, nil
+}
+
+// KeepAliveEnded reports whether the lease is no longer renewed (etcd away too long, or lost).
+func (d *Discovery) KeepAliveEnded() bool { return d.keepAliveEnded.Load() }
+
+// EnsureLeaseFile writes the lease file again if it went (e.g. a wiped data directory).
+func (d *Discovery) EnsureLeaseFile() {
+	if st, err := os.Stat(d.leaseFile); err != nil || st.Size() == 0 {
+		_ = os.WriteFile(d.leaseFile, []byte(fmt.Sprintf("%x\n", int64(d.lease))), 0o600)
+	}
+}
+
+// Publish puts this node's record under its lease.
+func (d *Discovery) Publish(r decision.NodeRecord) error {
+	ctx, cancel := timeout()
+	defer cancel()
+	_, err := d.cli.Put(ctx, d.prefix+keyNodes+d.name, r.String(), clientv3.WithLease(d.lease))
+	return err
+}
+
+// Read reads everything under the prefix in one request (one revision). An error means
+// nothing is known, never "nothing there".
+func (d *Discovery) Read(ctx context.Context) (Records, error) {
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
+	resp, err := d.cli.Get(ctx, d.prefix, clientv3.WithPrefix())
+	if err != nil {
+		return Records{}, fmt.Errorf("reading %s: %w", d.prefix, err)
+	}
+	recs := Records{Nodes: map[string]decision.NodeRecord{}, Members: map[string]string{}}
+	for _, kv := range resp.Kvs {
+		key, value := strings.TrimPrefix(string(kv.Key), d.prefix), string(kv.Value)
+		switch {
+		case strings.HasPrefix(key, keyNodes):
+			if r, err := decision.ParseNodeRecord(value); err == nil {
+				recs.Nodes[strings.TrimPrefix(key, keyNodes)] = r
+			}
+		case strings.HasPrefix(key, keyMembers):
+			recs.Members[strings.TrimPrefix(key, keyMembers)] = strings.TrimSpace(value)
+		case key == keyBootstrap:
+			recs.BootstrapHolder = strings.TrimSpace(value)
+		case key == keyUUID:
+			recs.ClusterUUID = strings.TrimSpace(value)
+		}
+	}
+	return recs, nil
+}
+
+// TakeBootstrap puts bootstrap=<name> under this node's lease in one transaction, only if no
+// node holds it (and with noCluster only if no cluster uuid is recorded): true for exactly one
+// node.
+func (d *Discovery) TakeBootstrap(noCluster bool) (bool, error) {
+	cmps := []clientv3.Cmp{clientv3.Compare(clientv3.CreateRevision(d.prefix+keyBootstrap), "=", 0)}
+	if noCluster {
+		cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(d.prefix+keyUUID), "=", 0))
+	}
+	ctx, cancel := timeout()
+	defer cancel()
+	resp, err := d.cli.Txn(ctx).If(cmps...).
+		Then(clientv3.OpPut(d.prefix+keyBootstrap, d.name, clientv3.WithLease(d.lease))).Commit()
+	if err != nil {
+		return false, fmt.Errorf("taking %s%s: %w", d.prefix, keyBootstrap, err)
+	}
+	return resp.Succeeded, nil
+}
+
+// RecordMember puts members/<name>=<address> (kept: evidence that the node was Synced once).
+func (d *Discovery) RecordMember(address string) error {
+	ctx, cancel := timeout()
+	defer cancel()
+	_, err := d.cli.Put(ctx, d.prefix+keyMembers+d.name, address)
+	return err
+}
+
+// RecordUUID puts uuid only if none is recorded (never overwrites another's); true when this
+// call wrote it.
+func (d *Discovery) RecordUUID(uuid string) (bool, error) {
+	ctx, cancel := timeout()
+	defer cancel()
+	resp, err := d.cli.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(d.prefix+keyUUID), "=", 0)).
+		Then(clientv3.OpPut(d.prefix+keyUUID, uuid)).Commit()
+	if err != nil {
+		return false, fmt.Errorf("recording %s%s: %w", d.prefix, keyUUID, err)
+	}
+	return resp.Succeeded, nil
+}
+
+// Revoke gives the registration up at once (nodes/<name> and a held bootstrap key go).
+func (d *Discovery) Revoke() {
+	if d.lease == 0 {
+		return
+	}
+	if d.cancelKeep != nil {
+		d.cancelKeep()
+	}
+	ctx, cancel := timeout()
+	defer cancel()
+	_, _ = d.cli.Revoke(ctx, d.lease)
+	_ = os.Remove(d.leaseFile)
+	d.lease = 0
+}
+
+// connect waits until etcd answers a read, up to wait; errors.Is(err, errUnreachable) then.
+func connect(endpoints []string, wait time.Duration) (*clientv3.Client, error) {
+	deadline := time.Now().Add(wait)
+	for {
+		cli, err := clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 2 * time.Second, Logger: zap.NewNop()})
+		if err == nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			_, err = cli.Get(ctx, "health", clientv3.WithCountOnly())
+			cancel()
+			if err == nil {
+				return cli, nil
+			}
+			cli.Close()
+		}
+		if !time.Now().Before(deadline) {
+			return nil, fmt.Errorf("%w: %v", errUnreachable, err)
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+var errUnreachable = errors.New("etcd unreachable")
