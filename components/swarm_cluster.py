@@ -108,6 +108,11 @@ def join_token_from(stdout: str, role: str, leader: SwarmHost) -> str:
     return token
 
 
+def _dq(text: str) -> str:
+    """`text` for inside a double-quoted shell word: printed as is, never expanded."""
+    return "".join("\\" + c if c in '\\"$`' else c for c in text)
+
+
 LOCAL_STATE = "state=$(docker info --format '{{.Swarm.LocalNodeState}}')\n"
 
 
@@ -129,9 +134,16 @@ def init_script(leader: SwarmHost) -> str:
     )
 
 
+# Where a joined host records the node id it joined as, for its leave (node_leave_script): the
+# join's delete is fixed before the join prints the id, so it cannot carry it.
+JOINED_NODE_ID_FILE = "/var/lib/galera-swarm/swarm-node-id"
+
+
 def join_script(host: SwarmHost, leader: SwarmHost) -> str:
-    """Join with the token read from stdin, so it never appears in a command line or state."""
+    """Join with the token read from stdin, so it never appears in a command line or state;
+    record the node id in JOINED_NODE_ID_FILE and print it."""
     addr = shlex.quote(host.advertise_address)
+    record = shlex.quote(JOINED_NODE_ID_FILE)
     return (
         LOCAL_STATE
         + 'if [ "$state" != active ]; then\n'
@@ -139,7 +151,10 @@ def join_script(host: SwarmHost, leader: SwarmHost) -> str:
         f"--listen-addr {shlex.quote(host_port(host.advertise_address, SWARM_PORT))} "
         f"--token \"$(cat)\" {shlex.quote(host_port(leader.advertise_address, SWARM_PORT))} >&2\n"
         "fi\n"
-        "docker info --format '{{.Swarm.NodeID}}'\n"
+        "id=$(docker info --format '{{.Swarm.NodeID}}')\n"
+        f"mkdir -p {shlex.quote(JOINED_NODE_ID_FILE.rsplit('/', 1)[0])}\n"
+        f"printf '%s\\n' \"$id\" > {record}\n"
+        'printf \'%s\\n\' "$id"\n'
     )
 
 
@@ -166,13 +181,21 @@ def leave_script(leader: SwarmHost) -> str:
     )
 
 
-def node_leave_script(host: SwarmHost) -> str:
+def node_leave_script(host: SwarmHost, record: str = JOINED_NODE_ID_FILE) -> str:
     """A joined host leaves, run on the host after the leader's removal gate passed
-    (`removal_gate_script`: the node is the one this key joined, drained and demoted)."""
+    (`removal_gate_script`: the node is the one this key joined, drained and demoted), and only
+    while it is still the node it joined as (the id its join wrote to `record`): a host
+    reinstalled into another swarm is left there, with a note."""
     return (
         LOCAL_STATE
         + 'if [ "$state" != active ]; then\n'
         f"  echo '{host.name} ({host.address}) is in no swarm; nothing to leave' >&2; exit 0\n"
+        "fi\n"
+        "current=$(docker info --format '{{.Swarm.NodeID}}')\n"
+        f"joined=; if [ -r {shlex.quote(record)} ]; then joined=$(cat {shlex.quote(record)}); fi\n"
+        'if [ "$current" != "$joined" ]; then\n'
+        f"  echo \"{host.name} ({host.address}) is now swarm node $current, not the node it joined as "
+        f"('$joined' in {_dq(record)}); leaving that swarm alone\" >&2; exit 0\n"
         "fi\n"
         # A demotion reaches the node a moment after the leader accepted it.
         "i=0\n"
@@ -187,11 +210,6 @@ def node_leave_script(host: SwarmHost) -> str:
         "done\n"
         "docker swarm leave --force >&2\n"
     )
-
-
-def _dq(text: str) -> str:
-    """`text` for inside a double-quoted shell word: printed as is, never expanded."""
-    return "".join("\\" + c if c in '\\"$`' else c for c in text)
 
 
 def _label(label: str, node: str) -> str:

@@ -387,7 +387,9 @@ def test_the_gate_lets_a_node_that_already_left_go(tmp_path):
 @pytest.mark.parametrize("control,code,left", [(False, 0, True), (True, 1, False)])
 def test_a_host_leaves_only_as_a_worker(tmp_path, control, code, left):
     local = {"NodeID": "n2", "LocalNodeState": "active", "ControlAvailable": control}
-    status, err, _, after = run_script(tmp_path, node_leave_script(DOCKER2), {}, local)
+    record = tmp_path / "swarm-node-id"
+    record.write_text("n2\n")
+    status, err, _, after = run_script(tmp_path, node_leave_script(DOCKER2, str(record)), {}, local)
     assert status == code
     assert (after["local"]["LocalNodeState"] == "inactive") == left
     if not left:
@@ -517,3 +519,24 @@ def test_the_leaders_init_delete_is_the_guarded_leave(program):
     delete = program().mocks.named("swarm-init-docker1").inputs["delete"]
     assert delete.index("refusing to dissolve the swarm on docker1") < delete.index("docker swarm leave --force >&2\n")
     assert "docker swarm leave --force >&2 || true" not in delete
+
+
+# ------------------------------------------------------------------ a host leaves only the swarm it joined
+@pytest.mark.parametrize("recorded", ["n2\n", None])
+def test_a_host_now_in_another_swarm_is_left_there(tmp_path, recorded):
+    # Reinstalled (record gone) or joined elsewhere: its node id is not the one it joined as.
+    record = tmp_path / "swarm-node-id"
+    if recorded is not None:
+        record.write_text(recorded)
+    local = {"NodeID": "m7", "LocalNodeState": "active", "ControlAvailable": True}
+    status, err, calls, after = run_script(tmp_path, node_leave_script(DOCKER2, str(record)), {}, local)
+    assert status == 0, err
+    assert "swarm leave --force" not in calls and after["local"]["LocalNodeState"] == "active"
+    assert f"db2 (192.0.2.12) is now swarm node m7, not the node it joined as ('{(recorded or '').strip()}' in" in err
+
+
+def test_the_join_records_the_node_id_its_leave_checks(program):
+    from components.swarm_cluster import JOINED_NODE_ID_FILE
+    join = program().mocks.named("swarm-join-docker2").inputs
+    assert f"printf '%s\\n' \"$id\" > {JOINED_NODE_ID_FILE}\n" in join["create"]
+    assert f"then joined=$(cat {JOINED_NODE_ID_FILE}); fi" in join["delete"]
