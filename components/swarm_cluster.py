@@ -7,7 +7,9 @@ or reordering hosts deletes nothing. Deleting a host's resources (the host left 
 `destroy`) runs in reverse: the leader checks that the node at the host's address is the one
 that joined under this key, drains it until no task runs there, demotes it when that keeps a
 reachable majority of managers; only then the host leaves, and the leader removes its record
-once it is down. Each step refuses, with the reason, when its check fails.
+once it is down (a node that is down is not waited for). The leader's own leave, last,
+dissolves the swarm only when no other node is up. Each step refuses, with the reason, when its
+check fails, and a swarm query that fails stops the step (`set -e` on plain assignments).
 """
 
 from __future__ import annotations
@@ -106,6 +108,11 @@ def join_token_from(stdout: str, role: str, leader: SwarmHost) -> str:
     return token
 
 
+def _dq(text: str) -> str:
+    """`text` for inside a double-quoted shell word: printed as is, never expanded."""
+    return "".join("\\" + c if c in '\\"$`' else c for c in text)
+
+
 LOCAL_STATE = "state=$(docker info --format '{{.Swarm.LocalNodeState}}')\n"
 
 
@@ -127,9 +134,16 @@ def init_script(leader: SwarmHost) -> str:
     )
 
 
+# Where a joined host records the node id it joined as, for its leave (node_leave_script): the
+# join's delete is fixed before the join prints the id, so it cannot carry it.
+JOINED_NODE_ID_FILE = "/var/lib/galera-swarm/swarm-node-id"
+
+
 def join_script(host: SwarmHost, leader: SwarmHost) -> str:
-    """Join with the token read from stdin, so it never appears in a command line or state."""
+    """Join with the token read from stdin, so it never appears in a command line or state;
+    record the node id in JOINED_NODE_ID_FILE and print it."""
     addr = shlex.quote(host.advertise_address)
+    record = shlex.quote(JOINED_NODE_ID_FILE)
     return (
         LOCAL_STATE
         + 'if [ "$state" != active ]; then\n'
@@ -137,22 +151,51 @@ def join_script(host: SwarmHost, leader: SwarmHost) -> str:
         f"--listen-addr {shlex.quote(host_port(host.advertise_address, SWARM_PORT))} "
         f"--token \"$(cat)\" {shlex.quote(host_port(leader.advertise_address, SWARM_PORT))} >&2\n"
         "fi\n"
-        "docker info --format '{{.Swarm.NodeID}}'\n"
+        "id=$(docker info --format '{{.Swarm.NodeID}}')\n"
+        f"mkdir -p {shlex.quote(JOINED_NODE_ID_FILE.rsplit('/', 1)[0])}\n"
+        f"printf '%s\\n' \"$id\" > {record}\n"
+        'printf \'%s\\n\' "$id"\n'
     )
 
 
-def leave_script() -> str:
-    """The leader's leave at destroy: the last manager dissolves the swarm."""
-    return "docker swarm leave --force >&2 || true\n"
+def leave_script(leader: SwarmHost) -> str:
+    """The leader's leave (the delete of its `init`): it dissolves the swarm, so it runs only
+    when no other node is still up. At `destroy` every other host's steps depend on `init` and
+    are deleted first (the forget step removes each record), so nothing else is listed by then;
+    a delete of `init` while other nodes run (a failed first `up`, an edited state) is refused."""
+    return (
+        LOCAL_STATE
+        + 'if [ "$state" != active ]; then\n'
+        f"  echo '{leader.name} ({leader.address}) is in no swarm; nothing to dissolve' >&2; exit 0\n"
+        "fi\n"
+        "self=$(docker info --format '{{.Swarm.NodeID}}')\n"
+        "listed=$(docker node ls --format '{{.ID}} {{.Status}}')\n"
+        "up=$(printf '%s\\n' \"$listed\" | grep -v -e \"^$self \" -e ' Down$' | grep . || true)\n"
+        'if [ -n "$up" ]; then\n'
+        f"  echo \"refusing to dissolve the swarm on {leader.name} ({leader.address}): other nodes are still "
+        "up: $(printf '%s' \"$up\" | tr '\\n' ' '); remove their hosts first (pulumi up without them), "
+        "or see docker node ls\" >&2\n"
+        "  exit 1\n"
+        "fi\n"
+        "docker swarm leave --force >&2\n"
+    )
 
 
-def node_leave_script(host: SwarmHost) -> str:
+def node_leave_script(host: SwarmHost, record: str = JOINED_NODE_ID_FILE) -> str:
     """A joined host leaves, run on the host after the leader's removal gate passed
-    (`removal_gate_script`: the node is the one this key joined, drained and demoted)."""
+    (`removal_gate_script`: the node is the one this key joined, drained and demoted), and only
+    while it is still the node it joined as (the id its join wrote to `record`): a host
+    reinstalled into another swarm is left there, with a note."""
     return (
         LOCAL_STATE
         + 'if [ "$state" != active ]; then\n'
         f"  echo '{host.name} ({host.address}) is in no swarm; nothing to leave' >&2; exit 0\n"
+        "fi\n"
+        "current=$(docker info --format '{{.Swarm.NodeID}}')\n"
+        f"joined=; if [ -r {shlex.quote(record)} ]; then joined=$(cat {shlex.quote(record)}); fi\n"
+        'if [ "$current" != "$joined" ]; then\n'
+        f"  echo \"{host.name} ({host.address}) is now swarm node $current, not the node it joined as "
+        f"('$joined' in {_dq(record)}); leaving that swarm alone\" >&2; exit 0\n"
         "fi\n"
         # A demotion reaches the node a moment after the leader accepted it.
         "i=0\n"
@@ -183,7 +226,7 @@ def node_settings_script(host: SwarmHost, node_id: str) -> str:
         "i=0\n"
         f"until [ \"$(docker node inspect --format '{{{{.Status.State}}}}' {nid} 2>/dev/null)\" = ready ]; do\n"
         f"  i=$((i + 1)); if [ $i -gt {attempts} ]; then\n"
-        f"    echo 'node {host.name} ('{nid}') not ready after {NODE_READY_TIMEOUT_S} s' >&2; exit 1\n"
+        f"    echo \"node {host.name} ({_dq(node_id)}) not ready after {NODE_READY_TIMEOUT_S} s\" >&2; exit 1\n"
         "  fi\n"
         "  sleep 2\n"
         "done\n"
@@ -193,7 +236,7 @@ def node_settings_script(host: SwarmHost, node_id: str) -> str:
     )
 
 
-def removal_gate_script(host: SwarmHost, node_id: str) -> str:
+def removal_gate_script(host: SwarmHost, node_id: str, join_urn: str = "", node_urn: str = "") -> str:
     """Run on the leader before a joined host leaves (the delete of its node settings):
 
     1. a node that swarm lists up at the host's address must be `node_id` and carry no other
@@ -202,32 +245,44 @@ def removal_gate_script(host: SwarmHost, node_id: str) -> str:
        (Raft quorum), else refuse;
     3. drain it and wait until no task runs there (DRAIN_TIMEOUT_S);
     4. demote a manager (swarm refuses a demotion that loses quorum; refused, so do we).
-    A node already gone from the swarm needs none of it. `node_id` is shell-quoted wherever it
+    A node already gone from the swarm needs none of it; a node that is down is not waited for
+    (step 3), and the note names `join_urn`/`node_urn` (the host's join and node resources) for
+    `pulumi state delete` when its host cannot be reached any more. Every swarm query is a plain
+    assignment, so a failed one stops the script (`set -e`) rather than reading as "nothing
+    there". `node_id` is shell-quoted wherever it
     appears (SwarmCluster also refuses one that is not a swarm node id, node_id_from)."""
     nid, key, name = shlex.quote(node_id), shlex.quote(host.key), f"{host.name} ({host.address})"
     addr = shlex.quote(host.advertise_address)
     return (
-        "for id in $(docker node ls -q); do\n"
-        f"  [ \"$(docker node inspect --format '{{{{.Status.Addr}}}}' \"$id\")\" = {addr} ] || continue\n"
+        # Each query in a plain assignment: under `set -e` a failed one stops the script instead
+        # of reading as "no such node".
+        "ids=$(docker node ls -q)\n"
+        "for id in $ids; do\n"
+        "  a=$(docker node inspect --format '{{.Status.Addr}}' \"$id\")\n"
+        f"  [ \"$a\" = {addr} ] || continue\n"
         # A down record of an earlier node at this address is no one's (forget_script removes it).
-        "  [ \"$(docker node inspect --format '{{.Status.State}}' \"$id\")\" != down ] || continue\n"
+        "  s=$(docker node inspect --format '{{.Status.State}}' \"$id\")\n"
+        '  [ "$s" != down ] || continue\n'
         "  claim=$(" + _label(HOST_KEY_LABEL, '"$id"') + ")\n"
         f"  if [ \"$id\" != {nid} ] || {{ [ -n \"$claim\" ] && [ \"$claim\" != {key} ]; }}; then\n"
         f"    echo \"refusing to remove {name}: the node at {host.advertise_address} is $id (host key "
-        f"'$claim'), not \"{nid}\" that joined as {host.key}; it is in hosts under another name. "
+        f"'$claim'), not {_dq(node_id)} that joined as {host.key}; it is in hosts under another name. "
         f"Drop this host's stale swarm-*-{host.key} resources with pulumi state delete (the node "
         "stays), then pulumi up\" >&2\n"
         "    exit 1\n"
         "  fi\n"
         "done\n"
         f"if ! docker node inspect {nid} >/dev/null 2>&1; then\n"
-        f"  echo 'node {name} ('{nid}') is no longer in the swarm; nothing to drain' >&2; exit 0\n"
+        f"  echo \"node {name} ({_dq(node_id)}) is no longer in the swarm; nothing to drain\" >&2; exit 0\n"
         "fi\n"
         f"role=$(docker node inspect --format '{{{{.Spec.Role}}}}' {nid})\n"
+        f"node_state=$(docker node inspect --format '{{{{.Status.State}}}}' {nid})\n"
         'if [ "$role" = manager ]; then\n'
-        "  others=$(($(docker node ls --filter role=manager -q | wc -l) - 1))\n"
-        "  reachable=$(docker node ls --filter role=manager --format '{{.ID}} {{.ManagerStatus}}' "
-        f"| grep -v \"^\"{nid}\" \" | grep -c -E 'Leader|Reachable' || true)\n"
+        "  managers=$(docker node ls --filter role=manager -q)\n"
+        "  others=$(($(printf '%s\\n' \"$managers\" | grep -c .) - 1))\n"
+        "  statuses=$(docker node ls --filter role=manager --format '{{.ID}} {{.ManagerStatus}}')\n"
+        # Only a manager that answers counts (`Unreachable` is not `Reachable`).
+        f"  reachable=$(printf '%s\\n' \"$statuses\" | grep -v \"^{_dq(node_id)} \" | grep -c -E ' (Leader|Reachable)$' || true)\n"
         # Raft: after the demotion the remaining managers need a majority that answers.
         '  if [ $((reachable * 2)) -le "$others" ]; then\n'
         f"    echo \"refusing to remove manager {name}: only $reachable of the $others other managers "
@@ -237,14 +292,28 @@ def removal_gate_script(host: SwarmHost, node_id: str) -> str:
         "  fi\n"
         "fi\n"
         f"docker node update --availability drain {nid} >/dev/null\n"
-        "i=0\n"
-        f"while docker node ps --format '{{{{.CurrentState}}}}' {nid} | grep -q '^Running'; do\n"
-        f"  i=$((i + 1)); if [ $i -gt {DRAIN_TIMEOUT_S // 2} ]; then\n"
-        f"    echo 'node {name} still runs tasks {DRAIN_TIMEOUT_S} s after the drain; see docker node ps "
-        f"'{nid}', then pulumi up again' >&2; exit 1\n"
-        "  fi\n"
-        "  sleep 2\n"
-        "done\n"
+        # The tasks of a down node keep their last state (`Running`) for ever; swarm has already
+        # placed them elsewhere. Its leave step cannot reach a host that is gone: say the way out.
+        'if [ "$node_state" = down ]; then\n'
+        f"  echo \"node {name} is down: not waiting for its tasks (swarm placed them elsewhere). If the "
+        f"host is gone for good, its leave step cannot reach it over SSH; then drop that step from the "
+        f"stack with pulumi state delete '{_dq(join_urn)}' (and pulumi state delete "
+        f"'{_dq(node_urn)}' if it is still listed), then pulumi up again\" >&2\n"
+        "else\n"
+        "  i=0\n"
+        "  while :; do\n"
+        f"    states=$(docker node ps --format '{{{{.CurrentState}}}}' {nid}) || {{\n"
+        f"      echo 'cannot list the tasks of node {name} (see above), so whether Galera still runs there is "
+        "unknown; see docker node ls, then pulumi up again' >&2; exit 1\n"
+        "    }\n"
+        "    printf '%s\\n' \"$states\" | grep -q '^Running' || break\n"
+        f"    i=$((i + 1)); if [ $i -gt {DRAIN_TIMEOUT_S // 2} ]; then\n"
+        f"      echo \"node {name} still runs tasks {DRAIN_TIMEOUT_S} s after the drain; see docker node ps "
+        f"{_dq(node_id)}, then pulumi up again\" >&2; exit 1\n"
+        "    fi\n"
+        "    sleep 2\n"
+        "  done\n"
+        "fi\n"
         'if [ "$role" = manager ]; then\n'
         "  i=0\n"
         f"  until docker node demote {nid} >/dev/null; do\n"
@@ -264,8 +333,10 @@ def forget_script(host: SwarmHost) -> str:
     addr = shlex.quote(host.advertise_address)
     attempts = NODE_DOWN_TIMEOUT_S // 2
     return (
-        "for id in $(docker node ls -q); do\n"
-        f"  [ \"$(docker node inspect --format '{{{{.Status.Addr}}}}' \"$id\")\" = {addr} ] || continue\n"
+        "ids=$(docker node ls -q)\n"
+        "for id in $ids; do\n"
+        "  a=$(docker node inspect --format '{{.Status.Addr}}' \"$id\")\n"
+        f"  [ \"$a\" = {addr} ] || continue\n"
         "  claim=$(" + _label(HOST_KEY_LABEL, '"$id"') + ")\n"
         f"  if [ -n \"$claim\" ] && [ \"$claim\" != {shlex.quote(host.key)} ]; then\n"
         f"    echo \"keeping node $id at {host.advertise_address}: it is in hosts as $claim\" >&2; continue\n"
@@ -304,7 +375,7 @@ class SwarmCluster(pulumi.ComponentResource):
 
         leader_conn = conn(leader)
         init = remote.run(f"{name}-init-{leader.key}", leader_conn, init_script(leader), child,
-                          delete=leave_script())
+                          delete=leave_script(leader))
         leader_id = init.stdout.apply(lambda out: node_id_from(out, leader, "docker swarm init"))
 
         def token(role: str) -> pulumi.Output[str]:
@@ -340,7 +411,10 @@ class SwarmCluster(pulumi.ComponentResource):
                 f"{name}-node-{host.key}", leader_conn,
                 node_id.apply(lambda nid, h=host: node_settings_script(h, nid)),
                 pulumi.ResourceOptions(parent=self, depends_on=after),
-                delete=None if host == leader else node_id.apply(lambda nid, h=host: removal_gate_script(h, nid)))
+                delete=None if host == leader else pulumi.Output.all(node_id, join.urn).apply(
+                    lambda args, h=host: removal_gate_script(
+                        h, args[0], join_urn=args[1],
+                        node_urn=args[1].replace(f"::{name}-join-{h.key}", f"::{name}-node-{h.key}"))))
             node_ids[host.name] = settings.stdout.apply(
                 lambda out, h=host: node_id_from(out, h, "the node settings on the leader"))
             settled.append(settings)

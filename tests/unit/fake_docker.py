@@ -3,8 +3,11 @@
 swarm (FAKE_SWARM, rewritten on changes) and appends every call to FAKE_SWARM_LOG.
 
 The swarm: {"local": {"NodeID", "LocalNodeState", "ControlAvailable"}, "nodes": {id: {"addr",
-"state", "role", "manager_status", "labels", "tasks": [CurrentState...], "refuse_demote"}}}.
-A drain stops the node's tasks; a demote makes a manager a worker unless it is told to refuse.
+"state", "role", "manager_status", "labels", "tasks": [CurrentState...], "refuse_demote",
+"running_polls"}}, "fail": [call prefix...]}.
+A drain stops the node's tasks after `running_polls` (default 0) more `node ps` calls, and never
+on a node that is `down` (swarm keeps their last state); a demote makes a manager a worker unless
+it is told to refuse; a call that starts with a prefix in `fail` fails as the daemon would.
 """
 
 import json
@@ -17,6 +20,9 @@ args = sys.argv[1:]
 with open(log, "a") as f:
     f.write(" ".join(args) + "\n")
 nodes = swarm["nodes"]
+call = " ".join(args)
+if any(call.startswith(prefix) for prefix in swarm.get("fail", [])):
+    sys.exit(f"Error response from daemon: fake failure of docker {call}")
 
 
 def save():
@@ -38,7 +44,9 @@ elif args[:2] == ["node", "ls"]:
     ids = [i for i, n in nodes.items() if "role=manager" not in args or n["role"] == "manager"]
     if "--format" in args:
         for i in ids:
-            print(f"{i} {nodes[i].get('manager_status', '')}")
+            fmt = args[args.index("--format") + 1]
+            print(fmt.replace("{{.ID}}", i).replace("{{.ManagerStatus}}", nodes[i].get("manager_status", ""))
+                  .replace("{{.Status}}", nodes[i]["state"].capitalize()))
     else:
         print("\n".join(ids))
 elif args[:2] == ["node", "inspect"]:
@@ -49,11 +57,19 @@ elif args[:2] == ["node", "inspect"]:
         print(field(node_id, args[args.index("--format") + 1]))
 elif args[:2] == ["node", "update"]:
     node = nodes[args[-1]]
-    if "--availability" in args and args[args.index("--availability") + 1] == "drain":
-        node["tasks"] = ["Shutdown 1 second ago" for _ in node.get("tasks", [])]
+    if "--availability" in args and args[args.index("--availability") + 1] == "drain" \
+            and node["state"] != "down":
+        node["polls_left"] = node.get("running_polls", 0)
     save()
 elif args[:2] == ["node", "ps"]:
-    print("\n".join(nodes[args[-1]].get("tasks", [])))
+    node = nodes[args[-1]]
+    if node.get("polls_left") == 0:
+        node["tasks"] = ["Shutdown 1 second ago" for _ in node.get("tasks", [])]
+        del node["polls_left"]
+    elif "polls_left" in node:
+        node["polls_left"] -= 1
+    save()
+    print("\n".join(node.get("tasks", [])))
 elif args[:2] == ["node", "demote"]:
     node = nodes[args[-1]]
     if node.get("refuse_demote"):

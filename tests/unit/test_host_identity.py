@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from components.swarm_cluster import SwarmHost, forget_script, node_leave_script, removal_gate_script
+from components.swarm_cluster import SwarmHost, forget_script, leave_script, node_leave_script, removal_gate_script
 from galera_swarm.lifecycle import KnownHost, PreviousDeployment, plan_hosts
 from galera_swarm.settings import ConfigError, parse_settings
 from tests.unit.conftest import SwarmMocks, node_id, previous_outputs, resolve, run_program, stack_config
@@ -141,7 +141,7 @@ def test_removal_gate_checks_the_node_then_keeps_quorum_then_drains_then_demotes
              "--filter role=manager",
              "if [ $((reachable * 2)) -le \"$others\" ]; then",
              f"docker node update --availability drain {node_id('docker2')}",
-             f"docker node ps --format '{{{{.CurrentState}}}}' {node_id('docker2')} | grep -q '^Running'",
+             f"states=$(docker node ps --format '{{{{.CurrentState}}}}' {node_id('docker2')})",
              f"docker node demote {node_id('docker2')} >/dev/null; do"]
     positions = [gate.index(step) for step in steps]
     assert positions == sorted(positions)
@@ -312,9 +312,10 @@ def node(addr, role="manager", status="Reachable", key=None, tasks=(), state="re
             "labels": {"galera-swarm.host": key} if key else {}, "tasks": list(tasks), "state": state, **extra}
 
 
-def run_script(tmp_path, script: str, nodes: dict, local: dict | None = None):
-    """`script` as remote.run sends it (after `set -eu`) under sh, with the fake docker on PATH:
-    (exit code, stderr, docker calls, the swarm afterwards)."""
+def run_script(tmp_path, script: str, nodes: dict, local: dict | None = None, fail: tuple = ()):
+    """`script` as remote.run sends it (after `set -eu`) under sh, with the fake docker on PATH
+    (`fail`: prefixes of the docker calls that fail): (exit code, stderr, docker calls, the
+    swarm afterwards)."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir(exist_ok=True)
     (bin_dir / "docker").write_text(f"#!/bin/sh\nexec {sys.executable} {FAKE_DOCKER} \"$@\"\n")
@@ -322,7 +323,7 @@ def run_script(tmp_path, script: str, nodes: dict, local: dict | None = None):
     for tool in ("docker", "sleep"):
         (bin_dir / tool).chmod(0o755)
     state, log = tmp_path / "swarm.json", tmp_path / "calls.log"
-    state.write_text(json.dumps({"nodes": nodes, "local": local or {}}))
+    state.write_text(json.dumps({"nodes": nodes, "local": local or {}, "fail": list(fail)}))
     log.write_text("")
     done = subprocess.run(["sh", "-c", "set -eu\n" + script], capture_output=True, text=True, timeout=60,
                           env={**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}",
@@ -386,7 +387,9 @@ def test_the_gate_lets_a_node_that_already_left_go(tmp_path):
 @pytest.mark.parametrize("control,code,left", [(False, 0, True), (True, 1, False)])
 def test_a_host_leaves_only_as_a_worker(tmp_path, control, code, left):
     local = {"NodeID": "n2", "LocalNodeState": "active", "ControlAvailable": control}
-    status, err, _, after = run_script(tmp_path, node_leave_script(DOCKER2), {}, local)
+    record = tmp_path / "swarm-node-id"
+    record.write_text("n2\n")
+    status, err, _, after = run_script(tmp_path, node_leave_script(DOCKER2, str(record)), {}, local)
     assert status == code
     assert (after["local"]["LocalNodeState"] == "inactive") == left
     if not left:
@@ -402,3 +405,138 @@ def test_forget_removes_only_a_down_record_of_this_host(tmp_path, record, remove
     status, err, _, after = run_script(tmp_path, forget_script(DOCKER2), {"n1": lab_nodes()["n1"], "n2": record})
     assert status == code, err
     assert ("n2" not in after["nodes"]) == removed
+
+
+# ------------------------------------------------------------------ a failed query stops a step
+TASKS_OF_N2 = "node ps --format {{.CurrentState}} n2"
+
+
+def test_the_gate_waits_until_the_drained_tasks_stopped(tmp_path):
+    code, err, calls, after = run_script(tmp_path, removal_gate_script(DOCKER2, "n2"), lab_nodes(running_polls=3))
+    assert (code, err) == (0, "")
+    # Three answers still `Running`, the fourth not: four polls, all between drain and demote.
+    polls = [i for i, c in enumerate(calls) if c == TASKS_OF_N2]
+    assert len(polls) == 4
+    assert calls.index("node update --availability drain n2") < polls[0] < polls[-1] < calls.index("node demote n2")
+    assert after["nodes"]["n2"]["tasks"] == ["Shutdown 1 second ago"]
+
+
+@pytest.mark.parametrize("failing,message", [
+    # Fail-open before: a failed `node ps` read as "no task runs there".
+    (TASKS_OF_N2, "cannot list the tasks of node db2 (192.0.2.12) (see above), so whether Galera still runs"),
+    # ... a node that could not be inspected was skipped as "not at this address".
+    ("node inspect --format {{.Status.Addr}} n3", "fake failure of docker node inspect"),
+    # ... a failed manager list counted 0 managers, so the quorum check passed.
+    ("node ls --filter role=manager -q", "fake failure of docker node ls"),
+])
+def test_the_gate_stops_when_swarm_cannot_answer(tmp_path, failing, message):
+    code, err, calls, after = run_script(tmp_path, removal_gate_script(DOCKER2, "n2"), lab_nodes(), fail=(failing,))
+    assert code != 0
+    assert message in err
+    assert "node demote n2" not in calls and after["nodes"]["n2"]["role"] == "manager"
+
+
+def test_forget_stops_when_a_node_cannot_be_inspected(tmp_path):
+    nodes = {"n1": lab_nodes()["n1"], "n2": node("192.0.2.12", role="worker", key="docker2", state="down")}
+    code, err, calls, after = run_script(tmp_path, forget_script(DOCKER2), nodes,
+                                         fail=("node inspect --format {{.Status.Addr}} n2",))
+    assert code != 0 and "fake failure of docker node inspect" in err
+    assert "n2" in after["nodes"]
+
+
+# ------------------------------------------------------------------ a host that is down
+JOIN_URN = "urn:pulumi:dev::galera-swarm::galera-swarm:index:SwarmCluster$command:remote:Command::swarm-join-docker2"
+NODE_URN = "urn:pulumi:dev::galera-swarm::galera-swarm:index:SwarmCluster$command:remote:Command::swarm-node-docker2"
+
+
+def test_the_gate_does_not_wait_for_the_tasks_of_a_down_node(tmp_path):
+    # A down node's tasks keep their last state `Running` for ever (the fake never stops them).
+    code, err, calls, after = run_script(
+        tmp_path, removal_gate_script(DOCKER2, "n2", join_urn=JOIN_URN, node_urn=NODE_URN),
+        lab_nodes(state="down", status="Unreachable"))
+    assert code == 0, err
+    assert TASKS_OF_N2 not in calls
+    assert calls.index("node update --availability drain n2") < calls.index("node demote n2")
+    assert "node db2 (192.0.2.12) is down: not waiting for its tasks" in err
+    assert f"pulumi state delete '{JOIN_URN}' (and pulumi state delete '{NODE_URN}' if it is still listed)" in err
+
+
+@pytest.mark.parametrize("statuses,code", [
+    # docker2 (down) goes; docker1 and docker3 answer: 2 of 2.
+    ({"n3": "Reachable"}, 0),
+    # docker3 is unreachable too: 1 of 2 is no majority.
+    ({"n3": "Unreachable"}, 1),
+    # Five managers, docker2 and n5 down: 3 of 4 answer.
+    ({"n3": "Reachable", "n4": "Reachable", "n5": "Unreachable"}, 0),
+])
+def test_the_gate_counts_only_reachable_managers_when_a_manager_is_down(tmp_path, statuses, code):
+    nodes = lab_nodes(state="down", status="Unreachable")
+    for i, status in statuses.items():
+        nodes[i] = node(f"192.0.2.{10 + int(i[1:])}", status=status, key=f"docker{i[1:]}",
+                        state="ready" if status != "Unreachable" else "down")
+    status, err, _, after = run_script(tmp_path, removal_gate_script(DOCKER2, "n2"), nodes)
+    assert status == code, err
+    assert (after["nodes"]["n2"]["role"] == "worker") == (code == 0)
+
+
+def test_the_gate_names_the_stack_resources_to_drop_for_a_host_gone_for_good(program):
+    gate = program().mocks.named("swarm-node-docker2").inputs["delete"]
+    assert ("pulumi state delete 'urn:pulumi:" in gate and "command:remote:Command::swarm-join-docker2'" in gate
+            and "command:remote:Command::swarm-node-docker2' if it is still listed" in gate)
+
+
+# ------------------------------------------------------------------ the leader dissolves the swarm last
+LEADER = SwarmHost(key="docker1", name="docker1", address="192.0.2.11", advertise_address="192.0.2.11",
+                   role="manager", availability="active", labels={})
+
+
+@pytest.mark.parametrize("others,code,left", [
+    # destroy: every other node was removed before init's delete
+    ({}, 0, True),
+    # a node that is down does not keep the swarm
+    ({"n3": node("192.0.2.13", role="worker", state="down")}, 0, True),
+    # one still up: refused
+    ({"n2": node("192.0.2.12", role="worker")}, 1, False),
+])
+def test_the_leader_dissolves_the_swarm_only_when_no_other_node_is_up(tmp_path, others, code, left):
+    local = {"NodeID": "n1", "LocalNodeState": "active", "ControlAvailable": True}
+    nodes = {"n1": node("192.0.2.11", status="Leader"), **others}
+    status, err, calls, after = run_script(tmp_path, leave_script(LEADER), nodes, local)
+    assert status == code, err
+    assert ("swarm leave --force" in calls) == left
+    if not left:
+        assert ("refusing to dissolve the swarm on docker1 (192.0.2.11): other nodes are still up: n2 Ready; "
+                "remove their hosts first (pulumi up without them), or see docker node ls") in err
+
+
+def test_the_leader_outside_a_swarm_has_nothing_to_dissolve(tmp_path):
+    status, err, calls, _ = run_script(tmp_path, leave_script(LEADER), {}, {"LocalNodeState": "inactive"})
+    assert status == 0 and "docker1 (192.0.2.11) is in no swarm; nothing to dissolve" in err
+    assert "swarm leave --force" not in calls
+
+
+def test_the_leaders_init_delete_is_the_guarded_leave(program):
+    delete = program().mocks.named("swarm-init-docker1").inputs["delete"]
+    assert delete.index("refusing to dissolve the swarm on docker1") < delete.index("docker swarm leave --force >&2\n")
+    assert "docker swarm leave --force >&2 || true" not in delete
+
+
+# ------------------------------------------------------------------ a host leaves only the swarm it joined
+@pytest.mark.parametrize("recorded", ["n2\n", None])
+def test_a_host_now_in_another_swarm_is_left_there(tmp_path, recorded):
+    # Reinstalled (record gone) or joined elsewhere: its node id is not the one it joined as.
+    record = tmp_path / "swarm-node-id"
+    if recorded is not None:
+        record.write_text(recorded)
+    local = {"NodeID": "m7", "LocalNodeState": "active", "ControlAvailable": True}
+    status, err, calls, after = run_script(tmp_path, node_leave_script(DOCKER2, str(record)), {}, local)
+    assert status == 0, err
+    assert "swarm leave --force" not in calls and after["local"]["LocalNodeState"] == "active"
+    assert f"db2 (192.0.2.12) is now swarm node m7, not the node it joined as ('{(recorded or '').strip()}' in" in err
+
+
+def test_the_join_records_the_node_id_its_leave_checks(program):
+    from components.swarm_cluster import JOINED_NODE_ID_FILE
+    join = program().mocks.named("swarm-join-docker2").inputs
+    assert f"printf '%s\\n' \"$id\" > {JOINED_NODE_ID_FILE}\n" in join["create"]
+    assert f"then joined=$(cat {JOINED_NODE_ID_FILE}); fi" in join["delete"]
