@@ -316,7 +316,9 @@ func convergeTimes(c ConvergeConfig) (delay, timeout time.Duration, err error) {
 }
 
 // waitConverged waits (first look after delay, then every pollInterval, until timeout) for
-// every replica slot of the service to have a running task on a node that is not down.
+// every replica slot of the service to have a running task on a node that is not down. It
+// gives up early when failingTasks says the tasks keep failing, quoting their last log
+// lines (service_failfast.go).
 //
 // Health: swarm keeps a task whose container has a healthcheck in state `starting` until the
 // first healthy result, and fails it when unhealthy (moby
@@ -343,6 +345,13 @@ func waitConverged(ctx context.Context, api client.APIClient, id string, c Conve
 		want := desiredReplicas(svc)
 		if running >= want {
 			return nil
+		}
+		if reason := failingTasks(tasks); reason != "" {
+			err := fmt.Errorf("service cannot converge, its tasks keep failing (%d of %d replicas running): %s", running, want, reason)
+			if logs := serviceLogTail(ctx, api, id, logTailLines); logs != "" {
+				err = fmt.Errorf("%w; last log lines of its tasks:\n%s", err, logs)
+			}
+			return err
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("service did not converge after %s: %d of %d replicas running%s", timeout, running, want, taskFailures(tasks))
