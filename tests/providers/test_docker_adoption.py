@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from tests.providers.conftest import docker
+from tests.providers.conftest import OWN_LABEL_PREFIX, docker
 from tests.toolchain.pulumi_stack import REPO_ROOT, Stack
 
 PROGRAM = REPO_ROOT / "tests" / "providers" / "programs" / "docker-adopt"
@@ -29,10 +29,13 @@ def ids_named(kind: str, name: str) -> list[str]:
                   for row in listed if row[1:] == [name])
 
 
+# The program's objects: kind and resource name; each is named `<prefix>-<resource name>`.
+OBJECTS = (("service", "app"), ("secret", "secret"), ("config", "config"), ("network", "net"))
+
+
 def objects_of(prefix: str) -> dict[str, list[str]]:
     """IDs of this stack's objects by kind, found by the program's names."""
-    return {kind: ids_named(kind, f"{prefix}-{suffix}")
-            for kind, suffix in (("service", "app"), ("secret", "secret"), ("config", "config"), ("network", "net"))}
+    return {kind: ids_named(kind, f"{prefix}-{resource}") for kind, resource in OBJECTS}
 
 
 def descendants(pid: int) -> list[int]:
@@ -92,9 +95,8 @@ def stack(tmp_path_factory, plugins_ready, sshd, swarm_engine, conformance_image
         yield stack
     finally:
         stack.remove()
-        for kind, suffix in (("service", "app"), ("service", "squatter"), ("secret", "secret"),
-                             ("config", "config"), ("network", "net")):
-            for object_id in ids_named(kind, f"{prefix}-{suffix}"):
+        for kind, resource in (*OBJECTS, ("service", "squatter")):
+            for object_id in ids_named(kind, f"{prefix}-{resource}"):
                 docker(kind, "rm", object_id, check=False)
 
 
@@ -114,6 +116,14 @@ def test_an_up_killed_while_creating_a_service_converges_on_the_next_up(stack):
     assert json.loads(stack.pulumi("stack", "output", "--json").stdout)["appId"] == left_behind[0]
     stack.pulumi("up", "--yes", "--skip-preview", "--expect-no-changes")
     stack.pulumi("refresh", "--yes", "--skip-preview", "--expect-no-changes")
+
+
+def test_every_object_carries_its_owner_label_which_the_state_never_shows(stack):
+    for kind, resource in OBJECTS:
+        field = "{{json .Labels}}" if kind == "network" else "{{json .Spec.Labels}}"
+        labels = json.loads(docker(kind, "inspect", "--format", field, f"{stack.prefix}-{resource}"))
+        assert labels[OWN_LABEL_PREFIX + "urn"].endswith(f"::{resource}"), labels
+    assert OWN_LABEL_PREFIX not in stack.pulumi("stack", "export", "--show-secrets").stdout
 
 
 def test_objects_the_state_forgot_are_adopted_once_each(stack):
