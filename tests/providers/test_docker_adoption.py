@@ -56,6 +56,14 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
+def signal_quietly(pid: int, signum: int) -> None:
+    """Send a signal to a process that may already be gone."""
+    try:
+        os.kill(pid, signum)
+    except ProcessLookupError:
+        pass
+
+
 def up_killed_while_creating(stack: Stack, service: str, timeout: float = 120) -> str:
     """Start `pulumi up` and SIGKILL it together with every process it started (language host,
     plugins: the CLI puts plugins in process groups of their own, and a plugin that outlives
@@ -75,11 +83,15 @@ def up_killed_while_creating(stack: Stack, service: str, timeout: float = 120) -
         time.sleep(2)  # inside the converge wait: the service's task is not healthy yet
         assert process.poll() is None, "pulumi up ended before it could be interrupted"
     finally:
-        for pid in [process.pid, *descendants(process.pid)]:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        # Freeze the tree first (so nothing in it reacts or starts more), until no new
+        # process shows up, then kill it all.
+        frozen: set[int] = set()
+        while new := {process.pid, *descendants(process.pid)} - frozen:
+            for pid in new:
+                signal_quietly(pid, signal.SIGSTOP)
+            frozen |= new
+        for pid in frozen:
+            signal_quietly(pid, signal.SIGKILL)
         output, _ = process.communicate(timeout=60)
     return output
 
