@@ -40,9 +40,10 @@ func labelsToMap(labels []Label) map[string]string {
 }
 
 // labelsFromMap turns Docker's label map back into the wire list, in the order of prior
-// (the user's order) and then sorted by key for labels the user did not list. Returns nil
-// for no labels.
+// (the user's order) and then sorted by key for labels the user did not list. The plugin's
+// own labels (ownership.go) are left out. Returns nil for no labels.
 func labelsFromMap(m map[string]string, prior []Label) []Label {
+	m = userLabels(m)
 	if len(m) == 0 {
 		return nil
 	}

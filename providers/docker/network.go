@@ -8,6 +8,8 @@ import (
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/client"
+	p "github.com/pulumi/pulumi-go-provider"
 	"github.com/pulumi/pulumi-go-provider/infer"
 
 	"github.com/galera-swarm/galera-swarm/providers/internal/poll"
@@ -167,9 +169,13 @@ func (n Network) Create(ctx context.Context, req infer.CreateRequest[NetworkArgs
 		return infer.CreateResponse[NetworkState]{}, err
 	}
 	name := ptr.Deref(req.Inputs.Name)
-	created, err := api.NetworkCreate(ctx, name, networkCreateOptions(req.Inputs))
+	opts := networkCreateOptions(req.Inputs)
+	opts.Labels = withOwnLabels(opts.Labels, urnFrom(ctx), nil)
+	created, err := api.NetworkCreate(ctx, name, opts)
 	if err != nil {
-		return infer.CreateResponse[NetworkState]{}, fmt.Errorf("creating network %q: %w", name, err)
+		if created.ID, err = adoptNetwork(ctx, api, name, opts, req.Inputs, err); err != nil {
+			return infer.CreateResponse[NetworkState]{}, fmt.Errorf("creating network %q: %w", name, err)
+		}
 	}
 	inspected, err := api.NetworkInspect(ctx, created.ID, network.InspectOptions{})
 	if err != nil {
@@ -178,6 +184,35 @@ func (n Network) Create(ctx context.Context, req infer.CreateRequest[NetworkArgs
 	}
 	state := NetworkState{NetworkArgs: req.Inputs, Scope: &inspected.Scope}
 	return infer.CreateResponse[NetworkState]{ID: created.ID, Output: state}, nil
+}
+
+// adoptNetwork handles a failed create (createErr): a network of the wanted name that an
+// interrupted run created for the same resource is kept when it matches the inputs, else
+// removed and created again (networks cannot change), and its ID returned
+// (providers/CONTRACT.md#docker-adoption). One that is not ours fails with adoptable's
+// message; when there is none, createErr is returned.
+func adoptNetwork(ctx context.Context, api client.APIClient, name string, opts network.CreateOptions, inputs NetworkArgs, createErr error) (string, error) {
+	existing, err := api.NetworkInspect(ctx, name, network.InspectOptions{})
+	if err != nil || existing.Name != name {
+		return "", createErr
+	}
+	obj := existingObject{Kind: networkKind, Name: name, ID: existing.ID, Labels: existing.Labels}
+	if err := adoptable(obj, urnFrom(ctx), nil, nil); err != nil {
+		return "", err
+	}
+	if len(schema.Diff(networkStateFrom(existing, inputs).NetworkArgs, inputs, replacesAll)) == 0 {
+		p.GetLogger(ctx).Infof("adopting network %q (%s), which an interrupted run created for this resource", name, existing.ID)
+		return existing.ID, nil
+	}
+	p.GetLogger(ctx).Infof("replacing network %q (%s), which an interrupted run created for this resource with other settings", name, existing.ID)
+	if err := api.NetworkRemove(ctx, existing.ID); err != nil {
+		return "", fmt.Errorf("removing network %s, which an interrupted run created for this resource with other settings: %w", existing.ID, err)
+	}
+	created, err := api.NetworkCreate(ctx, name, opts)
+	if err != nil {
+		return "", err
+	}
+	return created.ID, nil
 }
 
 // Read refreshes the state from Docker; a network that is gone is dropped from the state.

@@ -20,6 +20,7 @@ import (
 
 	p "github.com/pulumi/pulumi-go-provider"
 	"github.com/pulumi/pulumi-go-provider/infer"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/property"
 
 	"github.com/galera-swarm/galera-swarm/providers/internal/keepalive"
@@ -63,21 +64,42 @@ func newProvider(host *dockerHost) p.Provider {
 		host.configure(settings)
 		return nil
 	}
-	// Diff needs the resource's URN name to tell an autoname from a program-given name;
-	// infer's typed Diff does not pass it, so it travels in the context.
-	inferDiff := prov.Diff
+	// Diff needs the resource's URN name to tell an autoname from a program-given name, and
+	// Create/Update need the URN for the owner label (ownership.go); infer's typed requests
+	// do not pass it, so it travels in the context.
+	inferDiff, inferCreate, inferUpdate := prov.Diff, prov.Create, prov.Update
 	prov.Diff = func(ctx context.Context, req p.DiffRequest) (p.DiffResponse, error) {
-		return inferDiff(context.WithValue(ctx, urnNameKey{}, req.Urn.Name()), req)
+		return inferDiff(withURN(ctx, req.Urn), req)
+	}
+	prov.Create = func(ctx context.Context, req p.CreateRequest) (p.CreateResponse, error) {
+		return inferCreate(withURN(ctx, req.Urn), req)
+	}
+	prov.Update = func(ctx context.Context, req p.UpdateRequest) (p.UpdateResponse, error) {
+		return inferUpdate(withURN(ctx, req.Urn), req)
 	}
 	return prov
 }
 
-type urnNameKey struct{}
+type urnKey struct{}
 
-// urnNameFrom gives the resource name that newProvider stored in ctx for Diff ("" if none).
+// withURN stores the URN of the resource being operated on in ctx.
+func withURN(ctx context.Context, urn resource.URN) context.Context {
+	return context.WithValue(ctx, urnKey{}, urn)
+}
+
+// urnFrom gives the URN that newProvider stored in ctx ("" if none).
+func urnFrom(ctx context.Context) resource.URN {
+	urn, _ := ctx.Value(urnKey{}).(resource.URN)
+	return urn
+}
+
+// urnNameFrom gives the resource name of the URN that newProvider stored in ctx ("" if none).
 func urnNameFrom(ctx context.Context) string {
-	name, _ := ctx.Value(urnNameKey{}).(string)
-	return name
+	urn := urnFrom(ctx)
+	if urn == "" {
+		return ""
+	}
+	return urn.Name()
 }
 
 // connSettings is the checked provider config: where the daemon is and how to reach it.

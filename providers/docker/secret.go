@@ -70,12 +70,23 @@ func (s Secret) Create(ctx context.Context, req infer.CreateRequest[SecretArgs])
 	if err != nil {
 		return infer.CreateResponse[SecretState]{}, err
 	}
+	labels := withOwnLabels(labelsToMap(req.Inputs.Labels), urnFrom(ctx), data)
 	created, err := api.SecretCreate(ctx, swarm.SecretSpec{
-		Annotations: swarm.Annotations{Name: name, Labels: labelsToMap(req.Inputs.Labels)},
+		Annotations: swarm.Annotations{Name: name, Labels: labels},
 		Data:        data,
 	})
 	if err != nil {
-		return infer.CreateResponse[SecretState]{}, fmt.Errorf("creating secret %q: %w", name, err)
+		// Adopt what an interrupted run created for this resource with this payload
+		// (providers/CONTRACT.md#docker-adoption).
+		existing, _, inspectErr := api.SecretInspectWithRaw(ctx, name)
+		if inspectErr != nil || existing.Spec.Name != name {
+			return infer.CreateResponse[SecretState]{}, fmt.Errorf("creating secret %q: %w", name, err)
+		}
+		obj := existingObject{Kind: secretKind, Name: name, ID: existing.ID, Labels: existing.Spec.Labels}
+		if err := adoptable(obj, urnFrom(ctx), labels, data); err != nil {
+			return infer.CreateResponse[SecretState]{}, fmt.Errorf("creating secret %q: %w", name, err)
+		}
+		created.ID = existing.ID
 	}
 	return infer.CreateResponse[SecretState]{ID: created.ID, Output: state}, nil
 }

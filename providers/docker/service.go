@@ -16,6 +16,7 @@ import (
 	"github.com/docker/docker/client"
 	p "github.com/pulumi/pulumi-go-provider"
 	"github.com/pulumi/pulumi-go-provider/infer"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/property"
 
 	"github.com/galera-swarm/galera-swarm/providers/internal/poll"
@@ -109,9 +110,12 @@ func (s Service) Create(ctx context.Context, req infer.CreateRequest[ServiceArgs
 	if err != nil {
 		return infer.CreateResponse[ServiceState]{}, err
 	}
+	spec.Labels = withOwnLabels(spec.Labels, urnFrom(ctx), nil)
 	created, err := api.ServiceCreate(ctx, spec, swarm.ServiceCreateOptions{QueryRegistry: true})
 	if err != nil {
-		return infer.CreateResponse[ServiceState]{}, fmt.Errorf("creating service %q: %w", name, err)
+		if created.ID, err = adoptService(ctx, api, spec, urnFrom(ctx), err); err != nil {
+			return infer.CreateResponse[ServiceState]{}, fmt.Errorf("creating service %q: %w", name, err)
+		}
 	}
 	if c := req.Inputs.ConvergeConfig; c != nil && spec.Mode.Replicated != nil {
 		if err := waitConverged(ctx, api, created.ID, *c); err != nil {
@@ -137,6 +141,27 @@ func (s Service) Create(ctx context.Context, req infer.CreateRequest[ServiceArgs
 	return infer.CreateResponse[ServiceState]{ID: created.ID, Output: ServiceState{ServiceArgs: state}}, nil
 }
 
+// adoptService handles a failed create (createErr): when a service of the wanted name exists
+// and was created for the same resource (urn) by an interrupted run, it is updated to spec
+// and its ID returned, so the create goes on with it (providers/CONTRACT.md#docker-adoption).
+// A service of that name that is not ours fails with adoptable's message; when there is
+// none, createErr is returned.
+func adoptService(ctx context.Context, api client.APIClient, spec swarm.ServiceSpec, urn resource.URN, createErr error) (string, error) {
+	existing, _, err := api.ServiceInspectWithRaw(ctx, spec.Name, swarm.ServiceInspectOptions{})
+	if err != nil || existing.Spec.Name != spec.Name {
+		return "", createErr
+	}
+	obj := existingObject{Kind: serviceKind, Name: spec.Name, ID: existing.ID, Labels: existing.Spec.Labels}
+	if err := adoptable(obj, urn, nil, nil); err != nil {
+		return "", err
+	}
+	p.GetLogger(ctx).Infof("adopting service %q (%s), which an interrupted run created for this resource", spec.Name, existing.ID)
+	if _, err := api.ServiceUpdate(ctx, existing.ID, existing.Version, spec, swarm.ServiceUpdateOptions{QueryRegistry: true}); err != nil {
+		return "", fmt.Errorf("adopting service %s left by an interrupted run: updating it to the wanted spec: %w", existing.ID, err)
+	}
+	return existing.ID, nil
+}
+
 // Update applies the new spec in place (with the inspected version) and, with
 // convergeConfig, waits for swarm's rolling update to complete.
 func (s Service) Update(ctx context.Context, req infer.UpdateRequest[ServiceArgs, ServiceState]) (infer.UpdateResponse[ServiceState], error) {
@@ -156,6 +181,8 @@ func (s Service) Update(ctx context.Context, req infer.UpdateRequest[ServiceArgs
 	if err != nil {
 		return infer.UpdateResponse[ServiceState]{}, fmt.Errorf("updating service %q: inspecting it: %w", name, err)
 	}
+	// Keep (or, on a service created before the plugin set it, add) the owner label.
+	spec.Labels = withOwnLabels(spec.Labels, urnFrom(ctx), nil)
 	if _, err := api.ServiceUpdate(ctx, req.ID, current.Version, spec, swarm.ServiceUpdateOptions{QueryRegistry: true}); err != nil {
 		return infer.UpdateResponse[ServiceState]{}, fmt.Errorf("updating service %q: %w", name, err)
 	}
@@ -289,7 +316,9 @@ func convergeTimes(c ConvergeConfig) (delay, timeout time.Duration, err error) {
 }
 
 // waitConverged waits (first look after delay, then every pollInterval, until timeout) for
-// every replica slot of the service to have a running task on a node that is not down.
+// every replica slot of the service to have a running task on a node that is not down. It
+// gives up early when failingTasks says the tasks keep failing, quoting their last log
+// lines (service_failfast.go).
 //
 // Health: swarm keeps a task whose container has a healthcheck in state `starting` until the
 // first healthy result, and fails it when unhealthy (moby
@@ -316,6 +345,13 @@ func waitConverged(ctx context.Context, api client.APIClient, id string, c Conve
 		want := desiredReplicas(svc)
 		if running >= want {
 			return nil
+		}
+		if reason := failingTasks(tasks); reason != "" {
+			err := fmt.Errorf("service cannot converge, its tasks keep failing (%d of %d replicas running): %s", running, want, reason)
+			if logs := serviceLogTail(ctx, api, id, logTailLines); logs != "" {
+				err = fmt.Errorf("%w; last log lines of its tasks:\n%s", err, logs)
+			}
+			return err
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("service did not converge after %s: %d of %d replicas running%s", timeout, running, want, taskFailures(tasks))

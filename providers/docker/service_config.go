@@ -100,12 +100,23 @@ func (c ServiceConfig) Create(ctx context.Context, req infer.CreateRequest[Servi
 	if err != nil {
 		return infer.CreateResponse[ServiceConfigState]{}, err
 	}
+	labels := withOwnLabels(labelsToMap(req.Inputs.Labels), urnFrom(ctx), data)
 	created, err := api.ConfigCreate(ctx, swarm.ConfigSpec{
-		Annotations: swarm.Annotations{Name: name, Labels: labelsToMap(req.Inputs.Labels)},
+		Annotations: swarm.Annotations{Name: name, Labels: labels},
 		Data:        data,
 	})
 	if err != nil {
-		return infer.CreateResponse[ServiceConfigState]{}, fmt.Errorf("creating config %q: %w", name, err)
+		// Adopt what an interrupted run created for this resource with this payload
+		// (providers/CONTRACT.md#docker-adoption).
+		existing, _, inspectErr := api.ConfigInspectWithRaw(ctx, name)
+		if inspectErr != nil || existing.Spec.Name != name {
+			return infer.CreateResponse[ServiceConfigState]{}, fmt.Errorf("creating config %q: %w", name, err)
+		}
+		obj := existingObject{Kind: configKind, Name: name, ID: existing.ID, Labels: existing.Spec.Labels}
+		if err := adoptable(obj, urnFrom(ctx), labels, data); err != nil {
+			return infer.CreateResponse[ServiceConfigState]{}, fmt.Errorf("creating config %q: %w", name, err)
+		}
+		created.ID = existing.ID
 	}
 	return infer.CreateResponse[ServiceConfigState]{ID: created.ID, Output: state}, nil
 }

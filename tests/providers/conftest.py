@@ -32,6 +32,16 @@ def pytest_terminal_summary(terminalreporter):
             terminalreporter.write_line(line)
 
 
+# Labels our docker plugin sets on what it creates and hides from the state (the owner's URN,
+# a payload digest): providers/docker/ownership.go `ownLabelPrefix`, CONTRACT.md#docker-adoption.
+OWN_LABEL_PREFIX = "com.galera-swarm.pulumi."
+
+
+def user_labels(labels: dict[str, str] | None) -> dict[str, str]:
+    """An object's Docker labels without the ones our plugin keeps for itself."""
+    return {k: v for k, v in (labels or {}).items() if not k.startswith(OWN_LABEL_PREFIX)}
+
+
 def docker(*args: str, check: bool = True, timeout: float = 120) -> str:
     """Run the docker CLI against this machine's engine; returns stdout."""
     result = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout)

@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from tests.providers.conftest import MEASUREMENTS, assert_refused_by_name, docker, free_port
+from tests.providers.conftest import MEASUREMENTS, assert_refused_by_name, docker, free_port, user_labels
 from tests.toolchain.pulumi_stack import REPO_ROOT, Stack
 
 PROGRAM = REPO_ROOT / "tests" / "providers" / "programs" / "docker"
@@ -79,7 +79,7 @@ def test_up_creates_the_network_secret_config_and_services(stack):
     assert network["IPAM"]["Config"][0]["Subnet"] == "10.213.77.0/24"
     assert out["networkScope"] == "swarm"
     assert out["secretName"].startswith("secret-") and inspect("secret", out["secretId"])["Spec"]["Name"] == out["secretName"]
-    assert inspect("config", out["configId"])["Spec"]["Labels"] == {LABEL: stack.prefix}
+    assert user_labels(inspect("config", out["configId"])["Spec"]["Labels"]) == {LABEL: stack.prefix}
 
     spec = inspect("service", out["appName"])["Spec"]
     container = spec["TaskTemplate"]["ContainerSpec"]
