@@ -9,6 +9,7 @@ import importlib
 import re
 
 import pytest
+from pulumi.runtime import mocks as mock_runtime
 
 from components.galera_service import galera_env
 from components.haproxy_config import HAPROXY_DEFAULTS, render_haproxy_config
@@ -145,3 +146,22 @@ def test_galera_tasks_get_exactly_the_env_of_galera_env(program):
         "MYSQL_ROOT_PASSWORD_FILE": "/run/secrets/mysql-root-password",
         "MYSQL_DATABASE": "wordpress", "MYSQL_USER": "app",
         "MYSQL_PASSWORD_FILE": "/run/secrets/mysql-app-password"}
+
+
+def test_accepted_step_keeps_its_former_urn_under_the_galera_service(program, monkeypatch):
+    # Before PasswordRotation owned it, the step was `galera-new-passwords-accepted`, a child of
+    # the GaleraService: without an alias, a stack that upgrades and rotates in one `up` would
+    # create the new step (a no-op) instead of updating the old one (the wait).
+    aliases: dict[str, list] = {}
+    register = mock_runtime.MockMonitor.RegisterResource
+
+    def recording(self, request):
+        aliases[request.name] = list(request.aliases)
+        return register(self, request)
+
+    monkeypatch.setattr(mock_runtime.MockMonitor, "RegisterResource", recording)
+    program()
+    (alias,) = aliases["passwords-new-passwords-accepted"]
+    assert alias.spec.name == "galera-new-passwords-accepted"
+    assert alias.spec.parentUrn == "urn:pulumi:unit::galera-swarm::galera-swarm:index:GaleraService::galera"
+    assert aliases["passwords-discard-old"] == []
