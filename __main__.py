@@ -93,7 +93,9 @@ etcd = EtcdDiscovery("etcd", EtcdDiscoveryArgs(
     modes=modes), on_swarm)
 
 g = settings.galera
-galera = GaleraService("galera", GaleraServiceArgs(
+# Part of every URN under it: a rename re-creates the cluster (PasswordRotation aliases one child).
+GALERA_RESOURCE_NAME = "galera"
+galera = GaleraService(GALERA_RESOURCE_NAME, GaleraServiceArgs(
     network_id=network.network_id, discovery_endpoint=etcd.endpoint, image=g.image,
     service_name=g.service_name, replicas=g.replicas, cluster_name=g.cluster_name,
     database=g.database, user=g.user, root_password=settings.passwords.root,
@@ -131,7 +133,8 @@ passwords = PasswordRotation("passwords", PasswordRotationArgs(
     galera_image=g.image, galera_service_name=g.service_name, database=g.database, user=g.user,
     root_password=settings.passwords.root, app_password=settings.passwords.app,
     app_password_secret_id=galera.app_password_secret_id,
-    app_password_secret_name=galera.app_password_secret_name, rolled=rolled))
+    app_password_secret_name=galera.app_password_secret_name, rolled=rolled,
+    galera_resource_name=GALERA_RESOURCE_NAME))
 
 if wp_settings.enabled:
     app = WordPressApp("app", WordPressAppArgs(

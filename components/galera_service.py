@@ -18,6 +18,9 @@ import pulumi_docker as docker
 
 from components import remote, service_spec
 
+# The component's type token: part of every URN under it (password_rotation aliases one).
+RESOURCE_TYPE = "galera-swarm:index:GaleraService"
+
 MYSQL_PORT = 3306
 HEALTH_PORT = 9200
 DATA_DIR = "/var/lib/mysql"
@@ -101,7 +104,7 @@ class GaleraService(pulumi.ComponentResource):
     app_password_secret_name: pulumi.Output[str]
 
     def __init__(self, name: str, args: GaleraServiceArgs, opts: Optional[pulumi.ResourceOptions] = None):
-        super().__init__("galera-swarm:index:GaleraService", name, None, opts)
+        super().__init__(RESOURCE_TYPE, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
         def secret(file_name: str, value: pulumi.Input[str]) -> docker.Secret:

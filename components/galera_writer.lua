@@ -8,11 +8,14 @@
 -- `hash-key addr` (2.7+): its consistent-hash ring follows the server slots, which DNS
 -- fills in a different order on each replica. So the choice is a pure function of what
 -- every replica sees alike: among the nodes the reader listener's health checks call
--- Synced (status UP), the one with the LOWEST address. Applied every INTERVAL_MS as weights
+-- Synced (status UP and a last check that passed) for HOLD seconds without a break, the one
+-- with the LOWEST address (see `choose`). Applied every INTERVAL_MS as weights
 -- in the writer listener: 1 for the chosen node, 0 for every other (weight 0 takes no new
 -- connection); the sessions of a node that lost the role are closed, so one node takes
 -- writes at a time. Each change is one log line, and the weights show in the stats page.
 local reader_name, writer_name, interval_ms = "@{reader_proxy}", "@{writer_proxy}", @{writer_interval_ms}
+-- The failback hold-down (s): how long a node must have been Synced to take the role.
+local hold_s = @{writer_hold_s}
 
 -- "10.0.1.7:3306" -> "10.0.1.7"; "[2001:db8::7]:3306" or "2001:db8::7:3306" -> the address.
 local function host_of(addr)
@@ -29,13 +32,19 @@ local function sort_key(ip)
   return "6 " .. ip
 end
 
--- The addresses of the Synced nodes (reader servers UP, also "UP 1/2": not yet marked down).
-local function synced(reader)
+-- HAProxy 2.6 marks a server UP as soon as DNS gives it an address, before its first check:
+-- Synced is status UP (also "UP 1/2") AND a last check that passed (`check_status` L7OK,
+-- "* L7OK" while the next check runs: HAProxy's stats fields, which Server:get_stats() returns).
+local function is_synced(status, check_status)
+  return (status or ""):sub(1, 2) == "UP" and ((check_status or ""):gsub("^%* ", "")) == "L7OK"
+end
+
+-- The addresses of the Synced nodes among `servers` ({addr=, status=, check_status=} each).
+local function synced(servers)
   local out = {}
-  for _, server in pairs(reader.servers) do
-    local status = server:get_stats()["status"] or ""
-    local ip = host_of(server:get_addr())
-    if status:sub(1, 2) == "UP" and ip and ip ~= "0.0.0.0" and ip ~= "::" then
+  for _, server in ipairs(servers) do
+    local ip = host_of(server.addr)
+    if is_synced(server.status, server.check_status) and ip and ip ~= "0.0.0.0" and ip ~= "::" then
       out[#out + 1] = ip
     end
   end
@@ -48,6 +57,28 @@ local function lowest(addresses)
     if best == nil or sort_key(ip) < sort_key(best) then best = ip end
   end
   return best
+end
+
+-- The writer, a pure function of what this replica sees (times in seconds):
+--   servers: the reader's servers, {addr=, status=, check_status=} each;
+--   synced_since: address -> since when this replica sees it Synced without a break (as the
+--   last call gave it back; {} when the replica starts); now; started: when this replica
+--   started; hold: hold_s.
+-- A node is eligible once Synced for `hold` without a break: a blip on the lowest node does
+-- not move the writer away and back, and a node that comes back takes the role after the hold
+-- on every replica alike. A replica younger than `hold` cannot know for how long a node was
+-- Synced: it counts every node it finds Synced then as Synced for long (else the first node
+-- its checks pass would take the role for a moment at the end of the hold). The lowest
+-- eligible address wins; with none eligible, the lowest Synced one (a failover waits for no
+-- hold). Gives the address (nil: no Synced node), the new synced_since and the number of
+-- Synced nodes.
+local function choose(servers, synced_since, now, started, hold)
+  local addresses, since, eligible = synced(servers), {}, {}
+  for _, ip in ipairs(addresses) do
+    since[ip] = synced_since[ip] or (now - started < hold and started - hold) or now
+    if now - since[ip] >= hold then eligible[#eligible + 1] = ip end
+  end
+  return lowest(eligible) or lowest(addresses), since, #addresses
 end
 
 -- Weight 1 for the server at `chosen`, 0 for the others; close the sessions a server holds
@@ -63,16 +94,33 @@ local function apply(writer, chosen)
   end
 end
 
+local function seconds(t) return t.sec + t.usec / 1e6 end
+
+local function reader_servers(reader)
+  local out = {}
+  for _, server in pairs(reader.servers) do
+    local stats = server:get_stats()
+    out[#out + 1] = {addr = server:get_addr(), status = stats["status"], check_status = stats["check_status"]}
+  end
+  return out
+end
+
+if not core then
+  -- Outside HAProxy (tests/unit/test_galera_writer.py): the pure parts, for table tests.
+  return {choose = choose, is_synced = is_synced}
+end
+
 core.register_task(function()
-  local current
+  local current, synced_since, started = nil, {}, seconds(core.now())
   while true do
     local reader, writer = core.backends[reader_name], core.backends[writer_name]
     if reader and writer then
-      local addresses = synced(reader)
-      local chosen = lowest(addresses)
+      local chosen, count
+      chosen, synced_since, count = choose(reader_servers(reader), synced_since, seconds(core.now()),
+        started, hold_s)
       if chosen ~= current then
-        core.Warning(string.format("galera writer: %s -> %s (the lowest address of %d Synced nodes)",
-          current or "none", chosen or "none", #addresses))
+        core.Warning(string.format("galera writer: %s -> %s (the lowest address of %d Synced nodes, Synced for %ds or more if any)",
+          current or "none", chosen or "none", count, hold_s))
         current = chosen
       end
       -- Every round, not only on a change: DNS may move an address to another slot.

@@ -11,8 +11,9 @@ Standard library only, so the image build can run it without the project's virtu
 Two listeners (Percona's HAProxy for PXC: one per purpose, each with its own port):
 - READER_PROXY on `read_port`: every Synced node, least connections;
 - WRITER_PROXY on `listen_port`: one Synced node for every connection, the same on every load
-  balancer replica: the lowest address among the Synced nodes (see galera_writer.lua for why
-  not `hash-key addr`, which HAProxy 2.6 lacks). When it fails, the next lowest takes over.
+  balancer replica: the lowest address among the nodes Synced for WRITER_HOLD_SECONDS (see
+  galera_writer.lua for why not `hash-key addr`, which HAProxy 2.6 lacks). When it fails, the
+  next lowest takes over.
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ WRITER_PROXY = "galera-writer"
 # How often the writer script looks at the reader's health checks (ms): a failover takes the
 # checks' `fall 2` at `fastinter 500ms`, then at most this long.
 WRITER_INTERVAL_MS = 500
+# The writer's failback hold-down (s): a node takes the role once Synced this long without a
+# break (galera_writer.lua `choose`), so a blip does not move the writer away and back.
+WRITER_HOLD_SECONDS = 10
 
 # What the stack renders for its default config (galera.serviceName mysql-galera, 3 replicas
 # on 3 hosts, Galera's ports 3306 and 9200, the reader on 3307): the config the image ships. A
@@ -80,9 +84,10 @@ class _LuaTemplate(string.Template):
 
 def writer_script() -> str:
     """The Lua the config loads from WRITER_SCRIPT_PATH: galera_writer.lua with the two
-    listeners' names and WRITER_INTERVAL_MS filled in."""
+    listeners' names, WRITER_INTERVAL_MS and WRITER_HOLD_SECONDS filled in."""
     return _LuaTemplate(WRITER_SCRIPT.read_text()).substitute(
-        reader_proxy=READER_PROXY, writer_proxy=WRITER_PROXY, writer_interval_ms=WRITER_INTERVAL_MS)
+        reader_proxy=READER_PROXY, writer_proxy=WRITER_PROXY, writer_interval_ms=WRITER_INTERVAL_MS,
+        writer_hold_s=WRITER_HOLD_SECONDS)
 
 
 if __name__ == "__main__":

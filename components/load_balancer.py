@@ -22,7 +22,6 @@ import pulumi_docker as docker
 from components import remote, service_spec
 from components.galera_service import HEALTH_PORT, MYSQL_PORT
 from components.haproxy_config import CONFIG_PATH, READ_PORT, STATS_PORT, render_haproxy_config
-from galera_swarm.settings import host_port
 
 # Server slots beyond the Galera replicas: the cluster can grow by this many nodes before the
 # load balancer needs a new config (and a rolling restart) to reach them.
@@ -126,8 +125,8 @@ class GaleraLoadBalancer(pulumi.ComponentResource):
         self.service_name = service.name
         self.endpoint = service.name.apply(lambda n: f"{n}:{MYSQL_PORT}")
         self.read_endpoint = service.name.apply(lambda n: f"{n}:{READ_PORT}")
-        self.addresses = hosts.apply(lambda addrs: [host_port(a, args.port) for a in addrs])
-        self.read_addresses = hosts.apply(lambda addrs: [host_port(a, args.read_port) for a in addrs])
+        self.addresses = hosts.apply(lambda addrs: [remote.host_port(a, args.port) for a in addrs])
+        self.read_addresses = hosts.apply(lambda addrs: [remote.host_port(a, args.read_port) for a in addrs])
         self.config_name = config.name
         self.register_outputs({"service_id": self.service_id, "service_name": self.service_name,
                                "endpoint": self.endpoint, "read_endpoint": self.read_endpoint,

@@ -25,7 +25,7 @@ from typing import Any, Optional, Sequence
 import pulumi
 import pulumi_command as command
 
-from components import remote
+from components import galera_service, remote
 
 # How long a step waits for the cluster to accept the new passwords: long enough for the first
 # node of a rolling restart to be Synced again after a state transfer.
@@ -51,6 +51,10 @@ class PasswordRotationArgs:
     # Galera's and every client's. A client made after this component (it needs the secret)
     # passes a `pulumi.deferred_output()` and resolves it with its service id.
     rolled: Sequence[pulumi.Input[str]]
+    # The resource name of the GaleraService (plain text). Until this component owned it, the
+    # accepted step was that component's child `<name>-new-passwords-accepted`: an alias keeps
+    # the step of an existing stack (updated, so it waits) instead of creating a new one (a no-op).
+    galera_resource_name: str
 
 
 def rotation_step_script(step: str, *, image: str, service_name: str, database: str, user: str,
@@ -78,7 +82,11 @@ class PasswordRotation(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: PasswordRotationArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("galera-swarm:index:PasswordRotation", name, None, opts)
-        accepted = self._step(f"{name}-new-passwords-accepted", "await-accepted", args, waits_for=())
+        former_accepted = pulumi.Alias(
+            name=f"{args.galera_resource_name}-new-passwords-accepted",
+            parent=pulumi.create_urn(args.galera_resource_name, galera_service.RESOURCE_TYPE))
+        accepted = self._step(f"{name}-new-passwords-accepted", "await-accepted", args, waits_for=(),
+                              aliases=[former_accepted])
         discard = self._step(f"{name}-discard-old", "discard-old", args, waits_for=args.rolled)
 
         self.app_password_secret_id = after(args.app_password_secret_id, accepted.id)
@@ -93,11 +101,13 @@ class PasswordRotation(pulumi.ComponentResource):
         })
 
     def _step(self, resource_name: str, step: str, args: PasswordRotationArgs,
-              waits_for: Sequence[pulumi.Input[str]]) -> command.remote.Command:
+              waits_for: Sequence[pulumi.Input[str]],
+              aliases: Sequence[pulumi.Alias] = ()) -> command.remote.Command:
         """A command on the leader that does nothing when created and runs rotation step `step`
         on every update: each time the passwords change (they are its stdin, root's line then
         the application user's), and, with nothing to do, when the image, network, service or
-        leader changes. It is sent (and run) only once every value of `waits_for` is known."""
+        leader changes. It is sent (and run) only once every value of `waits_for` is known;
+        `aliases` are the step's former names (pulumi.Alias)."""
         script = after(
             pulumi.Output.all(args.galera_image, args.galera_service_name, args.database, args.user,
                               args.network_id).apply(
@@ -105,5 +115,5 @@ class PasswordRotation(pulumi.ComponentResource):
                                                user=v[3], network=v[4])),
             *waits_for)
         return remote.run(resource_name, args.leader_connection, CREATE_SCRIPT,
-                          pulumi.ResourceOptions(parent=self), update=script,
+                          pulumi.ResourceOptions(parent=self, aliases=list(aliases)), update=script,
                           stdin=pulumi.Output.concat(args.root_password, "\n", args.app_password, "\n"))

@@ -12,16 +12,17 @@ note() { printf '%s [test] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 
 # Programs the suites call: shellcheck (the lab's and our scripts), ssh, curl, sshd (the
 # conformance stacks start one on 127.0.0.1), the mariadb client (queries through the
-# lab's published load balancer) and chromium (WordPress pages as a browser renders them).
+# lab's published load balancer), chromium (WordPress pages as a browser renders them) and
+# lua5.4 (the unit table tests of the load balancer's writer script).
 install_test_tools() {
   local missing=() tool
-  for tool in shellcheck ssh curl /usr/sbin/sshd mariadb chromium; do
+  for tool in shellcheck ssh curl /usr/sbin/sshd mariadb chromium lua5.4; do
     command -v "$tool" >/dev/null || missing+=("$tool")
   done
   ((${#missing[@]} == 0)) && return 0
   note "installing ${missing[*]}"
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck openssh-client openssh-server curl mariadb-client chromium >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck openssh-client openssh-server curl mariadb-client chromium lua5.4 >/dev/null
 }
 
 # The Go tests: the plugins' (mappings, diffs, config parsing, SSH against in-process servers)

@@ -9,6 +9,7 @@ import importlib
 import re
 
 import pytest
+from pulumi.runtime import mocks as mock_runtime
 
 from components.galera_service import galera_env
 from components.haproxy_config import HAPROXY_DEFAULTS, render_haproxy_config
@@ -102,7 +103,7 @@ def test_every_docker_resource_goes_through_the_swarm_leaders_provider(program):
         assert r.provider is not None and r.provider.split("::")[-2] == "swarm-docker", (r.name, r.provider)
 
 
-COMPONENT_MODULES = sorted(p for p in (ROOT / "components").glob("*.py") if p.name != "config.py")
+COMPONENT_MODULES = sorted((ROOT / "components").glob("*.py"))
 
 
 @pytest.mark.parametrize("module", COMPONENT_MODULES, ids=lambda p: p.name)
@@ -114,7 +115,9 @@ def test_components_never_read_the_stack_settings(module):
             imported |= {node.module, *(f"{node.module}.{a.name}" for a in node.names)}
         elif isinstance(node, ast.Import):
             imported |= {a.name for a in node.names}
-    assert "components.config" not in imported
+    # The stack settings live in galera_swarm.settings (they were components.config).
+    assert not {m for m in imported if m == "galera_swarm.settings" or m.startswith("galera_swarm.settings.")}, \
+        sorted(imported)
 
 
 ARGS_CLASSES = ["etcd_discovery.EtcdDiscoveryArgs", "galera_service.GaleraServiceArgs",
@@ -143,3 +146,22 @@ def test_galera_tasks_get_exactly_the_env_of_galera_env(program):
         "CLUSTER_SIZE": "3", "MYSQL_ROOT_PASSWORD_FILE": "/run/secrets/mysql-root-password",
         "MYSQL_DATABASE": "wordpress", "MYSQL_USER": "app",
         "MYSQL_PASSWORD_FILE": "/run/secrets/mysql-app-password"}
+
+
+def test_accepted_step_keeps_its_former_urn_under_the_galera_service(program, monkeypatch):
+    # Before PasswordRotation owned it, the step was `galera-new-passwords-accepted`, a child of
+    # the GaleraService: without an alias, a stack that upgrades and rotates in one `up` would
+    # create the new step (a no-op) instead of updating the old one (the wait).
+    aliases: dict[str, list] = {}
+    register = mock_runtime.MockMonitor.RegisterResource
+
+    def recording(self, request):
+        aliases[request.name] = list(request.aliases)
+        return register(self, request)
+
+    monkeypatch.setattr(mock_runtime.MockMonitor, "RegisterResource", recording)
+    program()
+    (alias,) = aliases["passwords-new-passwords-accepted"]
+    assert alias.spec.name == "galera-new-passwords-accepted"
+    assert alias.spec.parentUrn == "urn:pulumi:unit::galera-swarm::galera-swarm:index:GaleraService::galera"
+    assert aliases["passwords-discard-old"] == []
