@@ -231,7 +231,7 @@ DatabaseName = Annotated[Text, _matching(
 
 def _application_user(value: str) -> str:
     # MariaDB user names are at most 80 characters (mysql.global_priv.User is char(80)).
-    # images/galera/credentials-lib.sh gives MYSQL_USER@'%' the application password, so
+    # agent/credentials (galera-agent) gives MYSQL_USER@'%' the application password, so
     # `root` would turn root@'%' into the application account.
     if value == "root":
         raise problem("'root' is the administrator; give the application its own user, e.g. wordpress")
