@@ -3,7 +3,6 @@ Galera-aware load balancer and WordPress out. This file is the only one that kno
 it reads config, maps the settings onto each component's typed args, wires the components and
 exports what an operator inspects by hand."""
 
-import os
 from pathlib import Path
 
 import pulumi
@@ -24,41 +23,22 @@ from galera_swarm.settings import ConfigError, load_settings
 
 try:
     settings = load_settings()
+    ssh = settings.ssh
+    key_path = known_hosts.login_key_path(ssh)
+    # The key every host must present, and a look at what each presents now: a host that
+    # answers with another key stops preview and up here, before anything runs there.
+    expected_keys = known_hosts.expected_host_keys(settings.hosts, ssh, settings.leader)
+    warnings = [*settings.warnings, *known_hosts.check_offered(settings.hosts, expected_keys, ssh)]
+    # Each host keeps the key it joined under (a rename or reorder deletes nothing); changes
+    # that would remove a node still in use are refused here, before anything runs.
+    previous = read_previous_deployment()
+    keys = host_keys(settings.hosts, previous)
 except ConfigError as err:
     # RunError prints the message alone: the config problems, no Python traceback.
     raise pulumi.RunError(str(err)) from None
-for warning in settings.warnings:
+for warning in warnings:
     pulumi.log.warn(warning)
 
-ssh = settings.ssh
-key_path = Path(ssh.private_key_path).expanduser() if ssh.private_key_path else None
-if ssh.agent:
-    agent_socket = os.environ.get("SSH_AUTH_SOCK", "")
-    if not agent_socket or not Path(agent_socket).is_socket():
-        raise pulumi.RunError(
-            f"galera-swarm:ssh.agent: SSH_AUTH_SOCK ({agent_socket or 'unset'}) is no agent socket; start an "
-            "agent (`eval \"$(ssh-agent)\"`) and add the hosts' key (`ssh-add KEYFILE`), or set ssh.privateKeyPath")
-elif key_path is None or not key_path.is_file():
-    raise pulumi.RunError(
-        f"galera-swarm:ssh.privateKeyPath: no file at {key_path}; point it at the SSH private key "
-        "for the hosts (for the local lab, run `lab/lab up` first)")
-
-# The key every host must present, and a look at what each presents now: a host that answers
-# with another key stops preview and up here, before anything runs there.
-try:
-    expected_keys = known_hosts.expected_host_keys(settings.hosts, ssh, settings.leader)
-    for warning in known_hosts.check_offered(settings.hosts, expected_keys, ssh):
-        pulumi.log.warn(warning)
-except ConfigError as err:
-    raise pulumi.RunError(str(err)) from None
-
-# Each host keeps the key it joined under (a rename or reorder deletes nothing); changes that
-# would remove a node still in use are refused here, before anything runs.
-previous = read_previous_deployment()
-try:
-    keys = host_keys(settings.hosts, previous)
-except ConfigError as err:
-    raise pulumi.RunError(str(err)) from None
 key_of = {h.name: key for key, h in zip(keys, settings.hosts)}
 
 swarm = SwarmCluster("swarm", SwarmClusterArgs(
@@ -66,7 +46,7 @@ swarm = SwarmCluster("swarm", SwarmClusterArgs(
                      role=h.role, availability=h.availability, labels=dict(h.labels),
                      host_key=expected_keys.get(h.address))
            for key, h in zip(keys, settings.hosts)],
-    ssh=SshLogin(user=ssh.user, port=ssh.port, private_key_path=str(key_path.resolve()) if key_path else None,
+    ssh=SshLogin(user=ssh.user, port=ssh.port, private_key_path=str(key_path) if key_path else None,
                  ignore_host_key=ssh.ignore_host_key,
                  known_hosts_path=None if ssh.ignore_host_key else str(Path(ssh.known_hosts_path).expanduser().resolve())),
     # With the agent no private key goes anywhere: neither into a command's state nor to the provider.

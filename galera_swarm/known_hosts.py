@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,26 @@ from galera_swarm.settings import NAMESPACE, ConfigError, Host, SshSettings, par
 KEY_TYPE_ORDER = ("ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521",
                   "rsa-sha2-512", "rsa-sha2-256", "ssh-rsa")
 KEYSCAN_TIMEOUT_S = 5
+
+
+def login_key_path(ssh: SshSettings, environ: Mapping[str, str] = os.environ) -> Optional[Path]:
+    """The private key file the hosts are logged in with (`ssh.privateKeyPath`, expanded), or
+    None with `ssh.agent`, where the key stays in the agent at `SSH_AUTH_SOCK` and goes neither
+    into a command's state nor to the provider. Raises ConfigError naming the key and the fix
+    when the agent socket or the key file is not there."""
+    if ssh.agent:
+        socket = environ.get("SSH_AUTH_SOCK", "")
+        if not socket or not Path(socket).is_socket():
+            raise ConfigError([
+                f"{NAMESPACE}:ssh.agent: SSH_AUTH_SOCK ({socket or 'unset'}) is no agent socket; start an agent "
+                "(`eval \"$(ssh-agent)\"`) and add the hosts' key (`ssh-add KEYFILE`), or set ssh.privateKeyPath"])
+        return None
+    key_path = Path(ssh.private_key_path).expanduser() if ssh.private_key_path else None
+    if key_path is None or not key_path.is_file():
+        raise ConfigError([
+            f"{NAMESPACE}:ssh.privateKeyPath: no file at {key_path}; point it at the SSH private key for the "
+            "hosts (for the local lab, run `lab/lab up` first)"])
+    return key_path.resolve()
 
 
 def known_hosts_name(address: str, port: int) -> str:
