@@ -113,14 +113,9 @@ class GaleraLoadBalancer(pulumi.ComponentResource):
         )
         if not ports:
             hosts: pulumi.Output[list] = pulumi.Output.from_input([])
-        elif args.modes.host_ports:
-            hosts = remote.published_addresses(
-                f"{name}-nodes", service.name, args.leader_connection,
-                [service.id, pulumi.Output.json_dumps(service.task_spec, sort_keys=True),
-                 pulumi.Output.json_dumps(service.mode, sort_keys=True)],
-                pulumi.ResourceOptions(parent=self, depends_on=[service]))
         else:
-            hosts = pulumi.Output.from_input(args.manager_address).apply(lambda a: [a])
+            hosts = remote.published_addresses(f"{name}-nodes", service, args.modes.host_ports,
+                                               args.leader_connection, args.manager_address, self)
         self.service_id = service.id
         self.service_name = service.name
         self.endpoint = service.name.apply(lambda n: f"{n}:{MYSQL_PORT}")

@@ -7,6 +7,7 @@ from typing import Optional, Sequence
 
 import pulumi
 import pulumi_command as command
+import pulumi_docker as docker
 
 SHELL_PRELUDE = "set -eu\n"
 
@@ -78,12 +79,20 @@ def service_vips(name: str, service: pulumi.Input[str], conn: pulumi.Input[comma
     return lookup.stdout.apply(lambda out: [line.strip() for line in out.splitlines() if line.strip()])
 
 
-def published_addresses(name: str, service: pulumi.Input[str],
+def published_addresses(name: str, service: docker.Service, host_mode: bool,
                         conn: pulumi.Input[command.remote.ConnectionArgs],
-                        triggers: Sequence[pulumi.Input[object]],
-                        opts: pulumi.ResourceOptions) -> pulumi.Output[list[str]]:
-    """Addresses of the nodes that run a service's tasks: where host-mode ports answer."""
-    script = pulumi.Output.from_input(service).apply(lambda svc: (
+                        manager_address: pulumi.Input[str],
+                        parent: pulumi.Resource) -> pulumi.Output[list[str]]:
+    """Addresses where a service's published ports answer, sorted. Host-mode ports answer
+    only on the nodes that run a task: swarm is asked which (command `name` on the leader),
+    again after every change of the service, since an update may place its tasks elsewhere.
+    Ingress-mode ports answer on every node: the manager's address stands for them."""
+    if not host_mode:
+        return pulumi.Output.from_input(manager_address).apply(lambda a: [a])
+    triggers = [service.id, pulumi.Output.json_dumps(service.task_spec, sort_keys=True),
+                pulumi.Output.json_dumps(service.mode, sort_keys=True)]
+    opts = pulumi.ResourceOptions(parent=parent, depends_on=[service])
+    script = service.name.apply(lambda svc: (
         f"for node in $(docker service ps --filter desired-state=running "
         f"--format '{{{{.Node}}}}' {shlex.quote(svc)} | sort -u); do\n"
         "  docker node inspect --format '{{.Status.Addr}}' \"$node\"\n"

@@ -92,16 +92,8 @@ class WordPressApp(pulumi.ComponentResource):
             placement=docker.ServiceTaskSpecPlacementArgs(max_replicas=1 if host_mode else None),
             opts=pulumi.ResourceOptions(parent=self),
         )
-        if host_mode:
-            # Host-mode ports answer only on the nodes that run a task: ask swarm which, again
-            # after every change of the service (an update may place its tasks elsewhere).
-            addresses = remote.published_addresses(
-                f"{name}-nodes", service.name, args.leader_connection,
-                [service.id, pulumi.Output.json_dumps(service.task_spec, sort_keys=True),
-                 pulumi.Output.json_dumps(service.mode, sort_keys=True)],
-                pulumi.ResourceOptions(parent=self, depends_on=[service]))
-        else:
-            addresses = pulumi.Output.from_input(args.manager_address).apply(lambda a: [a])
+        addresses = remote.published_addresses(f"{name}-nodes", service, host_mode,
+                                               args.leader_connection, args.manager_address, self)
         self.urls = addresses.apply(lambda addrs: [site_url(a, args.port) for a in addrs])
         self.service_id = service.id
         self.service_name = service.name
