@@ -236,6 +236,20 @@ def node_settings_script(host: SwarmHost, node_id: str) -> str:
     )
 
 
+# In a loop over `ids=$(docker node ls -q)`: the address of node $id into $a. A node removed
+# since the list was read (another host's forget step runs at the same time) is skipped; any
+# other failed query stops the script, so a failure never reads as "no such node".
+_ADDRESS_OF_LISTED_NODE = (
+    "  a=$(docker node inspect --format '{{.Status.Addr}}' \"$id\") || {\n"
+    "    now=$(docker node ls -q)\n"
+    "    if printf '%s\\n' \"$now\" | grep -qx \"$id\"; then\n"
+    "      echo \"cannot inspect node $id (docker node inspect failed)\" >&2; exit 1\n"
+    "    fi\n"
+    "    continue\n"
+    "  }\n"
+)
+
+
 def removal_gate_script(host: SwarmHost, node_id: str, join_urn: str = "", node_urn: str = "") -> str:
     """Run on the leader before a joined host leaves (the delete of its node settings):
 
@@ -258,7 +272,7 @@ def removal_gate_script(host: SwarmHost, node_id: str, join_urn: str = "", node_
         # of reading as "no such node".
         "ids=$(docker node ls -q)\n"
         "for id in $ids; do\n"
-        "  a=$(docker node inspect --format '{{.Status.Addr}}' \"$id\")\n"
+        + _ADDRESS_OF_LISTED_NODE +
         f"  [ \"$a\" = {addr} ] || continue\n"
         # A down record of an earlier node at this address is no one's (forget_script removes it).
         "  s=$(docker node inspect --format '{{.Status.State}}' \"$id\")\n"
@@ -335,7 +349,7 @@ def forget_script(host: SwarmHost) -> str:
     return (
         "ids=$(docker node ls -q)\n"
         "for id in $ids; do\n"
-        "  a=$(docker node inspect --format '{{.Status.Addr}}' \"$id\")\n"
+        + _ADDRESS_OF_LISTED_NODE +
         f"  [ \"$a\" = {addr} ] || continue\n"
         "  claim=$(" + _label(HOST_KEY_LABEL, '"$id"') + ")\n"
         f"  if [ -n \"$claim\" ] && [ \"$claim\" != {shlex.quote(host.key)} ]; then\n"

@@ -540,3 +540,33 @@ def test_the_join_records_the_node_id_its_leave_checks(program):
     join = program().mocks.named("swarm-join-docker2").inputs
     assert f"printf '%s\\n' \"$id\" > {JOINED_NODE_ID_FILE}\n" in join["create"]
     assert f"then joined=$(cat {JOINED_NODE_ID_FILE}); fi" in join["delete"]
+
+
+# A node that another host's forget step removes between `docker node ls` and `inspect` (the
+# removal of docker4 and docker5 in one `up` runs both at once): the first list still names it.
+VANISHING_NODE = (
+    'docker() {\n'
+    '  if [ "$1 $2" = "node ls" ] && [ ! -e "$FAKE_SWARM.listed" ]; then\n'
+    '    : >"$FAKE_SWARM.listed"; echo n9; fi\n'
+    '  command docker "$@"\n'
+    '}\n')
+
+
+@pytest.mark.parametrize("script", [
+    forget_script(DOCKER2),
+    removal_gate_script(DOCKER2, "n2"),
+])
+def test_a_node_removed_meanwhile_by_another_step_is_skipped(tmp_path, script):
+    record = node("192.0.2.12", role="worker", key="docker2", state="down")
+    code, err, _, after = run_script(tmp_path, VANISHING_NODE + script, {"n1": lab_nodes()["n1"], "n2": record})
+    assert code == 0, err
+    assert "cannot inspect node" not in err
+
+
+def test_a_listed_node_that_cannot_be_inspected_stops_the_forget_step(tmp_path):
+    record = node("192.0.2.12", role="worker", key="docker2", state="down")
+    code, err, _, after = run_script(tmp_path, forget_script(DOCKER2), {"n1": lab_nodes()["n1"], "n2": record},
+                                     fail=("node inspect --format {{.Status.Addr}} n1",))
+    assert code == 1
+    assert "cannot inspect node n1 (docker node inspect failed)" in err
+    assert "n2" in after["nodes"]
