@@ -13,10 +13,10 @@ from components.load_balancer import GaleraLoadBalancer, GaleraLoadBalancerArgs
 from components.overlay_network import OverlayNetwork, OverlayNetworkArgs
 from components.password_rotation import PasswordRotation, PasswordRotationArgs
 from components.service_spec import ServiceModes
-from components.swarm_cluster import SshLogin, SwarmCluster, SwarmClusterArgs, SwarmHost
+from components.swarm_cluster import LeavingHost, SshLogin, SwarmCluster, SwarmClusterArgs, SwarmHost
 from components.wordpress_app import WordPressApp, WordPressAppArgs
 from galera_swarm.lifecycle import (ETCD_HOSTS_OUTPUT, HOSTS_OUTPUT, LEADER_OUTPUT, host_keys, kept_etcd_hosts,
-                                    read_previous_deployment)
+                                    leaving_hosts, read_previous_deployment)
 from galera_swarm import known_hosts
 from galera_swarm.placement import etcd_member_hosts
 from galera_swarm.settings import ConfigError, load_settings
@@ -33,6 +33,7 @@ try:
     # that would remove a node still in use are refused here, before anything runs.
     previous = read_previous_deployment()
     keys = host_keys(settings.hosts, previous)
+    leaving = leaving_hosts(keys, previous)
 except ConfigError as err:
     # RunError prints the message alone: the config problems, no Python traceback.
     raise pulumi.RunError(str(err)) from None
@@ -50,7 +51,9 @@ swarm = SwarmCluster("swarm", SwarmClusterArgs(
                  ignore_host_key=ssh.ignore_host_key,
                  known_hosts_path=None if ssh.ignore_host_key else str(Path(ssh.known_hosts_path).expanduser().resolve())),
     # With the agent no private key goes anywhere: neither into a command's state nor to the provider.
-    private_key=pulumi.Output.secret(key_path.read_text()) if key_path else None))
+    private_key=pulumi.Output.secret(key_path.read_text()) if key_path else None,
+    # Drained before any service changes: a Galera scale-down then drops the nodes that were there.
+    leaving=[LeavingHost(key=h.key, name=h.name, advertise_address=h.advertise_address) for h in leaving]))
 
 # Every docker resource goes through the swarm leader; the components' children inherit it.
 on_swarm = pulumi.ResourceOptions(providers=[swarm.provider])
@@ -81,7 +84,8 @@ galera = GaleraService(GALERA_RESOURCE_NAME, GaleraServiceArgs(
     database=g.database, user=g.user, root_password=settings.passwords.root,
     app_password=settings.passwords.app, limits=ResourceLimits(cpus=g.cpus, memory_bytes=g.memory_bytes),
     publish_port=g.publish_port, constraints=list(g.constraints),
-    leader_connection=swarm.leader_connection, modes=modes), on_swarm)
+    leader_connection=swarm.leader_connection, modes=modes,
+    forget_hostnames=swarm.drained_hostnames if leaving else None), on_swarm)
 
 # Names from config, not the services' outputs: the load balancer and WordPress find their
 # backends by DNS and retry, so they need not wait for Galera (or the load balancer) to

@@ -9,6 +9,7 @@ are PasswordRotation's (components/password_rotation.py).
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
@@ -59,6 +60,36 @@ class GaleraServiceArgs:
     constraints: Sequence[str]
     leader_connection: pulumi.Input[command.remote.ConnectionArgs]
     modes: service_spec.ServiceModes
+    # Host names of swarm nodes drained because their hosts leave the stack
+    # (SwarmCluster.drained_hostnames): their Galera nodes' etcd records are removed once the
+    # service has converged without them. None: no host leaves.
+    forget_hostnames: Optional[pulumi.Input[Sequence[str]]] = None
+
+
+# Swarm names each task's container after the node it runs on (see the hostname below); the
+# Galera node name (in etcd and wsrep_node_name) is that container hostname.
+NODE_HOSTNAME_TEMPLATE = "{{.Service.Name}}-{{.Node.Hostname}}"
+
+
+def node_name(service_name: str, hostname: str) -> str:
+    """The Galera node name of the task of `service_name` on the swarm node `hostname`
+    (NODE_HOSTNAME_TEMPLATE rendered)."""
+    return f"{service_name}-{hostname}"
+
+
+def forget_nodes_script(*, image: str, network: str, cluster_name: str, discovery_endpoint: str,
+                        node_names: Sequence[str]) -> str:
+    """Run on the leader: `galera-agent forget` in a one-off container of the Galera image on
+    the overlay `network` (a name or id) removes the etcd records (members/, nodes/) of
+    `node_names`, so a later full-cluster recovery does not wait for nodes that left for good;
+    it prints the members it removed. Nothing to forget: a no-op."""
+    if not node_names:
+        return "true\n"
+    env = " ".join(f"-e {shlex.quote(f'{k}={v}')}" for k, v in
+                   (("CLUSTER_NAME", cluster_name), ("DISCOVERY_SERVICE", discovery_endpoint)))
+    names = " ".join(shlex.quote(n) for n in node_names)
+    return (f"docker run --rm --network {shlex.quote(network)} {env} --entrypoint galera-agent "
+            f"{shlex.quote(image)} forget {names}\n")
 
 
 def galera_env(*, cluster_name: str, discovery_endpoint: str, peers_dns: str, cluster_size: int,
@@ -130,7 +161,7 @@ class GaleraService(pulumi.ComponentResource):
                 # on, like its data: swarm does not keep a slot on the same node across a
                 # destroy/up or a rescheduling, so a per-slot name would meet another slot's
                 # data (or none) and a full-cluster recovery would find no data to elect.
-                hostname="{{.Service.Name}}-{{.Node.Hostname}}",
+                hostname=NODE_HOSTNAME_TEMPLATE,
                 env=env,
                 secrets=[service_spec.mount_secret(root.id, root.name, ROOT_PASSWORD_FILE),
                          service_spec.mount_secret(app.id, app.name, APP_PASSWORD_FILE)],
@@ -163,6 +194,16 @@ class GaleraService(pulumi.ComponentResource):
             converge_timeout=f"{args.replicas * (HEALTH_START_PERIOD_SECONDS + UPDATE_MONITOR_SECONDS)}s",
             opts=child,
         )
+
+        if args.forget_hostnames is not None:
+            # After the scale-down: the nodes that left do not register again.
+            remote.run(f"{name}-forget-nodes", args.leader_connection,
+                       pulumi.Output.all(args.image, args.network_id, args.cluster_name, args.discovery_endpoint,
+                                         args.forget_hostnames).apply(
+                           lambda v: forget_nodes_script(
+                               image=v[0], network=v[1], cluster_name=v[2], discovery_endpoint=v[3],
+                               node_names=[node_name(args.service_name, h) for h in v[4]])),
+                       pulumi.ResourceOptions(parent=self, depends_on=[service]))
 
         self.service_id = service.id
         self.service_name = service.name

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import textwrap
 from dataclasses import dataclass
 from typing import Mapping, Optional, Sequence
 
@@ -71,6 +72,17 @@ class SshLogin:
     known_hosts_path: Optional[str] = None
 
 
+@dataclass(frozen=True)
+class LeavingHost:
+    """A host of the last deployment that `hosts` no longer lists (galera_swarm.lifecycle's
+    leaving_hosts): its node is drained before any service changes, so a service scaled down
+    in the same `up` loses the tasks that were there (swarm removes tasks that do not run
+    first), not ones on hosts that stay."""
+    key: str
+    name: str
+    advertise_address: str
+
+
 @dataclass
 class SwarmClusterArgs:
     """Plain: the hosts make the resource graph (one join per host)."""
@@ -78,6 +90,8 @@ class SwarmClusterArgs:
     ssh: SshLogin
     # The key at ssh.private_key_path, as a secret; None with the SSH agent.
     private_key: Optional[pulumi.Input[str]] = None
+    # Drained one at a time, before the docker provider is used (so before every service).
+    leaving: Sequence[LeavingHost] = ()
 
 
 # What swarm prints for a node id (swarmkit identity.NewID: 25 base-36 digits) and a join token
@@ -95,6 +109,22 @@ def node_id_from(stdout: str, host: SwarmHost, command: str) -> str:
                          "node id (25 lowercase letters and digits) belongs; refusing to use it in a script. "
                          f"Check `docker info --format '{{{{.Swarm.NodeID}}}}'` on {host.name}")
     return node_id
+
+
+# RFC 1123 host names, as swarm reports a node's (`.Description.Hostname`).
+HOSTNAME_PATTERN = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*")
+
+
+def hostnames_from(stdout: str, host: LeavingHost) -> list[str]:
+    """The host names drain_script printed for `host` (one per node drained; none when its node
+    had already left), in order. Raises ValueError naming the host for a line that is not an
+    RFC 1123 host name (they become Galera node names in a script)."""
+    names = [line.strip() for line in stdout.splitlines() if line.strip()]
+    for hostname in names:
+        if not HOSTNAME_PATTERN.fullmatch(hostname):
+            raise ValueError(f"draining {host.name} ({host.advertise_address}): swarm reported the host name "
+                             f"{hostname[:80]!r}, which is not an RFC 1123 host name; refusing to use it in a script")
+    return names
 
 
 def join_token_from(stdout: str, role: str, leader: SwarmHost) -> str:
@@ -250,6 +280,55 @@ _ADDRESS_OF_LISTED_NODE = (
 )
 
 
+def _wait_until_no_task_runs(node: str, name: str, node_id_text: str, indent: str) -> str:
+    """Shell lines, each indented by `indent`, that wait up to DRAIN_TIMEOUT_S until no task
+    runs on the drained `node` (a quoted id or "$id"); the messages name `name` and show
+    `node_id_text`. A failed task listing stops the script: it would read as "nothing runs"."""
+    return textwrap.indent(
+        "i=0\n"
+        "while :; do\n"
+        f"  states=$(docker node ps --format '{{{{.CurrentState}}}}' {node}) || {{\n"
+        f"    echo 'cannot list the tasks of node {name} (see above), so whether Galera still runs there is "
+        "unknown; see docker node ls, then pulumi up again' >&2; exit 1\n"
+        "  }\n"
+        "  printf '%s\\n' \"$states\" | grep -q '^Running' || break\n"
+        f"  i=$((i + 1)); if [ $i -gt {DRAIN_TIMEOUT_S // 2} ]; then\n"
+        f"    echo \"node {name} still runs tasks {DRAIN_TIMEOUT_S} s after the drain; see docker node ps "
+        f"{node_id_text}, then pulumi up again\" >&2; exit 1\n"
+        "  fi\n"
+        "  sleep 2\n"
+        "done\n", indent)
+
+
+def drain_script(host: LeavingHost) -> str:
+    """Run on the leader at the start of the `up` that removes `host`: drain the node that
+    joined under its key (HOST_KEY_LABEL) and wait until no task runs there (a down node is not
+    waited for: swarm has placed its tasks elsewhere), then print the node's host name. A node
+    with that key at another address is refused (it is not the host that left); no node with
+    the key (it has left already) prints nothing. The removal gate, at the end of the `up`,
+    still checks and drains before the node leaves."""
+    name = f"{host.name} ({host.advertise_address})"
+    addr = shlex.quote(host.advertise_address)
+    return (
+        "ids=$(docker node ls -q)\n"
+        "for id in $ids; do\n"
+        + _ADDRESS_OF_LISTED_NODE +
+        "  claim=$(" + _label(HOST_KEY_LABEL, '"$id"') + ")\n"
+        f"  [ \"$claim\" = {shlex.quote(host.key)} ] || continue\n"
+        f"  if [ \"$a\" != {addr} ]; then\n"
+        f"    echo \"refusing to drain node $id: it joined as {host.key} but is at $a, not at "
+        f"{host.advertise_address} where {host.name} was; see docker node ls\" >&2; exit 1\n"
+        "  fi\n"
+        "  s=$(docker node inspect --format '{{.Status.State}}' \"$id\")\n"
+        "  docker node update --availability drain \"$id\" >/dev/null\n"
+        '  if [ "$s" != down ]; then\n'
+        + _wait_until_no_task_runs('"$id"', name, "$id", "    ") +
+        "  fi\n"
+        "  docker node inspect --format '{{.Description.Hostname}}' \"$id\"\n"
+        "done\n"
+    )
+
+
 def removal_gate_script(host: SwarmHost, node_id: str, join_urn: str = "", node_urn: str = "") -> str:
     """Run on the leader before a joined host leaves (the delete of its node settings):
 
@@ -314,19 +393,7 @@ def removal_gate_script(host: SwarmHost, node_id: str, join_urn: str = "", node_
         f"stack with pulumi state delete '{_dq(join_urn)}' (and pulumi state delete "
         f"'{_dq(node_urn)}' if it is still listed), then pulumi up again\" >&2\n"
         "else\n"
-        "  i=0\n"
-        "  while :; do\n"
-        f"    states=$(docker node ps --format '{{{{.CurrentState}}}}' {nid}) || {{\n"
-        f"      echo 'cannot list the tasks of node {name} (see above), so whether Galera still runs there is "
-        "unknown; see docker node ls, then pulumi up again' >&2; exit 1\n"
-        "    }\n"
-        "    printf '%s\\n' \"$states\" | grep -q '^Running' || break\n"
-        f"    i=$((i + 1)); if [ $i -gt {DRAIN_TIMEOUT_S // 2} ]; then\n"
-        f"      echo \"node {name} still runs tasks {DRAIN_TIMEOUT_S} s after the drain; see docker node ps "
-        f"{_dq(node_id)}, then pulumi up again\" >&2; exit 1\n"
-        "    fi\n"
-        "    sleep 2\n"
-        "  done\n"
+        + _wait_until_no_task_runs(nid, name, _dq(node_id), "  ") +
         "fi\n"
         'if [ "$role" = manager ]; then\n'
         "  i=0\n"
@@ -374,6 +441,7 @@ class SwarmCluster(pulumi.ComponentResource):
     node_ids: pulumi.Output[dict]
     hosts: pulumi.Output[dict]
     leader_key: pulumi.Output[str]
+    drained_hostnames: pulumi.Output[list]
     manager_join_token: pulumi.Output[str]
     worker_join_token: pulumi.Output[str]
     provider: docker.Provider
@@ -402,8 +470,15 @@ class SwarmCluster(pulumi.ComponentResource):
         self.manager_join_token = token("manager")
         self.worker_join_token = token("worker")
 
-        node_ids: dict[str, pulumi.Output[str]] = {}
+        # Hosts that leave are drained first, one at a time, before the provider is used.
         settled: list[pulumi.Resource] = []
+        drained: list[pulumi.Output[list[str]]] = []
+        for host in args.leaving:
+            drain = remote.run(f"{name}-drain-{host.key}", leader_conn, drain_script(host),
+                               pulumi.ResourceOptions(parent=self, depends_on=settled[-1:] or [init]))
+            drained.append(drain.stdout.apply(lambda out, h=host: hostnames_from(out, h)))
+            settled.append(drain)
+        node_ids: dict[str, pulumi.Output[str]] = {}
         for host in args.hosts:
             if host == leader:
                 node_id = leader_id
@@ -455,6 +530,9 @@ class SwarmCluster(pulumi.ComponentResource):
             h.key: {"name": h.name, "address": h.address, "advertise_address": h.advertise_address,
                     "role": h.role} for h in args.hosts})
         self.leader_key = pulumi.Output.from_input(leader.key)
+        # The host names of the nodes drained for `leaving` (their Galera nodes' names follow).
+        self.drained_hostnames = pulumi.Output.all(*drained).apply(
+            lambda lists: [n for names in lists for n in names])
         # Not an output (it holds the key): what other components use to ask the leader things.
         self.leader_connection = leader_conn
         self.register_outputs({
@@ -462,6 +540,7 @@ class SwarmCluster(pulumi.ComponentResource):
             "node_ids": self.node_ids,
             "hosts": self.hosts,
             "leader_key": self.leader_key,
+            "drained_hostnames": self.drained_hostnames,
             "manager_join_token": self.manager_join_token,
             "worker_join_token": self.worker_join_token,
         })

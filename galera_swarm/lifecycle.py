@@ -202,6 +202,14 @@ def host_keys(hosts: Sequence[KeyedHost], previous: PreviousDeployment) -> list[
     return plan.keys
 
 
+def leaving_hosts(keys: Sequence[str], previous: PreviousDeployment) -> list[KnownHost]:
+    """The hosts of the last deployment whose key is not among `keys` (those of host_keys), in
+    recorded order: their nodes leave in this `up`. The leader is never one (plan_hosts refuses
+    its removal)."""
+    kept = set(keys)
+    return [known for known in previous.hosts if known.key not in kept and known.key != previous.leader]
+
+
 def kept_etcd_hosts(members: Sequence[str], previous: PreviousDeployment, hosts: Sequence[KeyedHost],
                     keys: Sequence[str]) -> list[Optional[str]]:
     """Per etcd member, the name (now) of the host it ran on in the last deployment, or None:

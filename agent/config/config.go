@@ -165,6 +165,26 @@ func FileEnv(env Env, key string) (string, error) {
 	return strings.TrimRight(string(data), "\n"), nil
 }
 
+// CheckForget checks the input of `galera-agent forget`: the cluster's name (the etcd prefix),
+// the etcd address and at least one node name, each under the name rule of CLUSTER_NAME and
+// NODE_NAME; the error names what is wrong.
+func CheckForget(cluster, discovery string, names []string) error {
+	switch {
+	case !namePattern.MatchString(cluster):
+		return fmt.Errorf("CLUSTER_NAME=%q: set it to the cluster's name (letters, digits, '.', '_' and '-')", cluster)
+	case len(Endpoints(discovery)) == 0:
+		return fmt.Errorf("DISCOVERY_SERVICE is empty: set it to the etcd client address host:port, e.g. etcd:2379")
+	case len(names) == 0:
+		return fmt.Errorf("no node name given: galera-agent forget NODE-NAME...")
+	}
+	for _, n := range names {
+		if !namePattern.MatchString(n) {
+			return fmt.Errorf("node name %q may hold only letters, digits, '.', '_' and '-'", n)
+		}
+	}
+	return nil
+}
+
 // Endpoints turns "h1:p1,h2:p2" into etcd client URLs "http://h1:p1" (a given scheme is kept).
 func Endpoints(list string) []string {
 	var out []string

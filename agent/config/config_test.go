@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -77,5 +78,34 @@ func TestLoadErrors(t *testing.T) {
 	s, err := Load(envOf(with("MYSQL_ROOT_PASSWORD", "", "MYSQL_ROOT_PASSWORD_FILE", secret, "SST_PASSWORD", "old")))
 	if err != nil || s.RootPassword != "from-file" || !s.SSTPasswordSet {
 		t.Errorf("password from a file: %q, sst %v, %v", s.RootPassword, s.SSTPasswordSet, err)
+	}
+}
+
+func TestCheckForget(t *testing.T) {
+	for _, c := range []struct {
+		name, cluster, discovery string
+		names                    []string
+		wantErr                  string
+	}{
+		{"one node", "galera", "etcd:2379", []string{"mysql-galera-docker4"}, ""},
+		{"two nodes", "galera", "etcd-1:2379,etcd-2:2379", []string{"mysql-galera-docker4", "mysql-galera-docker5"}, ""},
+		{"bad cluster", "my cluster", "etcd:2379", []string{"n"}, `CLUSTER_NAME="my cluster"`},
+		{"no cluster", "", "etcd:2379", []string{"n"}, `CLUSTER_NAME=""`},
+		{"no etcd", "galera", " , ", []string{"n"}, "DISCOVERY_SERVICE is empty"},
+		{"no names", "galera", "etcd:2379", nil, "no node name given"},
+		{"bad name", "galera", "etcd:2379", []string{"ok", "a/b"}, `node name "a/b"`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			err := CheckForget(c.cluster, c.discovery, c.names)
+			if c.wantErr == "" {
+				if err != nil {
+					t.Fatalf("CheckForget: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+				t.Fatalf("CheckForget error %v, want it to contain %q", err, c.wantErr)
+			}
+		})
 	}
 }

@@ -216,6 +216,39 @@ func (d *Discovery) Revoke() {
 	d.lease = 0
 }
 
+// Forget removes the records of nodes that left the cluster for good (their host was removed
+// from the stack): members/<name> and nodes/<name> for each name, in one transaction, so a later
+// full-cluster recovery neither waits for them nor tries to reach them. prefix is
+// config.Settings.Prefix(); names are node names (config's name rule, checked by the caller).
+// It gives the names that had a members/ record; errors.Is(err, errUnreachable) when etcd does
+// not answer within wait.
+func Forget(endpoints []string, prefix string, names []string, wait time.Duration) ([]string, error) {
+	cli, err := connect(endpoints, wait)
+	if err != nil {
+		return nil, err
+	}
+	defer cli.Close()
+	d := newDiscovery(cli, prefix, "", 0, "")
+	var ops []clientv3.Op
+	for _, n := range names {
+		ops = append(ops, clientv3.OpDelete(d.prefix+keyMembers+n, clientv3.WithPrevKV()),
+			clientv3.OpDelete(d.prefix+keyNodes+n))
+	}
+	ctx, cancel := timeout()
+	defer cancel()
+	resp, err := cli.Txn(ctx).Then(ops...).Commit()
+	if err != nil {
+		return nil, fmt.Errorf("deleting the records of %s under %s: %w", strings.Join(names, ", "), d.prefix, err)
+	}
+	var had []string
+	for i, r := range resp.Responses {
+		if i%2 == 0 && len(r.GetResponseDeleteRange().PrevKvs) > 0 {
+			had = append(had, names[i/2])
+		}
+	}
+	return had, nil
+}
+
 // connect waits until etcd answers a read, up to wait; errors.Is(err, errUnreachable) then.
 func connect(endpoints []string, wait time.Duration) (*clientv3.Client, error) {
 	deadline := time.Now().Add(wait)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+
+from components.galera_service import forget_nodes_script
 from tests.images.docker_helpers import docker, wait_until
 
 
@@ -38,3 +41,25 @@ def test_three_etcd_members_form_one_cluster_from_the_etcd_variables(images, net
         assert etcdctl(names[2], "get", "--print-value-only", "/gsimg/k").stdout.strip() == "v1"
     finally:
         docker("rm", "-f", "-v", *names, check=False)
+
+
+def test_forget_removes_the_records_of_the_named_galera_nodes_only(images, network, run_prefix):
+    """What GaleraService runs after hosts left (forget_nodes_script): their members/ and
+    nodes/ records go, every other record stays, and it prints the members it removed."""
+    name = f"{run_prefix}-etcd-forget"
+    docker("run", "-d", "--name", name, "--hostname", name, "--network", network, images["etcd"])
+    try:
+        wait_until("etcd to answer", lambda: etcdctl(name, "endpoint", "health", check=False).returncode == 0, 30)
+        prefix = "/galera/galera/"
+        for key, value in (("members/mysql-galera-docker1", "10.0.1.3"), ("members/mysql-galera-docker4", "10.0.1.6"),
+                           ("nodes/mysql-galera-docker4", "10.0.1.6 synced"), ("uuid", "0c1d2e3f")):
+            etcdctl(name, "put", prefix + key, value)
+        script = forget_nodes_script(image=images["galera"], network=network, cluster_name="galera",
+                                     discovery_endpoint=f"{name}:2379",
+                                     node_names=["mysql-galera-docker4", "mysql-galera-docker9"])
+        done = subprocess.run(["sh", "-c", "set -eu\n" + script], capture_output=True, text=True, timeout=120)
+        assert (done.returncode, done.stdout) == (0, "mysql-galera-docker4\n"), done.stderr
+        keys = etcdctl(name, "get", "--prefix", "--keys-only", prefix).stdout.split()
+        assert keys == [prefix + "members/mysql-galera-docker1", prefix + "uuid"]
+    finally:
+        docker("rm", "-f", "-v", name, check=False)

@@ -8,6 +8,7 @@ import json
 import shlex
 import subprocess
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections import Counter
@@ -150,6 +151,9 @@ class Probe:
 
     def __init__(self) -> None:
         self.observations: list[str] = []
+        # When each observation was made (s since __enter__), for the report's bad windows.
+        self.times: list[float] = []
+        self._started = time.monotonic()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -158,10 +162,13 @@ class Probe:
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            at = time.monotonic() - self._started
             self.observations.append(self.observe())
+            self.times.append(at)
             self._stop.wait(1)
 
     def __enter__(self) -> "Probe":
+        self._started = time.monotonic()
         self._thread.start()
         return self
 
@@ -175,8 +182,9 @@ class Probe:
 
     def report(self, what: str) -> str:
         others = sorted(set(self.observations) - {self.good})
+        bad = [f"+{t:.0f}s" for t, o in zip(self.times, self.observations) if o != self.good]
         return (f"{what}: {len(self.observations)} polls, {self.observations.count(self.good)} "
-                f"{self.good}; others: {others}")
+                f"{self.good}; bad polls at {', '.join(bad) or 'none'}; others: {others}")
 
 
 class AvailabilityProbe(Probe):

@@ -70,6 +70,9 @@ class SwarmMocks(pulumi.runtime.Mocks):
         if "-node-" in name:
             # `node_settings_script` ends by echoing the node id it was given.
             return inputs["create"].rstrip().rsplit(" ", 1)[-1] + "\n"
+        if "-drain-" in name:
+            # `drain_script` prints the drained node's host name: the lab's are the host keys.
+            return name.rsplit("-drain-", 1)[-1] + "\n"
         if name.endswith("-vips"):
             return "10.0.1.2\n"
         if name.endswith("-nodes"):

@@ -32,7 +32,7 @@ def save():
 def field(node_id, fmt):
     node = nodes[node_id]
     return {"{{.Status.Addr}}": node["addr"], "{{.Status.State}}": node["state"],
-            "{{.Spec.Role}}": node["role"],
+            "{{.Spec.Role}}": node["role"], "{{.Description.Hostname}}": node.get("hostname", node_id),
             '{{index .Spec.Labels "galera-swarm.host"}}': node.get("labels", {}).get("galera-swarm.host", "")}[fmt]
 
 

@@ -124,7 +124,10 @@ def test_removing_a_host_leaves_only_its_resources_to_delete(key_path):
     gone = swarm_resources(first) - swarm_resources(smaller)
     assert gone == {"swarm-forget-docker4", "swarm-join-docker4", "swarm-node-docker4",
                     "swarm-forget-docker5", "swarm-join-docker5", "swarm-node-docker5"}
-    assert swarm_resources(smaller) < swarm_resources(first)
+    # New: only the steps that drain the leaving hosts before the services change.
+    drains = {"swarm-drain-docker4", "swarm-drain-docker5"}
+    assert drains <= swarm_resources(smaller)
+    assert swarm_resources(smaller) - drains < swarm_resources(first)
 
 
 def test_removing_one_of_three_managers_is_refused_for_quorum(key_path):
@@ -316,6 +319,12 @@ def run_script(tmp_path, script: str, nodes: dict, local: dict | None = None, fa
     """`script` as remote.run sends it (after `set -eu`) under sh, with the fake docker on PATH
     (`fail`: prefixes of the docker calls that fail): (exit code, stderr, docker calls, the
     swarm afterwards)."""
+    done, calls, after = run_script_fully(tmp_path, script, nodes, local, fail)
+    return done.returncode, done.stderr, calls, after
+
+
+def run_script_fully(tmp_path, script: str, nodes: dict, local: dict | None = None, fail: tuple = ()):
+    """As run_script: (the finished process, docker calls, the swarm afterwards)."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir(exist_ok=True)
     (bin_dir / "docker").write_text(f"#!/bin/sh\nexec {sys.executable} {FAKE_DOCKER} \"$@\"\n")
@@ -328,7 +337,7 @@ def run_script(tmp_path, script: str, nodes: dict, local: dict | None = None, fa
     done = subprocess.run(["sh", "-c", "set -eu\n" + script], capture_output=True, text=True, timeout=60,
                           env={**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}",
                                "FAKE_SWARM": str(state), "FAKE_SWARM_LOG": str(log)})
-    return done.returncode, done.stderr, log.read_text().splitlines(), json.loads(state.read_text())
+    return done, log.read_text().splitlines(), json.loads(state.read_text())
 
 
 def lab_nodes(**docker2):
@@ -570,3 +579,81 @@ def test_a_listed_node_that_cannot_be_inspected_stops_the_forget_step(tmp_path):
     assert code == 1
     assert "cannot inspect node n1 (docker node inspect failed)" in err
     assert "n2" in after["nodes"]
+
+
+# ------------------------------------------------------------------ leaving hosts drain first
+FIVE = LAB + [("docker4", "192.0.2.14"), ("docker5", "192.0.2.15")]
+
+
+def test_hosts_that_leave_are_drained_one_at_a_time_before_any_service_changes(key_path):
+    first = run_program(stack_config(key_path, hosts=hosts_of(FIVE), galera={"replicas": 5}))
+    then = run_program(stack_config(key_path, hosts=hosts_of(LAB), galera={"replicas": 3}),
+                       mocks=SwarmMocks(stack_outputs=previous_outputs(first)))
+    mocks = then.mocks
+    assert "swarm-drain-docker1" not in {r.name for r in mocks.resources}
+    drain4, drain5 = mocks.named("swarm-drain-docker4"), mocks.named("swarm-drain-docker5")
+    assert "[ \"$claim\" = docker4 ] || continue" in drain4.inputs["create"]
+    assert "if [ \"$a\" != 192.0.2.14 ]; then" in drain4.inputs["create"]
+    # One at a time, and the docker provider (so every service) only after both.
+    assert mocks.position("swarm-drain-docker4") < mocks.position("swarm-drain-docker5") < \
+        mocks.position("swarm-docker") < mocks.position("galera-mysql-galera")
+    assert resolve(then.program["swarm"].drained_hostnames) == ["docker4", "docker5"]
+    # Once Galera has converged without them, their etcd records go.
+    forget = mocks.named("galera-forget-nodes").inputs["create"]
+    assert mocks.position("galera-mysql-galera") < mocks.position("galera-forget-nodes")
+    assert ("--entrypoint galera-agent registry.test:5000/galera-swarm/galera:dev forget "
+            "mysql-galera-docker4 mysql-galera-docker5\n") in forget
+    assert "-e CLUSTER_NAME=galera -e DISCOVERY_SERVICE=etcd:2379" in forget
+    # The next deployment has nothing left to drain.
+    again = run_program(stack_config(key_path, hosts=hosts_of(LAB), galera={"replicas": 3}),
+                        mocks=SwarmMocks(stack_outputs=previous_outputs(then)))
+    assert not any("-drain-" in r.name or r.name.endswith("-forget-nodes") for r in again.mocks.resources)
+
+
+def test_the_drain_step_drains_the_node_of_this_key_and_prints_its_host_name(tmp_path):
+    from components.swarm_cluster import LeavingHost, drain_script
+    nodes = lab_nodes(running_polls=2, hostname="lab-docker2")
+    code, err, calls, after = run_script(tmp_path, drain_script(LeavingHost("docker2", "db2", "192.0.2.12")), nodes)
+    assert (code, err) == (0, "")
+    assert calls.index("node update --availability drain n2") < calls.index(TASKS_OF_N2)
+    assert after["nodes"]["n2"]["tasks"] == ["Shutdown 1 second ago"]
+    assert not any(c.startswith("node demote") for c in calls)
+
+
+def test_the_drain_step_prints_the_host_name(tmp_path):
+    from components.swarm_cluster import LeavingHost, drain_script
+    done, _, _ = run_script_fully(tmp_path, drain_script(LeavingHost("docker2", "db2", "192.0.2.12")),
+                                  lab_nodes(hostname="lab-docker2"))
+    assert (done.returncode, done.stdout) == (0, "lab-docker2\n")
+
+
+@pytest.mark.parametrize("nodes,code,message", [
+    # The node that joined as docker2 now answers at another address: not the host that left.
+    ({"n1": node("192.0.2.11", status="Leader", key="docker1"), "n2": node("192.0.2.99", key="docker2")},
+     1, "refusing to drain node n2: it joined as docker2 but is at 192.0.2.99, not at 192.0.2.12 where db2 was"),
+    # It has left already: nothing to drain, nothing printed.
+    ({"n1": node("192.0.2.11", status="Leader", key="docker1")}, 0, ""),
+])
+def test_the_drain_step_refuses_another_node_and_skips_one_that_left(tmp_path, nodes, code, message):
+    from components.swarm_cluster import LeavingHost, drain_script
+    status, err, calls, _ = run_script(tmp_path, drain_script(LeavingHost("docker2", "db2", "192.0.2.12")), nodes)
+    assert status == code and message in err
+    assert not any(c.startswith("node update") for c in calls)
+
+
+def test_hostnames_from_refuses_what_is_not_a_host_name():
+    from components.swarm_cluster import LeavingHost, hostnames_from
+    host = LeavingHost("docker4", "docker4", "192.0.2.14")
+    assert hostnames_from("docker4\n", host) == ["docker4"]
+    assert hostnames_from("", host) == []
+    with pytest.raises(ValueError, match=r"draining docker4 \(192.0.2.14\): swarm reported the host name 'a; rm -rf /'"):
+        hostnames_from("a; rm -rf /\n", host)
+
+
+def test_leaving_hosts_are_the_recorded_ones_not_kept_never_the_leader():
+    from galera_swarm.lifecycle import leaving_hosts
+    recorded = PreviousDeployment(hosts=tuple(KnownHost(k, k, a, a, "manager") for k, a in FIVE), leader="docker1")
+    assert [h.key for h in leaving_hosts(["docker1", "docker2", "docker3"], recorded)] == ["docker4", "docker5"]
+    assert leaving_hosts([k for k, _ in FIVE], recorded) == []
+    assert [h.key for h in leaving_hosts(["docker2"], recorded)] == ["docker3", "docker4", "docker5"]
+    assert leaving_hosts([], PreviousDeployment()) == []

@@ -6,6 +6,8 @@
 //	galera-agent passwords await-accepted|discard-old [--host H] [--timeout S] < passwords
 //	                                        the steps of a password rotation (installed as galera-passwords)
 //	galera-agent elect [CLUSTER-UUID]       the recovery winner of "<name> <uuid> <seqno>" lines on stdin
+//	galera-agent forget NODE-NAME...        remove the etcd records of nodes removed for good
+//	                                        (CLUSTER_NAME, DISCOVERY_SERVICE from the environment)
 package main
 
 import (
@@ -25,7 +27,7 @@ import (
 	"github.com/galera-swarm/galera-swarm/agent/runner"
 )
 
-const usage = "usage: galera-agent run [MARIADBD-OPTION...] | health [OPTION...] | passwords STEP [OPTION...] | elect [CLUSTER-UUID] < positions"
+const usage = "usage: galera-agent run [MARIADBD-OPTION...] | health [OPTION...] | passwords STEP [OPTION...] | elect [CLUSTER-UUID] < positions | forget NODE-NAME..."
 
 func main() {
 	if len(os.Args) < 2 {
@@ -52,6 +54,8 @@ func main() {
 		if winner != "" {
 			fmt.Println(winner)
 		}
+	case "forget":
+		os.Exit(forget(os.Args[2:], os.LookupEnv))
 	default:
 		fmt.Fprintf(os.Stderr, "galera-agent: unknown command %q\n%s\n", os.Args[1], usage)
 		os.Exit(2)
@@ -106,6 +110,28 @@ func run(mysqldArgs []string) int {
 		return 1
 	}
 	return runner.New(cfg, log, mysqldArgs).Run()
+}
+
+// forget is run by the stack after it drained hosts it removes (components/galera_service.py):
+// 0 when the records are gone (or were never there), 1 when etcd refused or did not answer,
+// 2 for a usage error. Each forgotten member is printed, one per line.
+func forget(names []string, env config.Env) int {
+	cluster, _ := env("CLUSTER_NAME")
+	discovery, _ := env("DISCOVERY_SERVICE")
+	if err := config.CheckForget(cluster, discovery, names); err != nil {
+		fmt.Fprintf(os.Stderr, "galera-agent forget: %v\n", err)
+		return 2
+	}
+	s := config.Settings{ClusterName: cluster}
+	had, err := runner.Forget(config.Endpoints(discovery), s.Prefix(), names, 30*time.Second)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "galera-agent forget: %v\n", err)
+		return 1
+	}
+	for _, n := range had {
+		fmt.Println(n)
+	}
+	return 0
 }
 
 // elect reads "<name> <uuid> <seqno>" lines and names the node that would bootstrap after a
