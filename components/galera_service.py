@@ -71,6 +71,15 @@ class GaleraServiceArgs:
 NODE_HOSTNAME_TEMPLATE = "{{.Service.Name}}-{{.Node.Hostname}}"
 
 
+# The service label that carries the replicas, and the swarm template that renders it into a
+# task's CLUSTER_SIZE when swarm creates the task. A label change updates the service without
+# restarting a task (it is not part of the task spec), so a scale-up or scale-down restarts no
+# node; every task swarm starts (a new slot, a restart after a crash, a rescheduling) reads
+# the count at that moment, which is when galera-agent uses it (a full recovery's wait).
+CLUSTER_SIZE_LABEL = "com.galera-swarm.cluster-size"
+CLUSTER_SIZE_TEMPLATE = '{{index .Service.Labels "%s"}}' % CLUSTER_SIZE_LABEL
+
+
 def node_name(service_name: str, hostname: str) -> str:
     """The Galera node name of the task of `service_name` on the swarm node `hostname`
     (NODE_HOSTNAME_TEMPLATE rendered)."""
@@ -92,15 +101,15 @@ def forget_nodes_script(*, image: str, network: str, cluster_name: str, discover
             f"{shlex.quote(image)} forget {names}\n")
 
 
-def galera_env(*, cluster_name: str, discovery_endpoint: str, peers_dns: str, cluster_size: int,
+def galera_env(*, cluster_name: str, discovery_endpoint: str, peers_dns: str, cluster_size: int | str,
                database: str, user: str) -> dict[str, str]:
     """The task environment of a Galera node (images/galera's variables): names and paths
     only, never a password; the passwords are the secret files ROOT_PASSWORD_FILE and
     APP_PASSWORD_FILE. State transfers need no password (mariabackup logs in
     through unix_socket); `peers_dns` (a name resolving to every node, `tasks.<service>` in a
     swarm) lets a node find running peers even when etcd has lost what it knew, so it never
-    bootstraps a second cluster; `cluster_size` (the replicas) lets a full recovery act as
-    soon as every node's position is in."""
+    bootstraps a second cluster; `cluster_size` (the replicas, or in the service
+    CLUSTER_SIZE_TEMPLATE) lets a full recovery act as soon as every node's position is in."""
     return {
         "CLUSTER_NAME": cluster_name,
         "DISCOVERY_SERVICE": discovery_endpoint,
@@ -149,7 +158,7 @@ class GaleraService(pulumi.ComponentResource):
         env = pulumi.Output.all(args.cluster_name, args.discovery_endpoint, args.database, args.user).apply(
             lambda v: galera_env(cluster_name=v[0], discovery_endpoint=v[1],
                                  peers_dns=service_spec.tasks_dns(args.service_name),
-                                 cluster_size=args.replicas,
+                                 cluster_size=CLUSTER_SIZE_TEMPLATE,
                                  database=v[2], user=v[3]))
         ports = [(args.publish_port, MYSQL_PORT)] if args.publish_port else []
         service = service_spec.replicated_service(
@@ -182,6 +191,7 @@ class GaleraService(pulumi.ComponentResource):
             ),
             network_id=args.network_id,
             replicas=args.replicas,
+            labels={CLUSTER_SIZE_LABEL: str(args.replicas)},
             modes=args.modes,
             ports=ports,
             # One task per node: each node holds its own copy of the data in its volume.

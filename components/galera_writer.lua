@@ -70,15 +70,21 @@ end
 -- Synced: it counts every node it finds Synced then as Synced for long (else the first node
 -- its checks pass would take the role for a moment at the end of the hold). The lowest
 -- eligible address wins; with none eligible, the lowest Synced one (a failover waits for no
--- hold). Gives the address (nil: no Synced node), the new synced_since and the number of
--- Synced nodes.
-local function choose(servers, synced_since, now, started, hold)
-  local addresses, since, eligible = synced(servers), {}, {}
+-- hold). `usable` (address -> true; nil: every address) holds the addresses the writer
+-- listener has a server for: its slots follow DNS on their own schedule, so a node the reader
+-- already checks Synced may have no writer slot yet, and choosing it would leave the writer
+-- with no server at all ("no server available") until DNS catches up. Gives the address (nil:
+-- no Synced node), the new synced_since and the number of Synced nodes.
+local function choose(servers, synced_since, now, started, hold, usable)
+  local addresses, since, eligible, candidates = synced(servers), {}, {}, {}
   for _, ip in ipairs(addresses) do
     since[ip] = synced_since[ip] or (now - started < hold and started - hold) or now
-    if now - since[ip] >= hold then eligible[#eligible + 1] = ip end
+    if usable == nil or usable[ip] then
+      candidates[#candidates + 1] = ip
+      if now - since[ip] >= hold then eligible[#eligible + 1] = ip end
+    end
   end
-  return lowest(eligible) or lowest(addresses), since, #addresses
+  return lowest(eligible) or lowest(candidates), since, #addresses
 end
 
 -- Weight 1 for the server at `chosen`, 0 for the others; close the sessions a server holds
@@ -105,6 +111,18 @@ local function reader_servers(reader)
   return out
 end
 
+-- The addresses the writer listener's slots hold now (resolved, not in maintenance, which is
+-- where a slot whose address left DNS waits).
+local function writer_addresses(writer)
+  local out = {}
+  for _, server in pairs(writer.servers) do
+    local ip = host_of(server:get_addr())
+    local status = server:get_stats()["status"] or ""
+    if ip and ip ~= "0.0.0.0" and ip ~= "::" and status:sub(1, 5) ~= "MAINT" then out[ip] = true end
+  end
+  return out
+end
+
 if not core then
   -- Outside HAProxy (tests/unit/test_galera_writer.py): the pure parts, for table tests.
   return {choose = choose, is_synced = is_synced}
@@ -117,7 +135,7 @@ core.register_task(function()
     if reader and writer then
       local chosen, count
       chosen, synced_since, count = choose(reader_servers(reader), synced_since, seconds(core.now()),
-        started, hold_s)
+        started, hold_s, writer_addresses(writer))
       if chosen ~= current then
         core.Warning(string.format("galera writer: %s -> %s (the lowest address of %d Synced nodes, Synced for %ds or more if any)",
           current or "none", chosen or "none", count, hold_s))

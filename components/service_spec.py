@@ -99,10 +99,12 @@ def replicated_service(resource_name: str, *, service_name: str,
                        placement: Optional[docker.ServiceTaskSpecPlacementArgs] = None,
                        resources: Optional[docker.ServiceTaskSpecResourcesArgs] = None,
                        aliases: Optional[Sequence[str]] = None,
+                       labels: Optional[dict[str, str]] = None,
                        monitor: str = "30s", converge_timeout: str = CONVERGE_TIMEOUT) -> docker.Service:
     """A replicated service on the overlay that restarts failed tasks, updates one task at a
     time with rollback, and makes `pulumi up` wait until its tasks run (or its update has
-    rolled), up to `converge_timeout` (a Go duration)."""
+    rolled), up to `converge_timeout` (a Go duration). `labels` are the service's own (not its
+    tasks'): changing one restarts no task."""
     update, rollback = one_at_a_time(monitor)
     return docker.Service(
         resource_name,
@@ -114,6 +116,7 @@ def replicated_service(resource_name: str, *, service_name: str,
             resources=resources,
             restart_policy=restart_on_failure(),
         ),
+        labels=[docker.ServiceLabelArgs(label=k, value=v) for k, v in sorted(labels.items())] if labels else None,
         mode=docker.ServiceModeArgs(replicated=docker.ServiceModeReplicatedArgs(replicas=replicas)),
         endpoint_spec=endpoint_spec(modes, ports),
         update_config=update,

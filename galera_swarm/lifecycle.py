@@ -203,11 +203,13 @@ def host_keys(hosts: Sequence[KeyedHost], previous: PreviousDeployment) -> list[
 
 
 def leaving_hosts(keys: Sequence[str], previous: PreviousDeployment) -> list[KnownHost]:
-    """The hosts of the last deployment whose key is not among `keys` (those of host_keys), in
-    recorded order: their nodes leave in this `up`. The leader is never one (plan_hosts refuses
-    its removal)."""
+    """The hosts of the last deployment whose key is not among `keys` (those of host_keys),
+    sorted by key (the engine hands the recorded hosts back in no fixed order, and the order is
+    the order they are drained in): their nodes leave in this `up`. The leader is never one
+    (plan_hosts refuses its removal)."""
     kept = set(keys)
-    return [known for known in previous.hosts if known.key not in kept and known.key != previous.leader]
+    return sorted((known for known in previous.hosts if known.key not in kept and known.key != previous.leader),
+                  key=lambda known: known.key)
 
 
 def kept_etcd_hosts(members: Sequence[str], previous: PreviousDeployment, hosts: Sequence[KeyedHost],

@@ -106,7 +106,9 @@ func Load(env Env) (Settings, error) {
 	}{
 		{"ETCD_WAIT_TIMEOUT", 60, &s.EtcdWait}, {"RECOVERY_WAIT_TIMEOUT", 300, &s.RecoveryWait},
 		{"DISCONNECTED_TIMEOUT", 60, &s.Disconnected}, {"REGISTRATION_TTL", 10, &s.RegistrationTTL},
-		{"SHUTDOWN_DRAIN_SECONDS", 3, &s.ShutdownDrain},
+		// Longer than the load balancer takes to see a draining node (components/haproxy.cfg.template:
+		// a check every 2 s) and to move the writer (galera_writer.lua: every 0.5 s).
+		{"SHUTDOWN_DRAIN_SECONDS", 5, &s.ShutdownDrain},
 	} {
 		n, err := wholeNumber(d.key, get(d.key, strconv.Itoa(d.def)))
 		if err != nil {

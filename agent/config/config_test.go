@@ -22,7 +22,7 @@ func TestLoadDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if s.ClusterName != "galera" || s.Prefix() != "/galera/galera" || s.EtcdWait != 60*time.Second || s.RecoveryWait != 300*time.Second ||
-		s.Disconnected != 60*time.Second || s.RegistrationTTL != 10*time.Second || s.ShutdownDrain != 3*time.Second || s.ClusterSize != 3 {
+		s.Disconnected != 60*time.Second || s.RegistrationTTL != 10*time.Second || s.ShutdownDrain != 5*time.Second || s.ClusterSize != 3 {
 		t.Errorf("defaults: %+v", s)
 	}
 	if !slices.Equal(s.Endpoints, []string{"http://etcd:2379", "https://e2:2379"}) {

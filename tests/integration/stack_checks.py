@@ -251,3 +251,11 @@ class WordPressProbe(Probe):
                     return self.good
             self.urls = self.deployed.post_urls()
         return answers[0] if answers else "no WordPress replica running"
+
+
+def galera_tasks_by_host(lab_hosts: Lab) -> dict[str, str]:
+    """host -> the id of the Galera task meant to run there (`docker service ps`; a task that
+    no node has taken yet is left out)."""
+    listing = lab_hosts.sh("docker1", "docker service ps mysql-galera --filter desired-state=running "
+                                      "--format '{{.ID}} {{.Node}}'")
+    return {f[1]: f[0] for f in (line.split() for line in listing.splitlines()) if len(f) == 2}

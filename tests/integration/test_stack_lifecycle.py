@@ -29,8 +29,8 @@ from tests.integration.row_writer import RowWriter, WriteReport
 from tests.bank_workload import ACCOUNTS, OPENING_BALANCE, BankWorkload
 from tests.integration.stack_checks import (
     CLUSTER_STATUS, GALERA_TASK, MYSQL_PORT, READ_PORT, SCALE_HOSTS, SERVICES, STACK_HOSTS, AvailabilityProbe,
-    Deployed, WordPressProbe, galera_log, galera_sql, landed_on, lb_sql, lost_rows, service_replicas,
-    synced_in_cluster_of, wait_all_synced, wsrep)
+    Deployed, WordPressProbe, galera_log, galera_sql, galera_tasks_by_host, landed_on, lb_sql, lost_rows,
+    service_replicas, synced_in_cluster_of, wait_all_synced, wsrep)
 from tests.toolchain.pulumi_stack import Stack
 from tests.wordpress_site import install, login, publish_post, render_in_chromium
 
@@ -438,9 +438,12 @@ def test_scaling_onto_two_more_hosts_keeps_the_cluster_serving(deployed: Deploye
         deployed.stack.set_config(f"galera-swarm:hosts[{index}].name", name, path=True)
         deployed.stack.set_config(f"galera-swarm:hosts[{index}].address", address, path=True)
     deployed.stack.set_config("galera-swarm:galera.replicas", "5", path=True)
+    before = galera_tasks_by_host(deployed.lab)
     with AvailabilityProbe(deployed) as probe, Timer("pulumi up: 3 to 5 hosts and Galera nodes"):
         deployed.run("up", "--yes", "--skip-preview", "--suppress-progress")
     print(probe.report("scaling 3 to 5"))
+    # Scaling restarts no node: the three that ran still run the same tasks.
+    assert {h: t for h, t in galera_tasks_by_host(deployed.lab).items() if h in before} == before
     deployed.hosts += list(SCALE_HOSTS)
     nodes = deployed.lab.sh("docker1", "docker node ls --format '{{.Hostname}} {{.Status}} {{.ManagerStatus}}'")
     assert sorted(line.split()[0] for line in nodes.splitlines()) == sorted(deployed.hosts)
@@ -474,9 +477,12 @@ def test_removing_two_hosts_drains_them_and_their_nodes_leave(deployed: Deployed
     for index in sorted(range(len(STACK_HOSTS), len(deployed.hosts)), reverse=True):
         deployed.stack.pulumi("config", "rm", "--path", f"galera-swarm:hosts[{index}]")
     deployed.stack.set_config("galera-swarm:galera.replicas", "3", path=True)
+    staying = {h: t for h, t in galera_tasks_by_host(lab_hosts).items() if h in STACK_HOSTS}
     with AvailabilityProbe(deployed) as probe, Timer("pulumi up: 5 to 3 hosts, two drained and removed"):
         deployed.run("up", "--yes", "--skip-preview", "--suppress-progress")
     print(probe.report("removing two hosts"))
+    # Exactly the nodes of the hosts that left went; the others kept running, not restarted.
+    assert galera_tasks_by_host(lab_hosts) == staying
     removed, deployed.hosts = deployed.hosts[len(STACK_HOSTS):], list(STACK_HOSTS)
     nodes = swarm_nodes(lab_hosts)
     print(lab_hosts.sh("docker1", "docker node ls"))

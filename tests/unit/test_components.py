@@ -11,7 +11,7 @@ import re
 import pytest
 from pulumi.runtime import mocks as mock_runtime
 
-from components.galera_service import galera_env
+from components.galera_service import CLUSTER_SIZE_TEMPLATE, galera_env
 from components.haproxy_config import HAPROXY_DEFAULTS, render_haproxy_config
 from components.load_balancer import server_slots
 from tests.unit.conftest import ROOT
@@ -139,13 +139,24 @@ def test_component_args_hold_no_provider_and_no_resource(qualified):
 def test_galera_tasks_get_exactly_the_env_of_galera_env(program):
     # The image tests start their nodes with galera_env too: what they prove holds for the stack.
     sent = env_of(services(program(galera={"replicas": 3, "clusterName": "prod", "user": "app"}))["mysql-galera"])
-    assert sent == galera_env(cluster_name="prod", discovery_endpoint="etcd:2379",
-                              peers_dns="tasks.mysql-galera", cluster_size=3, database="wordpress", user="app")
+    assert sent == galera_env(cluster_name="prod", discovery_endpoint="etcd:2379", peers_dns="tasks.mysql-galera",
+                              cluster_size=CLUSTER_SIZE_TEMPLATE, database="wordpress", user="app")
     assert sent == {
         "CLUSTER_NAME": "prod", "DISCOVERY_SERVICE": "etcd:2379", "PEERS_DNS": "tasks.mysql-galera",
-        "CLUSTER_SIZE": "3", "MYSQL_ROOT_PASSWORD_FILE": "/run/secrets/mysql-root-password",
+        "CLUSTER_SIZE": '{{index .Service.Labels "com.galera-swarm.cluster-size"}}',
+        "MYSQL_ROOT_PASSWORD_FILE": "/run/secrets/mysql-root-password",
         "MYSQL_DATABASE": "wordpress", "MYSQL_USER": "app",
         "MYSQL_PASSWORD_FILE": "/run/secrets/mysql-app-password"}
+
+
+def test_the_cluster_size_is_a_service_label_so_scaling_restarts_no_node(program):
+    # The task spec (what swarm rolls on a change) is the same for 3 and 5 replicas; only the
+    # service's label and replicas differ, and each task renders the label when it starts.
+    three, five = (services(program(galera={"replicas": n}, host_count=5))["mysql-galera"] for n in (3, 5))
+    assert three["taskSpec"] == five["taskSpec"]
+    assert three["labels"] == [{"label": "com.galera-swarm.cluster-size", "value": "3"}]
+    assert five["labels"] == [{"label": "com.galera-swarm.cluster-size", "value": "5"}]
+    assert (three["mode"]["replicated"]["replicas"], five["mode"]["replicated"]["replicas"]) == (3, 5)
 
 
 def test_accepted_step_keeps_its_former_urn_under_the_galera_service(program, monkeypatch):

@@ -32,24 +32,29 @@ local writer = assert(load(io.read("a"), "galera_writer.lua"))()
 local since = {}
 for _, round in ipairs(ROUNDS) do
   local chosen
-  chosen, since = writer.choose(round.servers, since, round.now, STARTED, HOLD)
+  chosen, since = writer.choose(round.servers, since, round.now, STARTED, HOLD, round.usable)
   print(chosen or "none")
 end
 """
 
 
-def choices(rounds: list[tuple[float, list[dict]]], started: float = -1000.0) -> list[str]:
-    """The writer `choose` gives at each (now, servers) round of a replica that started at
-    `started` (by default long before), its `synced_since` carried from one round to the next
-    as the HAProxy task does; "none" for no writer."""
+def choices(rounds: list[tuple], started: float = -1000.0) -> list[str]:
+    """The writer `choose` gives at each (now, servers[, usable]) round of a replica that
+    started at `started` (by default long before), its `synced_since` carried from one round
+    to the next as the HAProxy task does; `usable`: the addresses the writer listener has a
+    server for (left out: all); "none" for no writer."""
     lua = shutil.which(LUA)
     assert lua, f"{LUA} not found: scripts/test.sh installs it (apt-get install {LUA})"
-    program = (f"ROUNDS = {lua_value([{'now': now, 'servers': servers} for now, servers in rounds])}\n"
+    program = (f"ROUNDS = {lua_value([{'now': r[0], 'servers': r[1], 'usable': usable_table(r)} for r in rounds])}\n"
                f"STARTED, HOLD = {started}, {HOLD}\n{DRIVER}")
     run = subprocess.run([lua, "-e", program], input=writer_script(), capture_output=True, text=True,
                          timeout=30)
     assert run.returncode == 0, run.stderr
     return run.stdout.split()
+
+
+def usable_table(round_: tuple):
+    return {ip: True for ip in round_[2]} if len(round_) > 2 else None
 
 
 def server(ip: str, status: str = "UP", check_status: str = "L7OK") -> dict:
@@ -104,3 +109,10 @@ def test_a_replica_younger_than_the_hold_counts_the_nodes_it_finds_synced_as_syn
     # Once it is older than the hold, a node that comes back waits for it.
     rounds = [(0.0, [server(B)]), (HOLD + 1, [server(A), server(B)]), (2 * HOLD + 1, [server(A), server(B)])]
     assert choices(rounds, started=0.0) == [B, B, A]
+
+
+def test_a_synced_node_the_writer_listener_has_no_server_for_yet_is_passed_over():
+    # CI: the reader's DNS had the restarted node (lowest address) and its checks passed,
+    # the writer's slots did not have it yet: choosing it left the writer no server at all.
+    synced = [server(A), server(B)]
+    assert choices([(0.0, synced, [B]), (1.0, synced, [A, B]), (2.0, synced, [])]) == [B, A, "none"]

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from pulumi.runtime import mocks as mock_runtime
 
 from components.swarm_cluster import SwarmHost, forget_script, leave_script, node_leave_script, removal_gate_script
 from galera_swarm.lifecycle import KnownHost, PreviousDeployment, plan_hosts
@@ -585,22 +586,32 @@ def test_a_listed_node_that_cannot_be_inspected_stops_the_forget_step(tmp_path):
 FIVE = LAB + [("docker4", "192.0.2.14"), ("docker5", "192.0.2.15")]
 
 
-def test_hosts_that_leave_are_drained_one_at_a_time_before_any_service_changes(key_path):
+def test_hosts_that_leave_are_drained_one_at_a_time_before_any_service_changes(key_path, monkeypatch):
+    # What each resource waits for (its dependencies' URNs, as the engine gets them).
+    waits: dict[str, set[str]] = {}
+    register = mock_runtime.MockMonitor.RegisterResource
+
+    def recording(self, request):
+        waits[request.name] = {urn.rsplit("::", 1)[-1] for urn in request.dependencies}
+        return register(self, request)
+
     first = run_program(stack_config(key_path, hosts=hosts_of(FIVE), galera={"replicas": 5}))
+    monkeypatch.setattr(mock_runtime.MockMonitor, "RegisterResource", recording)
     then = run_program(stack_config(key_path, hosts=hosts_of(LAB), galera={"replicas": 3}),
                        mocks=SwarmMocks(stack_outputs=previous_outputs(first)))
     mocks = then.mocks
     assert "swarm-drain-docker1" not in {r.name for r in mocks.resources}
-    drain4, drain5 = mocks.named("swarm-drain-docker4"), mocks.named("swarm-drain-docker5")
+    drain4 = mocks.named("swarm-drain-docker4")
     assert "[ \"$claim\" = docker4 ] || continue" in drain4.inputs["create"]
     assert "if [ \"$a\" != 192.0.2.14 ]; then" in drain4.inputs["create"]
     # One at a time, and the docker provider (so every service) only after both.
-    assert mocks.position("swarm-drain-docker4") < mocks.position("swarm-drain-docker5") < \
-        mocks.position("swarm-docker") < mocks.position("galera-mysql-galera")
+    assert waits["swarm-drain-docker4"] == {"swarm-init-docker1"}
+    assert waits["swarm-drain-docker5"] == {"swarm-drain-docker4"}
+    assert {"swarm-drain-docker4", "swarm-drain-docker5"} <= waits["swarm-docker"]
     assert resolve(then.program["swarm"].drained_hostnames) == ["docker4", "docker5"]
     # Once Galera has converged without them, their etcd records go.
     forget = mocks.named("galera-forget-nodes").inputs["create"]
-    assert mocks.position("galera-mysql-galera") < mocks.position("galera-forget-nodes")
+    assert "galera-mysql-galera" in waits["galera-forget-nodes"]
     assert ("--entrypoint galera-agent registry.test:5000/galera-swarm/galera:dev forget "
             "mysql-galera-docker4 mysql-galera-docker5\n") in forget
     assert "-e CLUSTER_NAME=galera -e DISCOVERY_SERVICE=etcd:2379" in forget
