@@ -617,10 +617,10 @@ class StackSettings(_Schema):
     app_password: SecretStr = _password_field("appPassword")
     etcd_root_password: SecretStr = _password_field(
         "etcdRootPassword", f"etcd's `root` user (the etcd image enables auth with it); {_ETCD_PASSWORD_RULE}; "
-        "kept from the first start: see README, Security")
+        "kept from its first start (README: etcd requires authentication)")
     etcd_password: SecretStr = _password_field(
         "etcdPassword", f"etcd's `galera` user, which the Galera nodes log in as (read and write under "
-        f"`/galera/` only); {_ETCD_PASSWORD_RULE}; kept from the first start: see README, Security")
+        f"`/galera/` only); {_ETCD_PASSWORD_RULE}; kept from its first start (README: etcd requires authentication)")
     sst_password: Optional[Any] = Field(
         None, description="no longer used: state transfers log in through unix_socket, without a "
         "password; a stack that still has it gets a warning", json_schema_extra={"kind": ""})
