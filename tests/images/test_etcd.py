@@ -195,3 +195,20 @@ def test_forget_removes_the_records_of_the_named_galera_nodes_only(images, netwo
         assert refused.returncode == 1 and "etcd refused the login: logging in as galera" in refused.stderr
     finally:
         docker("rm", "-f", "-v", name, check=False)
+
+
+def test_a_galera_node_with_another_etcd_password_stops_saying_etcd_refused_it(images, network, run_prefix,
+                                                                              secrets_dir):
+    name = f"{run_prefix}-etcd-refuse"
+    run_etcd(images, network, name, secrets_dir)
+    node = f"{run_prefix}-refused-node"
+    try:
+        wait_until("etcd to set up auth", lambda: auth_set_up(name), 30)
+        proc = docker("run", "--name", node, "--network", network, "-e", f"DISCOVERY_SERVICE={name}:2379",
+                      "-e", "MYSQL_ROOT_PASSWORD=x", "-e", "ETCD_PASSWORD=another", "-e", "ETCD_WAIT_TIMEOUT=20",
+                      images["galera"], check=False, timeout=90)
+        assert proc.returncode == 1
+        assert ("[ERROR] [wait_for_etcd] etcd refused the login: logging in as galera" in proc.stderr
+                and "put the password of etcd's user galera in ETCD_PASSWORD_FILE" in proc.stderr), proc.stderr
+    finally:
+        docker("rm", "-f", "-v", node, name, check=False)
