@@ -73,6 +73,7 @@ etcd = EtcdDiscovery("etcd", EtcdDiscoveryArgs(
     publish=settings.etcd.publish,
     member_node_ids=[swarm.node_ids.apply(lambda ids, host=host: ids[host])
                      for host in etcd_hosts],
+    root_password=settings.passwords.etcd_root, galera_password=settings.passwords.etcd,
     modes=modes), on_swarm)
 
 g = settings.galera
@@ -82,7 +83,10 @@ galera = GaleraService(GALERA_RESOURCE_NAME, GaleraServiceArgs(
     network_id=network.network_id, discovery_endpoint=etcd.endpoint, image=g.image,
     service_name=g.service_name, replicas=g.replicas, cluster_name=g.cluster_name,
     database=g.database, user=g.user, root_password=settings.passwords.root,
-    app_password=settings.passwords.app, limits=ResourceLimits(cpus=g.cpus, memory_bytes=g.memory_bytes),
+    app_password=settings.passwords.app, etcd_password=settings.passwords.etcd,
+    etcd_password_secret_id=etcd.galera_password_secret_id,
+    etcd_password_secret_name=etcd.galera_password_secret_name,
+    limits=ResourceLimits(cpus=g.cpus, memory_bytes=g.memory_bytes),
     publish_port=g.publish_port, constraints=list(g.constraints),
     leader_connection=swarm.leader_connection, modes=modes,
     forget_hostnames=swarm.drained_hostnames if leaving else None), on_swarm)

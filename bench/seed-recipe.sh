@@ -30,7 +30,7 @@ form_swarm() {
 
 create_secrets() {
   local name
-  for name in mysql-root-password mysql-app-password; do
+  for name in mysql-root-password mysql-app-password etcd-root-password etcd-galera-password; do
     openssl rand -hex 16 | "$LAB" ssh docker1 "docker secret create $name -" >/dev/null
   done
 }
@@ -42,12 +42,16 @@ create_services() {
     --hostname etcd -e ETCD_NAME=etcd \
     -e ETCD_LISTEN_CLIENT_URLS=http://0.0.0.0:2379 -e ETCD_ADVERTISE_CLIENT_URLS=http://etcd:2379 \
     -e ETCD_LISTEN_PEER_URLS=http://0.0.0.0:2380 -e ETCD_INITIAL_ADVERTISE_PEER_URLS=http://etcd:2380 \
-    -e ETCD_INITIAL_CLUSTER=etcd=http://etcd:2380 "$IMAGES/etcd:$TAG" >/dev/null
+    -e ETCD_INITIAL_CLUSTER=etcd=http://etcd:2380 \
+    --secret etcd-root-password --secret etcd-galera-password \
+    -e ETCD_ROOT_PASSWORD_FILE=/run/secrets/etcd-root-password \
+    -e ETCD_GALERA_PASSWORD_FILE=/run/secrets/etcd-galera-password "$IMAGES/etcd:$TAG" >/dev/null
   on docker1 docker service create -d --name mysql-galera --replicas 3 --replicas-max-per-node 1 \
     --network mynet --endpoint-mode dnsrr --hostname "'{{.Service.Name}}-{{.Node.Hostname}}'" \
     --mount "'type=volume,source={{.Service.Name}}-data,target=/var/lib/mysql'" \
-    --secret mysql-root-password --secret mysql-app-password \
+    --secret mysql-root-password --secret mysql-app-password --secret etcd-galera-password \
     -e CLUSTER_NAME=galera -e DISCOVERY_SERVICE=etcd:2379 \
+    -e ETCD_PASSWORD_FILE=/run/secrets/etcd-galera-password \
     -e MYSQL_ROOT_PASSWORD_FILE=/run/secrets/mysql-root-password \
     -e PEERS_DNS=tasks.mysql-galera \
     -e MYSQL_DATABASE=wordpress -e MYSQL_USER=wordpress \

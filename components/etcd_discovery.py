@@ -3,6 +3,10 @@
 One member runs as service `etcd`. Three (or five) members run as services `etcd-1..N`, one
 task each, because an etcd member needs a stable name and peer URL that survive rescheduling;
 every member also answers to the network alias `etcd`, so clients use one endpoint either way.
+
+etcd requires authentication (images/etcd): its first start creates the users `root` and
+`galera` (read and write under /galera/ only) from two swarm secrets mounted as files, and
+enables auth; the Galera nodes log in as `galera`. Neither password is in any task spec.
 """
 
 from __future__ import annotations
@@ -19,6 +23,12 @@ from components import remote, service_spec
 CLIENT_PORT = 2379
 PEER_PORT = 2380
 ALIAS = "etcd"
+# The etcd user the Galera nodes log in as (created by images/etcd/etcd-entrypoint.sh).
+GALERA_USER = "galera"
+# Swarm secret file names (service_spec.secret_path) in every etcd member; the Galera nodes
+# mount the galera user's under the same name.
+ROOT_PASSWORD_FILE = "etcd-root-password"
+GALERA_PASSWORD_FILE = "etcd-galera-password"
 
 
 @dataclass
@@ -36,6 +46,9 @@ class EtcdDiscoveryArgs:
     # Swarm node id per member (member 1 first): each member runs only there, beside its
     # data volume. Empty: swarm places them.
     member_node_ids: Sequence[pulumi.Input[str]]
+    # Secret Inputs: etcd's root user's password and the galera user's.
+    root_password: pulumi.Input[str]
+    galera_password: pulumi.Input[str]
     cluster_token: str = "galera-swarm-etcd"
 
 
@@ -43,7 +56,18 @@ def member_names(replicas: int) -> list[str]:
     return [ALIAS] if replicas == 1 else [f"{ALIAS}-{i}" for i in range(1, replicas + 1)]
 
 
+def auth_env() -> dict[str, str]:
+    """The etcd image's password variables: paths of the secret files ROOT_PASSWORD_FILE and
+    GALERA_PASSWORD_FILE, never a password."""
+    return {
+        "ETCD_ROOT_PASSWORD_FILE": service_spec.secret_path(ROOT_PASSWORD_FILE),
+        "ETCD_GALERA_PASSWORD_FILE": service_spec.secret_path(GALERA_PASSWORD_FILE),
+    }
+
+
 def member_env(member: str, members: list[str], cluster_token: str) -> dict[str, str]:
+    """The task environment of etcd member `member` of `members`: the ETCD_* variables of a
+    static cluster and auth_env()."""
     initial_cluster = ",".join(f"{m}=http://{m}:{PEER_PORT}" for m in members)
     return {
         "ETCD_NAME": member,
@@ -55,6 +79,7 @@ def member_env(member: str, members: list[str], cluster_token: str) -> dict[str,
         "ETCD_INITIAL_CLUSTER": initial_cluster,
         "ETCD_INITIAL_CLUSTER_STATE": "new",
         "ETCD_INITIAL_CLUSTER_TOKEN": cluster_token,
+        **auth_env(),
     }
 
 
@@ -64,10 +89,21 @@ class EtcdDiscovery(pulumi.ComponentResource):
     endpoint: pulumi.Output[str]
     service_names: pulumi.Output[list]
     vips: pulumi.Output[list]
+    # The galera user's password secret, for GaleraService to mount into the nodes.
+    galera_password_secret_id: pulumi.Output[str]
+    galera_password_secret_name: pulumi.Output[str]
 
     def __init__(self, name: str, args: EtcdDiscoveryArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("galera-swarm:index:EtcdDiscovery", name, None, opts)
         members = member_names(args.replicas)
+        child = pulumi.ResourceOptions(parent=self)
+        # No fixed name: a changed value makes a new secret (swarm secrets are immutable).
+        root_secret = docker.Secret(f"{name}-{ROOT_PASSWORD_FILE}",
+                                    data=service_spec.secret_data(args.root_password), opts=child)
+        galera_secret = docker.Secret(f"{name}-{GALERA_PASSWORD_FILE}",
+                                      data=service_spec.secret_data(args.galera_password), opts=child)
+        secrets = [service_spec.mount_secret(root_secret.id, root_secret.name, ROOT_PASSWORD_FILE),
+                   service_spec.mount_secret(galera_secret.id, galera_secret.name, GALERA_PASSWORD_FILE)]
         services: list[docker.Service] = []
         for index, member in enumerate(members):
             # Ports can only be published once per swarm in ingress mode: the first member
@@ -81,6 +117,7 @@ class EtcdDiscovery(pulumi.ComponentResource):
                     image=args.image,
                     hostname=member,
                     env=env,
+                    secrets=secrets,
                     mounts=[docker.ServiceTaskSpecContainerSpecMountArgs(
                         type="volume", source=f"{member}-data", target="/var/lib/etcd")],
                 ),
@@ -92,7 +129,7 @@ class EtcdDiscovery(pulumi.ComponentResource):
                 modes=args.modes,
                 ports=ports,
                 aliases=[ALIAS],
-                opts=pulumi.ResourceOptions(parent=self),
+                opts=child,
             ))
 
         # Derived from the services so that whoever uses the endpoint waits for etcd to run.
@@ -107,5 +144,8 @@ class EtcdDiscovery(pulumi.ComponentResource):
             ]).apply(lambda lists: [vip for vips in lists for vip in vips])
         else:
             self.vips = pulumi.Output.from_input([])
+        self.galera_password_secret_id = galera_secret.id
+        self.galera_password_secret_name = galera_secret.name
         self.register_outputs({"endpoint": self.endpoint, "service_names": self.service_names,
-                               "vips": self.vips})
+                               "vips": self.vips, "galera_password_secret_id": self.galera_password_secret_id,
+                               "galera_password_secret_name": self.galera_password_secret_name})

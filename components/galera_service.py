@@ -3,8 +3,9 @@
 One task per node, each with a local named volume for its data. Nodes find each other and
 decide who bootstraps through etcd (see images/galera), so the service spec carries no
 bootstrap flag that would break the next restart. Passwords reach the tasks only as swarm
-secrets mounted as files (`*_FILE`), never as environment values. A password rotation's steps
-are PasswordRotation's (components/password_rotation.py).
+secrets mounted as files (`*_FILE`), never as environment values; so does the etcd user's
+(`galera`, EtcdDiscovery's secret). A password rotation's steps are PasswordRotation's
+(components/password_rotation.py).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import pulumi
 import pulumi_command as command
 import pulumi_docker as docker
 
-from components import remote, service_spec
+from components import etcd_discovery, remote, service_spec
 
 # The component's type token: part of every URN under it (password_rotation aliases one).
 RESOURCE_TYPE = "galera-swarm:index:GaleraService"
@@ -31,6 +32,11 @@ UPDATE_MONITOR_SECONDS = 60
 # Swarm secret file names inside every Galera task (service_spec.secret_path).
 ROOT_PASSWORD_FILE = "mysql-root-password"
 APP_PASSWORD_FILE = "mysql-app-password"
+# The etcd user `galera`'s password, mounted under the name the etcd members use.
+ETCD_PASSWORD_FILE = etcd_discovery.GALERA_PASSWORD_FILE
+# What `galera-agent forget` reads its etcd password from: the script's stdin, passed on by
+# `docker run -i` (forget_nodes_script).
+STDIN_FILE = "/dev/stdin"
 
 
 @dataclass
@@ -54,6 +60,11 @@ class GaleraServiceArgs:
     user: pulumi.Input[str]
     root_password: pulumi.Input[str]
     app_password: pulumi.Input[str]
+    # The etcd user galera's password: EtcdDiscovery's secret (mounted into the nodes) and its
+    # value (the forget step's stdin).
+    etcd_password_secret_id: pulumi.Input[str]
+    etcd_password_secret_name: pulumi.Input[str]
+    etcd_password: pulumi.Input[str]
     limits: ResourceLimits
     # Published as the MySQL port on the hosts; None: reachable on the overlay only.
     publish_port: Optional[int]
@@ -91,22 +102,25 @@ def forget_nodes_script(*, image: str, network: str, cluster_name: str, discover
     """Run on the leader: `galera-agent forget` in a one-off container of the Galera image on
     the overlay `network` (a name or id) removes the etcd records (members/, nodes/) of
     `node_names`, so a later full-cluster recovery does not wait for nodes that left for good;
-    it prints the members it removed. Nothing to forget: a no-op."""
+    it prints the members it removed. The agent logs in to etcd as `galera` with the password
+    on the script's stdin (ETCD_PASSWORD_FILE=/dev/stdin, `docker run -i`): never on a command
+    line. Nothing to forget: a no-op."""
     if not node_names:
         return "true\n"
     env = " ".join(f"-e {shlex.quote(f'{k}={v}')}" for k, v in
-                   (("CLUSTER_NAME", cluster_name), ("DISCOVERY_SERVICE", discovery_endpoint)))
+                   (("CLUSTER_NAME", cluster_name), ("DISCOVERY_SERVICE", discovery_endpoint),
+                    ("ETCD_PASSWORD_FILE", STDIN_FILE)))
     names = " ".join(shlex.quote(n) for n in node_names)
-    return (f"docker run --rm --network {shlex.quote(network)} {env} --entrypoint galera-agent "
+    return (f"docker run --rm -i --network {shlex.quote(network)} {env} --entrypoint galera-agent "
             f"{shlex.quote(image)} forget {names}\n")
 
 
 def galera_env(*, cluster_name: str, discovery_endpoint: str, peers_dns: str, cluster_size: int | str,
                database: str, user: str) -> dict[str, str]:
     """The task environment of a Galera node (images/galera's variables): names and paths
-    only, never a password; the passwords are the secret files ROOT_PASSWORD_FILE and
-    APP_PASSWORD_FILE. State transfers need no password (mariabackup logs in
-    through unix_socket); `peers_dns` (a name resolving to every node, `tasks.<service>` in a
+    only, never a password; the passwords are the secret files ROOT_PASSWORD_FILE,
+    APP_PASSWORD_FILE and ETCD_PASSWORD_FILE (the etcd user galera's). State transfers need
+    no password (mariabackup logs in through unix_socket); `peers_dns` (a name resolving to every node, `tasks.<service>` in a
     swarm) lets a node find running peers even when etcd has lost what it knew, so it never
     bootstraps a second cluster; `cluster_size` (the replicas, or in the service
     CLUSTER_SIZE_TEMPLATE) lets a full recovery act as soon as every node's position is in."""
@@ -119,6 +133,7 @@ def galera_env(*, cluster_name: str, discovery_endpoint: str, peers_dns: str, cl
         "MYSQL_DATABASE": database,
         "MYSQL_USER": user,
         "MYSQL_PASSWORD_FILE": service_spec.secret_path(APP_PASSWORD_FILE),
+        "ETCD_PASSWORD_FILE": service_spec.secret_path(ETCD_PASSWORD_FILE),
     }
 
 
@@ -173,7 +188,9 @@ class GaleraService(pulumi.ComponentResource):
                 hostname=NODE_HOSTNAME_TEMPLATE,
                 env=env,
                 secrets=[service_spec.mount_secret(root.id, root.name, ROOT_PASSWORD_FILE),
-                         service_spec.mount_secret(app.id, app.name, APP_PASSWORD_FILE)],
+                         service_spec.mount_secret(app.id, app.name, APP_PASSWORD_FILE),
+                         service_spec.mount_secret(args.etcd_password_secret_id, args.etcd_password_secret_name,
+                                                   ETCD_PASSWORD_FILE)],
                 # One local volume per swarm node (at most one task per node), so a node's data
                 # always belongs to the same Galera node name.
                 mounts=[docker.ServiceTaskSpecContainerSpecMountArgs(
@@ -213,7 +230,8 @@ class GaleraService(pulumi.ComponentResource):
                            lambda v: forget_nodes_script(
                                image=v[0], network=v[1], cluster_name=v[2], discovery_endpoint=v[3],
                                node_names=[node_name(args.service_name, h) for h in v[4]])),
-                       pulumi.ResourceOptions(parent=self, depends_on=[service]))
+                       pulumi.ResourceOptions(parent=self, depends_on=[service]),
+                       stdin=pulumi.Output.secret(args.etcd_password))
 
         self.service_id = service.id
         self.service_name = service.name

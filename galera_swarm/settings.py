@@ -39,7 +39,7 @@ from components.remote import host_port  # noqa: F401  (the one rule, re-exporte
 from galera_swarm import placement
 
 NAMESPACE = "galera-swarm"
-PASSWORD_KEYS = ("rootPassword", "appPassword")
+PASSWORD_KEYS = ("rootPassword", "appPassword", "etcdRootPassword", "etcdPassword")
 # Keys read only as plain text: a password is never parsed as JSON ("123" stays a string).
 _TEXT_KEYS = (*PASSWORD_KEYS, "sstPassword", "endpointMode", "publishMode")
 # Close enough to be a typo of a known key (difflib's ratio); "galeraReplicas" (0.6 to
@@ -571,9 +571,12 @@ class WordPressSettings(_Schema):
 
 @dataclass(frozen=True)
 class Passwords:
-    """The two passwords, as secret Outputs only."""
+    """The passwords, as secret Outputs only: MariaDB's root and application user's, etcd's
+    root user's and etcd's galera user's (the Galera nodes')."""
     root: pulumi.Output[str]
     app: pulumi.Output[str]
+    etcd_root: pulumi.Output[str]
+    etcd: pulumi.Output[str]
 
 
 def _section(**kwargs: Any) -> Any:
@@ -581,10 +584,14 @@ def _section(**kwargs: Any) -> Any:
     return Field(default_factory=dict, validate_default=True, **kwargs)
 
 
-def _password_field(key: str) -> Any:
-    return Field(description=f"set with `pulumi config set --secret`; plain values are refused; "
-                 "any printable characters",
+def _password_field(key: str, what: str = "any printable characters") -> Any:
+    return Field(description=f"set with `pulumi config set --secret`; plain values are refused; {what}",
                  json_schema_extra={"missing": f"missing; set it with {_secret_hint(key)}", "kind": "**secret**"})
+
+
+# etcdctl 3.4 (the etcd image creates its users with it) reads a new user's password from stdin
+# up to the first white space (`user add --interactive=false`, fmt.Scanf "%s").
+_ETCD_PASSWORD_RULE = "printable characters without spaces (etcdctl 3.4 cuts a password at white space)"
 
 
 class StackSettings(_Schema):
@@ -608,6 +615,12 @@ class StackSettings(_Schema):
     wordpress: WordPressSettings = _section(description="WordPress on top")
     root_password: SecretStr = _password_field("rootPassword")
     app_password: SecretStr = _password_field("appPassword")
+    etcd_root_password: SecretStr = _password_field(
+        "etcdRootPassword", f"etcd's `root` user (the etcd image enables auth with it); {_ETCD_PASSWORD_RULE}; "
+        "kept from its first start (README: etcd requires authentication)")
+    etcd_password: SecretStr = _password_field(
+        "etcdPassword", f"etcd's `galera` user, which the Galera nodes log in as (read and write under "
+        f"`/galera/` only); {_ETCD_PASSWORD_RULE}; kept from its first start (README: etcd requires authentication)")
     sst_password: Optional[Any] = Field(
         None, description="no longer used: state transfers log in through unix_socket, without a "
         "password; a stack that still has it gets a warning", json_schema_extra={"kind": ""})
@@ -703,7 +716,7 @@ class StackSettings(_Schema):
             *_distinct_service_names(info.data, wp), *_distinct_published_ports(info.data, wp)])
         return wp
 
-    @field_validator("root_password", "app_password", mode="before")
+    @field_validator("root_password", "app_password", "etcd_root_password", "etcd_password", mode="before")
     @classmethod
     def _encrypted_printable(cls, value: Any, info: ValidationInfo) -> Any:
         key = to_camel(info.field_name)
@@ -719,6 +732,9 @@ class StackSettings(_Schema):
             # password per line; MariaDB takes any printable character (see images/README.md).
             raise problem("holds a line break or another non-printable character; use printable "
                           f"characters only: {_secret_hint(key)}")
+        if info.field_name in ("etcd_root_password", "etcd_password") and any(c.isspace() for c in value):
+            raise problem(f"holds white space, which etcdctl 3.4 cuts a password at; use a password "
+                          f"without spaces: {_secret_hint(key)}")
         return value
 
     # ---- what components use
@@ -728,8 +744,8 @@ class StackSettings(_Schema):
 
     @cached_property
     def passwords(self) -> Passwords:
-        return Passwords(pulumi.Output.secret(self.root_password.get_secret_value()),
-                         pulumi.Output.secret(self.app_password.get_secret_value()))
+        return Passwords(*(pulumi.Output.secret(p.get_secret_value()) for p in (
+            self.root_password, self.app_password, self.etcd_root_password, self.etcd_password)))
 
     @property
     def warnings(self) -> tuple[str, ...]:

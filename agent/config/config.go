@@ -36,6 +36,31 @@ type Settings struct {
 	Password     string // MYSQL_PASSWORD[_FILE]
 	// SSTPasswordSet: SST_PASSWORD[_FILE] is given (no longer used; a note says so).
 	SSTPasswordSet bool
+
+	Etcd EtcdLogin // the etcd user EtcdUser, ETCD_PASSWORD[_FILE]
+}
+
+// EtcdUser is the etcd user a Galera node logs in as: the etcd image creates it with a role that
+// may read and write only under /galera/ (images/etcd/etcd-entrypoint.sh, GALERA_USER).
+const EtcdUser = "galera"
+
+// EtcdLogin is who a client logs in to etcd as (clientv3.Config Username and Password).
+type EtcdLogin struct {
+	Username string
+	Password string
+}
+
+// LoadEtcdLogin reads the etcd password: ETCD_PASSWORD or ETCD_PASSWORD_FILE (FileEnv's rule), required,
+// since etcd refuses clients that do not log in. The error names the variable and the fix.
+func LoadEtcdLogin(env Env) (EtcdLogin, error) {
+	password, err := FileEnv(env, "ETCD_PASSWORD")
+	if err != nil {
+		return EtcdLogin{}, err
+	}
+	if password == "" {
+		return EtcdLogin{}, missing("ETCD_PASSWORD", "password of the etcd user "+EtcdUser+", which etcd requires")
+	}
+	return EtcdLogin{Username: EtcdUser, Password: password}, nil
 }
 
 // Prefix is the etcd key prefix of the cluster, "/galera/<CLUSTER_NAME>".
@@ -122,6 +147,9 @@ func Load(env Env) (Settings, error) {
 			return s, logx.Fail("setup_env", "CLUSTER_SIZE=%s is not a whole number of nodes (the service's replicas); leave it unset when not known", v)
 		}
 		s.ClusterSize = n
+	}
+	if s.Etcd, err = LoadEtcdLogin(env); err != nil {
+		return s, err
 	}
 	s.Endpoints = Endpoints(s.DiscoveryService)
 	return s, nil

@@ -17,7 +17,7 @@ func envOf(m map[string]string) Env {
 }
 
 func TestLoadDefaults(t *testing.T) {
-	s, err := Load(envOf(map[string]string{"DISCOVERY_SERVICE": "etcd:2379,https://e2:2379", "MYSQL_ROOT_PASSWORD": "pw", "NODE_NAME": "g1", "CLUSTER_SIZE": "3"}))
+	s, err := Load(envOf(map[string]string{"DISCOVERY_SERVICE": "etcd:2379,https://e2:2379", "MYSQL_ROOT_PASSWORD": "pw", "NODE_NAME": "g1", "CLUSTER_SIZE": "3", "ETCD_PASSWORD": "e"}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +36,7 @@ func TestLoadErrors(t *testing.T) {
 	if err := os.WriteFile(secret, []byte("from-file\n\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ok := map[string]string{"DISCOVERY_SERVICE": "etcd:2379", "MYSQL_ROOT_PASSWORD": "pw", "NODE_NAME": "g1"}
+	ok := map[string]string{"DISCOVERY_SERVICE": "etcd:2379", "MYSQL_ROOT_PASSWORD": "pw", "NODE_NAME": "g1", "ETCD_PASSWORD": "e"}
 	with := func(kv ...string) map[string]string {
 		m := map[string]string{}
 		for k, v := range ok {
@@ -107,5 +107,42 @@ func TestCheckForget(t *testing.T) {
 				t.Fatalf("CheckForget error %v, want it to contain %q", err, c.wantErr)
 			}
 		})
+	}
+}
+
+func TestLoadEtcdLogin(t *testing.T) {
+	dir := t.TempDir()
+	secret := filepath.Join(dir, "etcd")
+	if err := os.WriteFile(secret, []byte("g4l pw\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		env      map[string]string
+		password string
+		text     string
+	}{
+		{map[string]string{"ETCD_PASSWORD_FILE": secret}, "g4l pw", ""},
+		{map[string]string{"ETCD_PASSWORD": "plain"}, "plain", ""},
+		{map[string]string{}, "", "ETCD_PASSWORD is not set (password of the etcd user galera, which etcd requires); set ETCD_PASSWORD or ETCD_PASSWORD_FILE (a file, e.g. a docker secret under /run/secrets)"},
+		{map[string]string{"ETCD_PASSWORD_FILE": dir + "/none"}, "", "ETCD_PASSWORD_FILE=" + dir + "/none is not a readable file; mount the secret there or set ETCD_PASSWORD"},
+		{map[string]string{"ETCD_PASSWORD_FILE": secret, "ETCD_PASSWORD": "x"}, "", "both ETCD_PASSWORD and ETCD_PASSWORD_FILE are set; set only one of them"},
+	}
+	for _, tt := range tests {
+		login, err := LoadEtcdLogin(envOf(tt.env))
+		got := ""
+		if err != nil {
+			got = err.Error()
+		}
+		if got != tt.text || login.Password != tt.password || (err == nil && login.Username != "galera") {
+			t.Errorf("LoadEtcdLogin(%v) = %+v, %q; want password %q, error %q", tt.env, login, got, tt.password, tt.text)
+		}
+	}
+	// Load gives the login to the runner, after every other setting is checked.
+	s, err := Load(envOf(map[string]string{"DISCOVERY_SERVICE": "etcd:2379", "MYSQL_ROOT_PASSWORD": "pw", "NODE_NAME": "g1", "ETCD_PASSWORD_FILE": secret}))
+	if err != nil || s.Etcd != (EtcdLogin{Username: "galera", Password: "g4l pw"}) {
+		t.Errorf("Load: %+v, %v", s.Etcd, err)
+	}
+	if _, err := Load(envOf(map[string]string{"DISCOVERY_SERVICE": "etcd:2379", "MYSQL_ROOT_PASSWORD": "pw", "NODE_NAME": "g1"})); err == nil || !strings.Contains(err.Error(), "ETCD_PASSWORD is not set") {
+		t.Errorf("Load without ETCD_PASSWORD: %v", err)
 	}
 }

@@ -10,9 +10,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 
+	"github.com/galera-swarm/galera-swarm/agent/config"
 	"github.com/galera-swarm/galera-swarm/agent/decision"
 )
 
@@ -222,8 +224,8 @@ func (d *Discovery) Revoke() {
 // config.Settings.Prefix(); names are node names (config's name rule, checked by the caller).
 // It gives the names that had a members/ record; errors.Is(err, errUnreachable) when etcd does
 // not answer within wait.
-func Forget(endpoints []string, prefix string, names []string, wait time.Duration) ([]string, error) {
-	cli, err := connect(endpoints, wait)
+func Forget(endpoints []string, login config.EtcdLogin, prefix string, names []string, wait time.Duration) ([]string, error) {
+	cli, err := connect(endpoints, login, wait)
 	if err != nil {
 		return nil, err
 	}
@@ -249,16 +251,23 @@ func Forget(endpoints []string, prefix string, names []string, wait time.Duratio
 	return had, nil
 }
 
-// connect waits until etcd answers a read, up to wait; errors.Is(err, errUnreachable) then.
-func connect(endpoints []string, wait time.Duration) (*clientv3.Client, error) {
+// connect logs in as login and waits until etcd answers a read, up to wait;
+// errors.Is(err, errUnreachable) then, errors.Is(err, ErrLoginRefused) at once when etcd refuses
+// the user or password.
+func connect(endpoints []string, login config.EtcdLogin, wait time.Duration) (*clientv3.Client, error) {
 	deadline := time.Now().Add(wait)
 	for {
-		cli, err := clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 2 * time.Second, Logger: zap.NewNop()})
+		cli, err := clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 2 * time.Second, Logger: zap.NewNop(),
+			Username: login.Username, Password: login.Password})
+		if errors.Is(err, rpctypes.ErrAuthFailed) {
+			return nil, fmt.Errorf("%w: logging in as %s: %v", ErrLoginRefused, login.Username, err)
+		}
 		if err == nil {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			_, err = cli.Get(ctx, "health", clientv3.WithCountOnly())
 			cancel()
-			if err == nil {
+			// Refused outside the user's prefix is an answer too (as etcdctl endpoint health).
+			if err == nil || errors.Is(err, rpctypes.ErrPermissionDenied) {
 				return cli, nil
 			}
 			cli.Close()
@@ -271,3 +280,7 @@ func connect(endpoints []string, wait time.Duration) (*clientv3.Client, error) {
 }
 
 var errUnreachable = errors.New("etcd unreachable")
+
+// ErrLoginRefused: etcd refused the user name or password (the password file holds another
+// password than the one etcd's user was created with).
+var ErrLoginRefused = errors.New("etcd refused the login")

@@ -7,6 +7,7 @@ package runner
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -131,7 +132,11 @@ func (r *Runner) waitForEtcd() error {
 	const step = "wait_for_etcd"
 	endpoints := strings.Join(r.cfg.Endpoints, ",")
 	r.log.Note(step, "waiting up to %ds for etcd at %s (DISCOVERY_SERVICE)", int(r.cfg.EtcdWait/time.Second), endpoints)
-	cli, err := connect(r.cfg.Endpoints, r.cfg.EtcdWait)
+	cli, err := connect(r.cfg.Endpoints, r.cfg.Etcd, r.cfg.EtcdWait)
+	if errors.Is(err, ErrLoginRefused) {
+		return logx.Fail(step, "%v; put the password of etcd's user %s in ETCD_PASSWORD_FILE (etcd keeps the one it was set up with)",
+			err, r.cfg.Etcd.Username)
+	}
 	if err != nil {
 		return logx.Fail(step, "etcd unreachable at DISCOVERY_SERVICE=%s after %ds; check the address and that etcd runs (ETCD_WAIT_TIMEOUT sets the wait)",
 			r.cfg.DiscoveryService, int(r.cfg.EtcdWait/time.Second))

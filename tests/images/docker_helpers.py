@@ -16,7 +16,9 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from components.galera_service import APP_PASSWORD_FILE, ROOT_PASSWORD_FILE, galera_env
+from components import etcd_discovery
+from components.galera_service import APP_PASSWORD_FILE, ETCD_PASSWORD_FILE, ROOT_PASSWORD_FILE, galera_env
+from components.service_spec import SECRETS_DIR
 
 REPO = Path(__file__).resolve().parents[2]
 IMAGES_DIR = REPO / "images"
@@ -27,6 +29,9 @@ SST_PASSWORD = "sst-pw"
 APP_USER = "wordpress"
 APP_PASSWORD = "wp-pw"
 APP_DATABASE = "wordpress"
+# etcd's users (images/etcd): root, and galera, the Galera nodes' (no white space: etcdctl 3.4).
+ETCD_ROOT_PASSWORD = "etcd-r00t-'pw'"
+ETCD_GALERA_PASSWORD = "etcd-g4l-\"pw\""
 
 
 class DockerError(AssertionError):
@@ -53,6 +58,43 @@ def remove_everything(prefix: str) -> None:
     nets = [n for n in docker("network", "ls", "--format", "{{.Name}}", check=False).stdout.split() if n.startswith(prefix)]
     for net in nets:
         docker("network", "rm", net, check=False)
+
+
+def write_etcd_secrets(secrets_dir: Path, root: str = ETCD_ROOT_PASSWORD,
+                       galera: str = ETCD_GALERA_PASSWORD) -> None:
+    """The etcd users' password files as swarm mounts them (the file names of EtcdDiscovery)."""
+    for file_name, value in ((etcd_discovery.ROOT_PASSWORD_FILE, root), (etcd_discovery.GALERA_PASSWORD_FILE, galera)):
+        (secrets_dir / file_name).write_text(value)
+        (secrets_dir / file_name).chmod(0o644)
+
+
+def new_secrets_dir() -> Path:
+    """A directory for secret files (mounted at /run/secrets), holding the etcd users' files;
+    the caller removes it."""
+    secrets_dir = Path(tempfile.mkdtemp(prefix="gsimg-secrets-"))
+    secrets_dir.chmod(0o755)
+    write_etcd_secrets(secrets_dir)
+    return secrets_dir
+
+
+def etcd_run_args(secrets_dir: Path) -> list[str]:
+    """`docker run` arguments of an etcd member: its password files mounted like swarm secrets,
+    and the image's variables naming them (etcd_discovery.auth_env)."""
+    args = ["-v", f"{secrets_dir}:{SECRETS_DIR}:ro"]
+    for key, value in etcd_discovery.auth_env().items():
+        args += ["-e", f"{key}={value}"]
+    return args
+
+
+def etcdctl(container: str, *args: str, user: str | None = "root", check: bool = True) -> subprocess.CompletedProcess:
+    """etcdctl in an etcd container, logged in as `user` with the container's password file
+    (`etcdctl-as`), or with user None not logged in."""
+    login = ["etcdctl-as", user] if user else ["etcdctl"]
+    return docker("exec", container, *login, "--dial-timeout=2s", *args, check=check)
+
+
+def etcd_answers(container: str) -> bool:
+    return etcdctl(container, "endpoint", "health", check=False).returncode == 0
 
 
 def wait_until(what: str, predicate, timeout: float, interval: float = 1.0):
@@ -124,6 +166,8 @@ class GaleraCluster:
         return [f"{self.prefix}-g{i}" for i in range(1, self.size + 1)]
 
     def create(self) -> None:
+        # Passwords as files like docker secrets (one directory for all nodes and etcd), or as values.
+        self.secrets_dir = new_secrets_dir()
         self.run_etcd()
         # The environment the stack gives a task (components/galera_service.py), with shorter
         # waits; every galera container answers to the alias, as tasks.<service> does in a swarm.
@@ -135,17 +179,14 @@ class GaleraCluster:
             "ETCD_WAIT_TIMEOUT": "30",
             **self.env,
         }
-        # Passwords as files like docker secrets (one directory for all nodes), or as values.
-        self.secrets_dir = Path(tempfile.mkdtemp(prefix="gsimg-secrets-"))
-        self.secrets_dir.chmod(0o755)
         self.write_secrets(root=self.root_password, app=self.app_password)
         for node in self.nodes:
             self.create_node(node)
-        wait_until("etcd to answer", lambda: docker(
-            "exec", self.etcd, "etcdctl", "endpoint", "health", check=False).returncode == 0, 30)
+        wait_until("etcd to answer", lambda: etcd_answers(self.etcd), 30)
 
     # Password -> (the variable holding it, the swarm secret's file name in /run/secrets).
-    SECRETS = {"root": ("MYSQL_ROOT_PASSWORD", ROOT_PASSWORD_FILE), "app": ("MYSQL_PASSWORD", APP_PASSWORD_FILE)}
+    SECRETS = {"root": ("MYSQL_ROOT_PASSWORD", ROOT_PASSWORD_FILE), "app": ("MYSQL_PASSWORD", APP_PASSWORD_FILE),
+               "etcd": ("ETCD_PASSWORD", ETCD_PASSWORD_FILE)}
 
     def write_secrets(self, **passwords: str) -> None:
         """(Re)write the secret files (keys root, app); a node reads them when it starts."""
@@ -166,7 +207,7 @@ class GaleraCluster:
             args += ["-v", f"{self.secrets_dir}:/run/secrets:ro"]
         else:
             # VAR instead of VAR_FILE (never both).
-            values = {"root": self.root_password, "app": self.app_password}
+            values = {"root": self.root_password, "app": self.app_password, "etcd": ETCD_GALERA_PASSWORD}
             for short, (key, _) in self.SECRETS.items():
                 del env[f"{key}_FILE"]
                 env[key] = values[short]
@@ -183,18 +224,16 @@ class GaleraCluster:
 
     def run_etcd(self) -> None:
         docker("run", "-d", "--name", self.etcd, "--hostname", self.etcd, "--network", self.network,
-               self.images["etcd"])
+               *etcd_run_args(self.secrets_dir), self.images["etcd"])
 
     def wipe_etcd(self) -> None:
         """etcd restarted without its data (its container and volume replaced)."""
         docker("rm", "-f", "-v", self.etcd)
         self.run_etcd()
-        wait_until("the new etcd to answer", lambda: docker(
-            "exec", self.etcd, "etcdctl", "endpoint", "health", check=False).returncode == 0, 30)
+        wait_until("the new etcd to answer", lambda: etcd_answers(self.etcd), 30)
 
     def etcd_get(self, key: str) -> str:
-        return docker("exec", self.etcd, "etcdctl", "get", "--print-value-only",
-                      f"/galera/gsimg/{key}", check=False).stdout.strip()
+        return etcdctl(self.etcd, "get", "--print-value-only", f"/galera/gsimg/{key}", check=False).stdout.strip()
 
     def health_status(self, node: str) -> str:
         return docker("inspect", "-f", "{{if .State.Health}}{{.State.Health.Status}}{{end}}",
@@ -290,16 +329,27 @@ class GaleraCluster:
         return "\n".join(parts)
 
 
+# Before a script beside etcd: etcdctl logs in as root, galera-agent as galera, both with the
+# password files (mounted at /run/secrets), never a password on a command line.
+ETCD_LOGIN_PRELUDE = (
+    f'export ETCDCTL_USER=root ETCDCTL_PASSWORD="$(cat {SECRETS_DIR}/{etcd_discovery.ROOT_PASSWORD_FILE})" '
+    f'ETCD_PASSWORD_FILE={SECRETS_DIR}/{ETCD_PASSWORD_FILE}\n')
+
+
 def run_beside_etcd(images: dict[str, str], network: str, name: str, script: str, timeout: float = 90) -> str:
     """Run the bash `script` in a throwaway galera container that shares the network namespace of
-    a fresh etcd (at 127.0.0.1:2379, also for etcdctl), with NET_ADMIN to add addresses; its
-    stdout (give 2>&1 for the log). The etcd container `name`-etcd is removed afterwards."""
+    a fresh etcd (at 127.0.0.1:2379, also for etcdctl; both log in: ETCD_LOGIN_PRELUDE), with
+    NET_ADMIN to add addresses; its stdout (give 2>&1 for the log). The etcd container
+    `name`-etcd is removed afterwards."""
     etcd = f"{name}-etcd"
-    docker("run", "-d", "--name", etcd, "--hostname", etcd, "--network", network, images["etcd"])
+    secrets_dir = new_secrets_dir()
+    docker("run", "-d", "--name", etcd, "--hostname", etcd, "--network", network,
+           *etcd_run_args(secrets_dir), images["etcd"])
     try:
-        wait_until("etcd to answer", lambda: docker(
-            "exec", etcd, "etcdctl", "endpoint", "health", check=False).returncode == 0, 30)
+        wait_until("etcd to answer", lambda: etcd_answers(etcd), 30)
         return docker("run", "--rm", "--cap-add", "NET_ADMIN", "--network", f"container:{etcd}",
-                      "--entrypoint", "bash", images["galera"], "-c", script, timeout=timeout).stdout
+                      "-v", f"{secrets_dir}:{SECRETS_DIR}:ro", "--entrypoint", "bash", images["galera"],
+                      "-c", ETCD_LOGIN_PRELUDE + script, timeout=timeout).stdout
     finally:
         docker("rm", "-f", "-v", etcd, check=False)
+        shutil.rmtree(secrets_dir, ignore_errors=True)

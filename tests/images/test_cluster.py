@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from components.galera_service import ROOT_PASSWORD_FILE
-from tests.images.docker_helpers import container_ip, docker, wait_until
+from tests.images.docker_helpers import container_ip, docker, etcdctl, wait_until
 
 
 def test_three_nodes_started_at_once_form_one_cluster_with_exactly_one_bootstrap_decision(cluster):
@@ -35,7 +35,7 @@ def test_three_nodes_started_at_once_form_one_cluster_with_exactly_one_bootstrap
     # etcd holds what the other nodes need: members, the cluster uuid, live registrations.
     # A node publishes its state every 2 s, so its registration may trail mariadbd briefly.
     def registrations():
-        out = docker("exec", cluster.etcd, "etcdctl", "get", "--prefix", "/galera/gsimg/").stdout.split("\n")
+        out = etcdctl(cluster.etcd, "get", "--prefix", "/galera/gsimg/").stdout.split("\n")
         kv = dict(zip(out[0::2], out[1::2]))
         states = [kv.get(f"/galera/gsimg/nodes/{node}", "- -").split()[1] for node in cluster.nodes]
         members = [f"/galera/gsimg/members/{node}" in kv for node in cluster.nodes]

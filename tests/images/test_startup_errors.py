@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.images.docker_helpers import ROOT_PASSWORD, SST_PASSWORD, docker
+from tests.images.docker_helpers import ETCD_GALERA_PASSWORD, ROOT_PASSWORD, SST_PASSWORD, docker
 
 
 def run_galera(images, network, name, env: dict[str, str], timeout: float = 90):
@@ -32,7 +32,7 @@ def test_sst_password_is_no_longer_needed_and_is_ignored_when_given(images, netw
     # SST logs in as 'mysql'@'localhost' through unix_socket; without etcd the node then stops.
     proc = run_galera(images, network, f"{run_prefix}-sstpw", {
         "DISCOVERY_SERVICE": f"{run_prefix}-no-such-etcd:2379", "ETCD_WAIT_TIMEOUT": "1",
-        "MYSQL_ROOT_PASSWORD": ROOT_PASSWORD, "SST_PASSWORD": SST_PASSWORD})
+        "MYSQL_ROOT_PASSWORD": ROOT_PASSWORD, "SST_PASSWORD": SST_PASSWORD, "ETCD_PASSWORD": ETCD_GALERA_PASSWORD})
     assert "SST_PASSWORD is set but no longer used" in proc.stderr
     assert "[ERROR] [wait_for_etcd] etcd unreachable" in proc.stderr
     assert "[ERROR] [require_setting]" not in proc.stderr
@@ -46,10 +46,19 @@ def test_password_given_both_as_value_and_as_file_is_refused(images, network, ru
     assert "both MYSQL_ROOT_PASSWORD and MYSQL_ROOT_PASSWORD_FILE are set; set only one of them" in proc.stderr
 
 
+def test_missing_etcd_password_file_ends_with_an_error_naming_the_variable(images, network, run_prefix):
+    proc = run_galera(images, network, f"{run_prefix}-noetcdpw", {
+        "DISCOVERY_SERVICE": "etcd:2379", "MYSQL_ROOT_PASSWORD": ROOT_PASSWORD,
+        "ETCD_PASSWORD_FILE": "/run/secrets/etcd-galera-password"})
+    assert proc.returncode == 1
+    assert ("[ERROR] [file_env] ETCD_PASSWORD_FILE=/run/secrets/etcd-galera-password is not a readable file; "
+            "mount the secret there or set ETCD_PASSWORD") in proc.stderr
+
+
 def test_unreachable_etcd_ends_with_an_error_after_the_timeout(images, network, run_prefix):
     proc = run_galera(images, network, f"{run_prefix}-noetcd", {
         "DISCOVERY_SERVICE": f"{run_prefix}-no-such-etcd:2379", "ETCD_WAIT_TIMEOUT": "5",
-        "MYSQL_ROOT_PASSWORD": ROOT_PASSWORD})
+        "MYSQL_ROOT_PASSWORD": ROOT_PASSWORD, "ETCD_PASSWORD": ETCD_GALERA_PASSWORD})
     assert proc.returncode == 1
     assert (f"[ERROR] [wait_for_etcd] etcd unreachable at DISCOVERY_SERVICE={run_prefix}-no-such-etcd:2379 "
             f"after 5s") in proc.stderr

@@ -28,6 +28,25 @@ GALERA_TASK = "$(docker ps -q --filter label=com.docker.swarm.service.name=mysql
 MYSQL_PORT = 3306
 
 
+# The dev stack's one etcd member (etcd.replicas 1), on the leader.
+ETCD_TASK = "$(docker ps -q --filter label=com.docker.swarm.service.name=etcd)"
+# What etcd 3.4 answers a client that does not log in.
+ETCD_UNAUTHENTICATED = "etcdserver: user name is empty"
+
+
+def etcdctl_as_root(lab_hosts: Lab, host: str, *args: str) -> str:
+    """etcdctl in the etcd task on `host`, logged in as etcd's root with the password file mounted
+    in that task (the image's `etcdctl-as`): the password is on no command line."""
+    return lab_hosts.sh(host, f"docker exec {ETCD_TASK} etcdctl-as root " + " ".join(shlex.quote(a) for a in args))
+
+
+def etcdctl_without_login(lab_hosts: Lab, host: str, *args: str) -> str:
+    """etcdctl in the Galera task on `host` (on the overlay, as any container there) to
+    etcd:2379 without logging in: its output and errors."""
+    return lab_hosts.sh(host, f"docker exec {GALERA_TASK} etcdctl --endpoints=etcd:2379 "
+                        + " ".join(shlex.quote(a) for a in args) + " 2>&1", check=False)
+
+
 def galera_sql(lab_hosts: Lab, host: str, sql: str) -> str:
     """SQL as root over the local socket of the Galera node whose task runs on `host`."""
     return lab_hosts.sh(host, f'docker exec {GALERA_TASK} mariadb -uroot -N -B -e "{sql}"', timeout=60)

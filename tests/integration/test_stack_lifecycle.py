@@ -28,9 +28,9 @@ from tests.integration.conftest import FIGURES, Timer
 from tests.integration.row_writer import RowWriter, WriteReport
 from tests.bank_workload import ACCOUNTS, OPENING_BALANCE, BankWorkload
 from tests.integration.stack_checks import (
-    CLUSTER_STATUS, GALERA_TASK, MYSQL_PORT, READ_PORT, SCALE_HOSTS, SERVICES, STACK_HOSTS, AvailabilityProbe,
-    Deployed, WordPressProbe, galera_log, galera_sql, galera_tasks_by_host, landed_on, lb_sql, lost_rows,
-    service_replicas, synced_in_cluster_of, wait_all_synced, wsrep)
+    CLUSTER_STATUS, ETCD_UNAUTHENTICATED, GALERA_TASK, MYSQL_PORT, READ_PORT, SCALE_HOSTS, SERVICES, STACK_HOSTS,
+    AvailabilityProbe, Deployed, WordPressProbe, etcdctl_as_root, etcdctl_without_login, galera_log, galera_sql,
+    galera_tasks_by_host, landed_on, lb_sql, lost_rows, service_replicas, synced_in_cluster_of, wait_all_synced, wsrep)
 from tests.toolchain.pulumi_stack import Stack
 from tests.wordpress_site import install, login, publish_post, render_in_chromium
 
@@ -174,6 +174,7 @@ def test_second_up_refresh_and_preview_change_nothing(deployed: Deployed):
 def test_no_secret_in_plain_text(deployed: Deployed):
     lab_hosts = deployed.lab
     secrets_ = [deployed.config_secret(k) for k in ("rootPassword", "appPassword")]
+    secrets_ += [deployed.config_secret(k) for k in ("etcdRootPassword", "etcdPassword")]
     secrets_ += [lab_hosts.sh("docker1", f"docker swarm join-token -q {role}") for role in ("manager", "worker")]
     key_lines = [line for line in open(lab_hosts.info["ssh_key"]).read().splitlines() if "PRIVATE KEY" not in line]
     exported = deployed.stack.pulumi("stack", "export").stdout
@@ -201,6 +202,18 @@ def set_hosts(deployed: Deployed, hosts: list[tuple[str, str]]) -> None:
     for index, (name, lab_host) in enumerate(hosts):
         deployed.stack.set_config(f"galera-swarm:hosts[{index}].name", name, path=True)
         deployed.stack.set_config(f"galera-swarm:hosts[{index}].address", deployed.lab.address[lab_host], path=True)
+
+
+def test_etcd_refuses_clients_that_do_not_log_in(deployed: Deployed):
+    # From a container on the overlay (here the Galera task): an unauthenticated read and write
+    # are refused, and the write left nothing.
+    lab_hosts = deployed.lab
+    got = etcdctl_without_login(lab_hosts, "docker1", "get", "/galera/galera/uuid")
+    put = etcdctl_without_login(lab_hosts, "docker1", "put", "/galera/galera/bootstrap", "rogue")
+    assert ETCD_UNAUTHENTICATED in got and ETCD_UNAUTHENTICATED in put, (got, put)
+    assert etcdctl_as_root(lab_hosts, "docker1", "get", "--print-value-only", "/galera/galera/bootstrap") != "rogue"
+    # The cluster's own records are there for whoever logs in.
+    assert etcdctl_as_root(lab_hosts, "docker1", "get", "--print-value-only", "/galera/galera/uuid")
 
 
 def test_renaming_and_reordering_hosts_keeps_every_node(deployed: Deployed):
@@ -496,8 +509,7 @@ def test_removing_two_hosts_drains_them_and_their_nodes_leave(deployed: Deployed
     # Drained before Galera scaled down: the cluster stayed Primary in every poll, and etcd
     # forgot the two nodes that left (a later full recovery does not wait for them).
     assert probe.all_good(), probe.report("removing two hosts")
-    members = lab_hosts.sh("docker1", "docker exec \"$(docker ps -q -f name=etcd)\" etcdctl get --prefix "
-                                      "--keys-only /galera/galera/members/").split()
+    members = etcdctl_as_root(lab_hosts, "docker1", "get", "--prefix", "--keys-only", "/galera/galera/members/").split()
     assert members == [f"/galera/galera/members/mysql-galera-{h}" for h in STACK_HOSTS]
 
 

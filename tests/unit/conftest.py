@@ -21,7 +21,8 @@ from pulumi.runtime.sync_await import _sync_await
 
 ROOT = Path(__file__).resolve().parents[2]
 NAMESPACE = "galera-swarm"
-PASSWORDS = {"rootPassword": "root-pw-4a7c", "appPassword": "app-pw-3f00"}
+PASSWORDS = {"rootPassword": "root-pw-4a7c", "appPassword": "app-pw-3f00",
+             "etcdRootPassword": "etcd-root-pw-91b2", "etcdPassword": "etcd-pw-5e6d"}
 
 
 @dataclass

@@ -98,7 +98,7 @@ def test_every_docker_resource_goes_through_the_swarm_leaders_provider(program):
     (provider,) = mocks.of_type("pulumi:providers:docker")
     assert provider.inputs["host"] == "ssh://root@192.0.2.11:22"
     docker_resources = [r for r in mocks.custom() if r.typ.startswith("docker:index/")]
-    assert len(docker_resources) == 8  # network, 2 secrets, haproxy config, 4 services
+    assert len(docker_resources) == 10  # network, 4 secrets (2 MariaDB, 2 etcd), haproxy config, 4 services
     for r in docker_resources:
         assert r.provider is not None and r.provider.split("::")[-2] == "swarm-docker", (r.name, r.provider)
 
@@ -146,7 +146,8 @@ def test_galera_tasks_get_exactly_the_env_of_galera_env(program):
         "CLUSTER_SIZE": '{{index .Service.Labels "com.galera-swarm.cluster-size"}}',
         "MYSQL_ROOT_PASSWORD_FILE": "/run/secrets/mysql-root-password",
         "MYSQL_DATABASE": "wordpress", "MYSQL_USER": "app",
-        "MYSQL_PASSWORD_FILE": "/run/secrets/mysql-app-password"}
+        "MYSQL_PASSWORD_FILE": "/run/secrets/mysql-app-password",
+        "ETCD_PASSWORD_FILE": "/run/secrets/etcd-galera-password"}
 
 
 def test_the_cluster_size_is_a_service_label_so_scaling_restarts_no_node(program):

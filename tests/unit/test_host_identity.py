@@ -16,7 +16,7 @@ from pulumi.runtime import mocks as mock_runtime
 from components.swarm_cluster import SwarmHost, forget_script, leave_script, node_leave_script, removal_gate_script
 from galera_swarm.lifecycle import KnownHost, PreviousDeployment, plan_hosts
 from galera_swarm.settings import ConfigError, parse_settings
-from tests.unit.conftest import SwarmMocks, node_id, previous_outputs, resolve, run_program, stack_config
+from tests.unit.conftest import PASSWORDS, SwarmMocks, node_id, previous_outputs, resolve, run_program, stack_config
 
 COMMAND = "command:remote:Command"
 LAB = [("docker1", "192.0.2.11"), ("docker2", "192.0.2.12"), ("docker3", "192.0.2.13")]
@@ -185,7 +185,7 @@ def test_join_advertises_the_ip_and_brackets_ipv6(address, resolved, advertise, 
     leader = SwarmHost(key="docker1", name="docker1", address="::1", advertise_address="::1",
                        role="manager", availability="active", labels={})
     settings = parse_settings(stack_config(key_path, host_count=1, hosts=[{"name": "db2", "address": address}]),
-                              {"galera-swarm:rootPassword", "galera-swarm:appPassword"},
+                              {f"galera-swarm:{k}" for k in PASSWORDS},
                               resolve=lambda name: resolved)
     (host,) = settings.hosts
     assert host.advertise_address == advertise
@@ -228,7 +228,7 @@ def test_two_names_for_one_machine_are_refused(key_path):
     with pytest.raises(ConfigError) as caught:
         parse_settings(stack_config(key_path, hosts=[{"name": "a", "address": "a.example.test"},
                                                      {"name": "b", "address": "192.0.2.31"}]),
-                       {"galera-swarm:rootPassword", "galera-swarm:appPassword"},
+                       {f"galera-swarm:{k}" for k in PASSWORDS},
                        resolve=lambda name: "192.0.2.31")
     assert ("galera-swarm:hosts: '192.0.2.31' resolves to 192.0.2.31, the address of 'a.example.test'; "
             "list every host once") in str(caught.value)

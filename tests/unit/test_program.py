@@ -45,7 +45,7 @@ def test_without_load_balancer_wordpress_talks_to_galera(program):
 def test_passwords_are_swarm_secrets_and_never_environment_values(program):
     run = program()
     secrets = run.mocks.of_type("docker:index/secret:Secret")
-    assert len(secrets) == 2
+    assert len(secrets) == 4  # MariaDB's root and app, etcd's root and galera
     stored = {base64.b64decode(secret_input(s.inputs["data"])).decode() for s in secrets}
     assert stored == set(PASSWORDS.values())
     for name, spec in services(run).items():
@@ -54,7 +54,8 @@ def test_passwords_are_swarm_secrets_and_never_environment_values(program):
     galera_env = env_of(services(run)["mysql-galera"])
     assert galera_env["MYSQL_ROOT_PASSWORD_FILE"] == "/run/secrets/mysql-root-password"
     mounted = [s["fileName"] for s in services(run)["mysql-galera"]["taskSpec"]["containerSpec"]["secrets"]]
-    assert mounted == ["/run/secrets/mysql-root-password", "/run/secrets/mysql-app-password"]
+    assert mounted == ["/run/secrets/mysql-root-password", "/run/secrets/mysql-app-password",
+                       "/run/secrets/etcd-galera-password"]
     assert not any("SST" in key for key in galera_env)
     assert galera_env["PEERS_DNS"] == "tasks.mysql-galera"
     wp_secret = services(run)["wordpress"]["taskSpec"]["containerSpec"]["secrets"][0]
@@ -197,10 +198,10 @@ def test_wordpress_url_names_a_port_other_than_80():
     assert site_url("192.0.2.11", 80) == "http://192.0.2.11/"
 
 
-@pytest.mark.parametrize("host_count,total", [(1, 16), (3, 22), (5, 28)])
+@pytest.mark.parametrize("host_count,total", [(1, 18), (3, 24), (5, 30)])
 def test_resource_counts(program, host_count, total):
     run = program(host_count=host_count)
-    # 13 that do not depend on the host count: provider, network, 3 secrets, haproxy config,
+    # 15 that do not depend on the host count: provider, network, 5 secrets, haproxy config,
     # 4 services, the lookup of WordPress's nodes (host mode), the two password rotation steps;
     # the swarm's commands grow with hosts.
     assert len(run.mocks.of_type(SERVICE)) == 4

@@ -7,7 +7,7 @@
 //	                                        the steps of a password rotation (installed as galera-passwords)
 //	galera-agent elect [CLUSTER-UUID]       the recovery winner of "<name> <uuid> <seqno>" lines on stdin
 //	galera-agent forget NODE-NAME...        remove the etcd records of nodes removed for good
-//	                                        (CLUSTER_NAME, DISCOVERY_SERVICE from the environment)
+//	                                        (CLUSTER_NAME, DISCOVERY_SERVICE, ETCD_PASSWORD[_FILE] from the environment)
 package main
 
 import (
@@ -122,8 +122,13 @@ func forget(names []string, env config.Env) int {
 		fmt.Fprintf(os.Stderr, "galera-agent forget: %v\n", err)
 		return 2
 	}
+	login, err := config.LoadEtcdLogin(env)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "galera-agent forget: %v\n", err)
+		return 2
+	}
 	s := config.Settings{ClusterName: cluster}
-	had, err := runner.Forget(config.Endpoints(discovery), s.Prefix(), names, 30*time.Second)
+	had, err := runner.Forget(config.Endpoints(discovery), login, s.Prefix(), names, 30*time.Second)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "galera-agent forget: %v\n", err)
 		return 1
