@@ -177,4 +177,5 @@ main() {
   bench_py report "$WORK_DIR/results" <"$WORK_DIR/plan.txt"
 }
 
-main "$@"
+# Run only when executed, so a test can source the file and call one function.
+[[ "${BASH_SOURCE[0]}" != "$0" ]] || main "$@"
