@@ -9,10 +9,11 @@ of issue 19 item 2).
 Every subcommand reads its inputs from files or stdin and prints what the script uses; a
 problem is a `BenchError`, printed as one `ERROR:` line naming the setting and the fix:
 
-    python -m bench.lb options [--quick] [--time S] [--threads N] [--tables N] [--table-size N]
+    python -m bench.lb options [--quick] [--local-lb] [--time S] [--threads N] [--tables N] [--table-size N]
     python -m bench.lb stack --client-host H < `pulumi stack output --json`
-    python -m bench.lb plan --tasks F --resolved F --network N --galera-service S --client-node ID
-                            --writer HOST:PORT --reader HOST:PORT
+    python -m bench.lb plan --tasks F --resolved F --network N --galera-service S
+                            --load-balancer-service S --client-node ID --writer HOST:PORT
+                            --reader HOST:PORT [--lb-tasks F]
     python -m bench.lb sql setup|cleanup --user U
     python -m bench.lb app-user < `pulumi config --json`
     python -m bench.lb sysbench-conf --user U < password      (the `--config-file` for sysbench)
@@ -46,6 +47,10 @@ WORKLOADS = ("oltp_point_select", "oltp_read_only", "oltp_read_write")
 # direct to one node, and through galera-lb's reader and writer ports.
 ALL_NODES, ONE_NODE, READER, WRITER = "all-nodes", "one-node", "reader", "writer"
 PATHS = (ALL_NODES, ONE_NODE, READER, WRITER)
+# With --local-lb: the same two ports on the galera-lb task of the client's own host, by its
+# address, instead of the service name (swarm's DNS spreads connections over every host's
+# task): how much of the balanced path's cost is the hop to another host.
+READER_LOCAL, WRITER_LOCAL = "reader-local", "writer-local"
 # Issue 19 item 2's targets: balanced TPS over direct TPS, each pair in the same run.
 RATIO_PAIRS: Mapping[str, tuple[str, str]] = {
     "oltp_point_select": (READER, ALL_NODES),
@@ -113,11 +118,12 @@ def settings_from(args: Mapping[str, str | None], env: Mapping[str, str], quick:
 @dataclass(frozen=True)
 class StackView:
     """What the benchmark needs from `pulumi stack output --json`: the overlay network, the
-    Galera service, galera-lb's writer and reader endpoints (`host:port` inside the swarm)
+    Galera and load balancer services, galera-lb's writer and reader endpoints (`host:port` inside the swarm)
     and the swarm node id of the client's host."""
 
     network: str
     galera_service: str
+    load_balancer_service: str
     writer: str
     reader: str
     client_node: str
@@ -132,9 +138,10 @@ class StackView:
 
 def stack_view(outputs: Mapping, client_host: str) -> StackView:
     """StackView from the stack's outputs (README, "outputs": network, galera_service,
-    load_balancer_endpoints {writer, reader}, nodes {host: node id}). Raises BenchError when
+    load_balancer_service, load_balancer_endpoints {writer, reader}, nodes {host: node id}). Raises BenchError when
     the stack is not up or client_host is not one of its hosts."""
-    missing = [k for k in ("network", "galera_service", "load_balancer_endpoints", "nodes") if k not in outputs]
+    missing = [k for k in ("network", "galera_service", "load_balancer_service", "load_balancer_endpoints", "nodes")
+               if k not in outputs]
     if missing:
         raise BenchError(f"the stack has no output {', '.join(missing)}: is the dev stack up? run `make up` first")
     nodes = outputs["nodes"]
@@ -143,7 +150,7 @@ def stack_view(outputs: Mapping, client_host: str) -> StackView:
                          f"use one of {', '.join(sorted(nodes))}")
     endpoints = outputs["load_balancer_endpoints"]
     return StackView(network=outputs["network"], galera_service=outputs["galera_service"],
-                     writer=endpoints["writer"], reader=endpoints["reader"], client_node=nodes[client_host])
+                     load_balancer_service=outputs["load_balancer_service"], writer=endpoints["writer"], reader=endpoints["reader"], client_node=nodes[client_host])
 
 
 def app_user(config: Mapping) -> str:
@@ -167,10 +174,10 @@ class Task:
     node: str
 
 
-def running_tasks(inspected: Sequence[Mapping], network: str) -> list[Task]:
+def running_tasks(inspected: Sequence[Mapping], network: str, service: str = "Galera") -> list[Task]:
     """The running tasks among `docker inspect` task objects (Status.State "running"), with
     their address on `network` (NetworksAttachments[].Addresses, "10.0.1.5/24"), sorted by
-    address. Raises BenchError when none runs."""
+    address. Raises BenchError, naming `service`, when none runs."""
     tasks = []
     for task in inspected:
         if task.get("Status", {}).get("State") != "running":
@@ -181,8 +188,8 @@ def running_tasks(inspected: Sequence[Mapping], network: str) -> list[Task]:
             for address in attachment.get("Addresses") or []:
                 tasks.append(Task(address.split("/", 1)[0], task.get("NodeID", "")))
     if not tasks:
-        raise BenchError(f"no running Galera task has an address on {network}: is the stack up and settled? "
-                         "(`lab/lab ssh docker1 docker service ps mysql-galera`)")
+        raise BenchError(f"no running {service} task has an address on {network}: is the stack up and settled? "
+                         "(`lab/lab ssh docker1 docker service ls`)")
     return sorted(tasks, key=lambda t: ipaddress.ip_address(t.address))
 
 
@@ -221,10 +228,21 @@ def split_endpoint(endpoint: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def plan(tasks: Sequence[Task], resolved: Sequence[str], view: StackView) -> list[Run]:
-    """Every workload over every path, in WORKLOADS then PATHS order, so each comparison is in
-    the same run and from the same client. Raises BenchError when swarm's DNS and the running
-    tasks disagree (a task starting or leaving)."""
+def local_task(tasks: Sequence[Task], client_node: str, service: str) -> Task:
+    """The task of `service` (galera-lb) on the client's node. Raises BenchError when there is none."""
+    local = [t for t in tasks if t.node == client_node]
+    if not local:
+        raise BenchError(f"--local-lb: no {service} task runs on the client's host; "
+                         "set BENCH_LB_CLIENT_HOST to a host that runs one, or leave --local-lb out")
+    return local[0]
+
+
+def plan(tasks: Sequence[Task], resolved: Sequence[str], view: StackView,
+         local_lb: Task | None = None) -> list[Run]:
+    """Every workload over every path, in WORKLOADS then PATHS order (then READER_LOCAL and
+    WRITER_LOCAL to the address of `local_lb`, the client host's galera-lb task, when given),
+    so each comparison is in the same run and from the same client. Raises BenchError when
+    swarm's DNS and the running tasks disagree (a task starting or leaving)."""
     addresses = [t.address for t in tasks]
     if sorted(resolved, key=ipaddress.ip_address) != addresses:
         raise BenchError(f"{view.galera_dns} resolves to {', '.join(resolved) or 'nothing'} but the "
@@ -232,7 +250,12 @@ def plan(tasks: Sequence[Task], resolved: Sequence[str], view: StackView) -> lis
     targets = {ALL_NODES: (",".join(addresses), MYSQL_PORT),
                ONE_NODE: (remote_node(tasks, view.client_node).address, MYSQL_PORT),
                READER: split_endpoint(view.reader), WRITER: split_endpoint(view.writer)}
-    return [Run(w, p, *targets[p]) for w in WORKLOADS for p in PATHS]
+    paths = PATHS
+    if local_lb is not None:
+        targets[READER_LOCAL] = (local_lb.address, targets[READER][1])
+        targets[WRITER_LOCAL] = (local_lb.address, targets[WRITER][1])
+        paths += (READER_LOCAL, WRITER_LOCAL)
+    return [Run(w, p, *targets[p]) for w in WORKLOADS for p in paths]
 
 
 # ------------------------------------------------------------------ SQL and credentials
@@ -374,17 +397,21 @@ def results_in(directory: Path, runs: Iterable[Run]) -> dict[str, Result]:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench.lb", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    options = sub.add_parser("options", help="'time threads tables table_size image_tag sysbench_debian_version'")
+    options = sub.add_parser("options", help="'time threads tables table_size image_tag sysbench_debian_version "
+                             "local_lb(0|1)'")
     options.add_argument("--quick", action="store_true")
+    options.add_argument("--local-lb", action="store_true", help="also the client host's own galera-lb task")
     for name in LIMITS:
         options.add_argument("--" + name.replace("_", "-"), dest=name)
-    stack = sub.add_parser("stack", help="'network galera_service galera_dns writer reader client_node' from the outputs")
+    stack = sub.add_parser("stack", help="'network galera_service galera_dns load_balancer_service writer reader "
+                           "client_node' from the outputs")
     stack.add_argument("--client-host", required=True)
     planned = sub.add_parser("plan", help="the runs, one 'workload path host port' line each")
     planned.add_argument("--tasks", type=Path, required=True, help="`docker inspect` of the Galera tasks")
     planned.add_argument("--resolved", type=Path, required=True, help="`getent ahostsv4 tasks.<service>`")
-    for name in ("network", "galera-service", "client-node", "writer", "reader"):
+    for name in ("network", "galera-service", "load-balancer-service", "client-node", "writer", "reader"):
         planned.add_argument("--" + name, required=True)
+    planned.add_argument("--lb-tasks", type=Path, help="`docker inspect` of the galera-lb tasks (--local-lb)")
     sql = sub.add_parser("sql", help="the SQL of one schema step")
     sql.add_argument("step", choices=("setup", "cleanup"))
     sql.add_argument("--user", required=True)
@@ -404,14 +431,22 @@ def main(argv: Sequence[str] | None = None, stdin: TextIO = sys.stdin, stdout: T
     try:
         if args.command == "options":
             s = settings_from(vars(args), os.environ, args.quick)
-            print(s.time, s.threads, s.tables, s.table_size, s.image_tag, SYSBENCH_DEBIAN_VERSION, file=stdout)
+            print(s.time, s.threads, s.tables, s.table_size, s.image_tag, SYSBENCH_DEBIAN_VERSION, int(args.local_lb),
+                  file=stdout)
         elif args.command == "stack":
             v = stack_view(json.load(stdin), args.client_host)
-            print(v.network, v.galera_service, v.galera_dns, v.writer, v.reader, v.client_node, file=stdout)
+            print(v.network, v.galera_service, v.galera_dns, v.load_balancer_service, v.writer, v.reader,
+                  v.client_node, file=stdout)
         elif args.command == "plan":
             tasks = running_tasks(json.loads(args.tasks.read_text()), args.network)
-            view = StackView(args.network, args.galera_service, args.writer, args.reader, args.client_node)
-            runs = plan(tasks, resolved_addresses(args.resolved.read_text()), view)
+            view = StackView(args.network, args.galera_service, args.load_balancer_service, args.writer,
+                             args.reader, args.client_node)
+            local_lb = None
+            if args.lb_tasks:
+                lb_tasks = running_tasks(json.loads(args.lb_tasks.read_text()), args.network,
+                                         view.load_balancer_service)
+                local_lb = local_task(lb_tasks, view.client_node, view.load_balancer_service)
+            runs = plan(tasks, resolved_addresses(args.resolved.read_text()), view, local_lb)
             for run in runs:
                 print(run.workload, run.path, run.host, run.port, file=stdout)
         elif args.command == "sql":

@@ -6,7 +6,10 @@
 # prepares it once, runs every workload over every path, prints the table and ratios
 # (bench/lb.py decides and reports), and removes the container and the schema, also on failure.
 #
-#   bench/lb.sh [--quick] [--time S] [--threads N] [--tables N] [--table-size N]
+#   bench/lb.sh [--quick] [--local-lb] [--time S] [--threads N] [--tables N] [--table-size N]
+#
+# --local-lb adds the reader and writer ports of the galera-lb task on the client's own host
+# (by its address) to the paths: the balanced path without the hop to another host's task.
 #
 # Environment: BENCH_LB_TIME, BENCH_LB_THREADS, BENCH_LB_TABLES, BENCH_LB_TABLE_SIZE (the
 # flags' defaults), BENCH_LB_CLIENT_HOST (a manager host, default docker1), BENCH_LB_IMAGE_TAG
@@ -108,15 +111,24 @@ hand_credentials() {
     bench_py client-cnf --user root | write_in_client "$ADMIN_CNF"
 }
 
-# make_plan: the runs (bench/lb.py plan) from the running Galera tasks and swarm's DNS.
-make_plan() {
+# service_tasks SERVICE: `docker inspect` of the service's tasks meant to run (a manager answers).
+service_tasks() {
   # shellcheck disable=SC2016  # the remote shell expands $1 and the task list
-  on_host sh -c 'docker inspect $(docker service ps -q --filter desired-state=running "$1")' sh "$GALERA_SERVICE" \
-    </dev/null >"$WORK_DIR/tasks.json"
+  on_host sh -c 'docker inspect $(docker service ps -q --filter desired-state=running "$1")' sh "$1" </dev/null
+}
+
+# make_plan: the runs (bench/lb.py plan) from the running tasks and swarm's DNS.
+make_plan() {
+  local local_lb=()
+  service_tasks "$GALERA_SERVICE" >"$WORK_DIR/tasks.json"
+  if ((LOCAL_LB)); then
+    service_tasks "$LB_SERVICE" >"$WORK_DIR/lb-tasks.json"
+    local_lb=(--lb-tasks "$WORK_DIR/lb-tasks.json")
+  fi
   in_client getent ahostsv4 "$GALERA_DNS" </dev/null >"$WORK_DIR/resolved.txt" || true
   bench_py plan --tasks "$WORK_DIR/tasks.json" --resolved "$WORK_DIR/resolved.txt" --network "$NETWORK" \
-    --galera-service "$GALERA_SERVICE" --client-node "$CLIENT_NODE" --writer "$WRITER" --reader "$READER" \
-    >"$WORK_DIR/plan.txt"
+    --galera-service "$GALERA_SERVICE" --load-balancer-service "$LB_SERVICE" --client-node "$CLIENT_NODE" \
+    --writer "$WRITER" --reader "$READER" "${local_lb[@]}" >"$WORK_DIR/plan.txt"
 }
 
 # sysbench_on WORKLOAD HOST PORT COMMAND THREADS: one sysbench step as the application user.
@@ -158,10 +170,10 @@ main() {
   # shellcheck source=scripts/stack-env.sh
   source "$ROOT/scripts/stack-env.sh"
   settings=$(bench_py options "$@")
-  read -r TIME THREADS TABLES TABLE_SIZE IMAGE_TAG SYSBENCH_DEBIAN_VERSION <<<"$settings"
+  read -r TIME THREADS TABLES TABLE_SIZE IMAGE_TAG SYSBENCH_DEBIAN_VERSION LOCAL_LB <<<"$settings"
   CLIENT_IMAGE="$IMAGE_PREFIX/sysbench:$IMAGE_TAG"
   view=$(pulumi stack output --stack "$STACK" --json | bench_py stack --client-host "$CLIENT_HOST")
-  read -r NETWORK GALERA_SERVICE GALERA_DNS WRITER READER CLIENT_NODE <<<"$view"
+  read -r NETWORK GALERA_SERVICE GALERA_DNS LB_SERVICE WRITER READER CLIENT_NODE <<<"$view"
   WORK_DIR=$(mktemp -d)
   mkdir "$WORK_DIR/results"
   trap cleanup EXIT INT TERM

@@ -9,6 +9,7 @@ image, bench/sysbench-client) against MariaDB 10.11 (3 s runs, 4 threads, 4 x 20
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import pytest
@@ -76,7 +77,7 @@ def test_settings_errors_name_the_flag_and_variable(flags, env, message):
 
 # ------------------------------------------------------------------ the stack and its tasks
 OUTPUTS = {
-    "network": "mynet", "galera_service": "mysql-galera",
+    "network": "mynet", "galera_service": "mysql-galera", "load_balancer_service": "galera-lb",
     "load_balancer_endpoints": {"writer": "galera-lb:3306", "reader": "galera-lb:3307"},
     "nodes": {"docker1": "n1", "docker2": "n2", "docker3": "n3"},
 }
@@ -84,7 +85,7 @@ OUTPUTS = {
 
 def test_stack_view_takes_the_outputs_and_the_client_node():
     view = lb.stack_view(OUTPUTS, "docker2")
-    assert view == lb.StackView("mynet", "mysql-galera", "galera-lb:3306", "galera-lb:3307", "n2")
+    assert view == lb.StackView("mynet", "mysql-galera", "galera-lb", "galera-lb:3306", "galera-lb:3307", "n2")
     assert view.galera_dns == "tasks.mysql-galera"
 
 
@@ -95,7 +96,8 @@ def test_stack_view_refuses_a_client_host_outside_the_stack():
 
 
 def test_stack_view_without_outputs_says_make_up():
-    with pytest.raises(lb.BenchError, match=r"no output network, galera_service, load_balancer_endpoints, nodes: "
+    with pytest.raises(lb.BenchError, match=r"no output network, galera_service, load_balancer_service, "
+                                            r"load_balancer_endpoints, nodes: "
                                             r"is the dev stack up\? run `make up` first"):
         lb.stack_view({}, "docker1")
 
@@ -123,7 +125,7 @@ def test_running_tasks_take_the_address_on_the_network_sorted_numerically():
 
 
 def test_running_tasks_none_on_the_network_is_an_error():
-    with pytest.raises(lb.BenchError, match=r"no running Galera task has an address on mynet"):
+    with pytest.raises(lb.BenchError, match=r"no running Galera task has an address on mynet: is the stack up"):
         lb.running_tasks([inspected("10.0.1.9", "n1", network="other")], "mynet")
 
 
@@ -145,7 +147,7 @@ def test_remote_node_prefers_another_host_then_the_lowest_address(tasks, client_
     assert lb.remote_node([lb.Task(a, n) for a, n in tasks], client_node).address == expected
 
 
-VIEW = lb.StackView("mynet", "mysql-galera", "galera-lb:3306", "galera-lb:3307", "n1")
+VIEW = lb.StackView("mynet", "mysql-galera", "galera-lb", "galera-lb:3306", "galera-lb:3307", "n1")
 TASKS = [lb.Task("10.0.1.5", "n1"), lb.Task("10.0.1.6", "n2"), lb.Task("10.0.1.7", "n3")]
 
 
@@ -159,6 +161,50 @@ def test_plan_runs_every_workload_over_every_path_with_its_target():
     ]
     assert [r.workload for r in runs[::4]] == ["oltp_point_select", "oltp_read_only", "oltp_read_write"]
     assert len(runs) == 12
+
+
+def test_plan_with_local_lb_adds_the_client_hosts_load_balancer_by_address():
+    lb_tasks = lb.running_tasks([inspected("10.0.1.21", "n2"), inspected("10.0.1.20", "n1")], "mynet", "galera-lb")
+    runs = lb.plan(TASKS, ["10.0.1.5", "10.0.1.6", "10.0.1.7"], VIEW, lb.local_task(lb_tasks, "n1", "galera-lb"))
+    assert [(r.path, r.host, r.port) for r in runs[:6]] == [
+        ("all-nodes", "10.0.1.5,10.0.1.6,10.0.1.7", 3306), ("one-node", "10.0.1.6", 3306),
+        ("reader", "galera-lb", 3307), ("writer", "galera-lb", 3306),
+        ("reader-local", "10.0.1.20", 3307), ("writer-local", "10.0.1.20", 3306)]
+    assert len(runs) == 18
+
+
+def test_local_task_missing_on_the_client_host_says_what_to_do():
+    with pytest.raises(lb.BenchError, match=r"--local-lb: no galera-lb task runs on the client's host; set "
+                                            r"BENCH_LB_CLIENT_HOST"):
+        lb.local_task([lb.Task("10.0.1.21", "n2")], "n1", "galera-lb")
+
+
+def test_main_options_prints_the_settings_for_the_script(monkeypatch):
+    for name in ("TIME", "TABLES", "TABLE_SIZE", "IMAGE_TAG"):
+        monkeypatch.delenv(f"BENCH_LB_{name}", raising=False)
+    monkeypatch.setenv("BENCH_LB_THREADS", "2")
+    out = io.StringIO()
+    assert lb.main(["options", "--quick", "--local-lb", "--time", "9"], stdout=out) == 0
+    assert out.getvalue().split() == ["9", "2", "2", "1000", "dev", "1.0.20+ds-5", "1"]
+
+
+def test_main_plan_reads_inspected_tasks_and_getent_output(tmp_path):
+    tasks = [inspected("10.0.1.7", "n3"), inspected("10.0.1.5", "n1"), inspected("10.0.1.6", "n2")]
+    (tmp_path / "tasks.json").write_text(json.dumps(tasks))
+    (tmp_path / "lb.json").write_text(json.dumps([inspected("10.0.1.20", "n1")]))
+    (tmp_path / "resolved.txt").write_text("".join(f"{a}  STREAM tasks.mysql-galera\n{a}  DGRAM\n"
+                                                   for a in ("10.0.1.6", "10.0.1.5", "10.0.1.7")))
+    out = io.StringIO()
+    argv = ["plan", "--tasks", str(tmp_path / "tasks.json"), "--resolved", str(tmp_path / "resolved.txt"),
+            "--network", "mynet", "--galera-service", "mysql-galera", "--load-balancer-service", "galera-lb",
+            "--client-node", "n1", "--writer", "galera-lb:3306", "--reader", "galera-lb:3307",
+            "--lb-tasks", str(tmp_path / "lb.json")]
+    assert lb.main(argv, stdout=out) == 0
+    lines = out.getvalue().splitlines()
+    assert lines[:2] == ["oltp_point_select all-nodes 10.0.1.5,10.0.1.6,10.0.1.7 3306",
+                         "oltp_point_select one-node 10.0.1.6 3306"]
+    assert lines[5] == "oltp_point_select writer-local 10.0.1.20 3306"
+    assert [r.key for r in lb.read_plan(io.StringIO(out.getvalue()))][-1] == "oltp_read_write.writer-local"
 
 
 def test_plan_refuses_dns_that_disagrees_with_the_tasks():
