@@ -304,7 +304,9 @@ def read_secret(stream: TextIO) -> str:
 @dataclass(frozen=True)
 class Result:
     """What one sysbench run reported: transactions per second, the 95th percentile latency
-    in ms, ignored errors per second (deadlocks and the like, retried by sysbench)."""
+    in ms, ignored errors per second (sysbench's default --mysql-ignore-errors 1213,1020,1205:
+    deadlocks, Galera's certification failures among them, and lock wait timeouts; the
+    transaction is retried)."""
 
     tps: float
     p95_ms: float

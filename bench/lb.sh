@@ -13,7 +13,8 @@
 #
 # Environment: BENCH_LB_TIME, BENCH_LB_THREADS, BENCH_LB_TABLES, BENCH_LB_TABLE_SIZE (the
 # flags' defaults), BENCH_LB_CLIENT_HOST (a manager host, default docker1), BENCH_LB_IMAGE_TAG
-# (the client image's tag, default dev), STACK (default dev). Needs the stack up (`make up`).
+# (the client image's tag, default dev), BENCH_LB_OUTPUT_DIR (keep sysbench's raw output
+# there), STACK (default dev). Needs the stack up (`make up`).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -53,6 +54,12 @@ admin_sql() {
   in_client mariadb --defaults-extra-file="$ADMIN_CNF" -h "${WRITER%:*}" -P "${WRITER##*:}" --batch
 }
 
+# keep_outputs DIR: sysbench's raw output of this run (prepare and every run) into DIR.
+keep_outputs() {
+  mkdir -p "$1" || return 0
+  cp "$WORK_DIR"/*.txt "$WORK_DIR"/results/*.txt "$1"/ 2>/dev/null || note "some outputs could not be kept in $1"
+}
+
 cleanup() {
   local status=$?
   trap - EXIT INT TERM
@@ -63,7 +70,10 @@ cleanup() {
   if ((CLIENT_STARTED)); then
     on_host docker rm -f "$CLIENT" </dev/null >/dev/null || note "removing $CLIENT on $CLIENT_HOST failed"
   fi
-  [[ -z "$WORK_DIR" ]] || rm -rf "$WORK_DIR"
+  if [[ -n "$WORK_DIR" ]]; then
+    [[ -z "${BENCH_LB_OUTPUT_DIR:-}" ]] || keep_outputs "$BENCH_LB_OUTPUT_DIR"
+    rm -rf "$WORK_DIR"
+  fi
   exit "$status"
 }
 
