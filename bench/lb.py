@@ -400,7 +400,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench.lb", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     options = sub.add_parser("options", help="'time threads tables table_size image_tag sysbench_debian_version "
-                             "local_lb(0|1)'")
+                             "local_lb(0|1) schema'")
     options.add_argument("--quick", action="store_true")
     options.add_argument("--local-lb", action="store_true", help="also the client host's own galera-lb task")
     for name in LIMITS:
@@ -434,7 +434,7 @@ def main(argv: Sequence[str] | None = None, stdin: TextIO = sys.stdin, stdout: T
         if args.command == "options":
             s = settings_from(vars(args), os.environ, args.quick)
             print(s.time, s.threads, s.tables, s.table_size, s.image_tag, SYSBENCH_DEBIAN_VERSION, int(args.local_lb),
-                  file=stdout)
+                  SCHEMA, file=stdout)
         elif args.command == "stack":
             v = stack_view(json.load(stdin), args.client_host)
             print(v.network, v.galera_service, v.galera_dns, v.load_balancer_service, v.writer, v.reader,

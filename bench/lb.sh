@@ -64,8 +64,8 @@ cleanup() {
   local status=$?
   trap - EXIT INT TERM
   if ((SCHEMA_CREATED)); then
-    note "dropping schema sbtest"
-    bench_py sql cleanup --user "$APP_USER" | admin_sql || note "dropping sbtest failed: drop it by hand (DROP DATABASE sbtest)"
+    note "dropping schema $SCHEMA"
+    bench_py sql cleanup --user "$APP_USER" | admin_sql || note "dropping $SCHEMA failed: drop it by hand (DROP DATABASE $SCHEMA)"
   fi
   if ((CLIENT_STARTED)); then
     on_host docker rm -f "$CLIENT" </dev/null >/dev/null || note "removing $CLIENT on $CLIENT_HOST failed"
@@ -143,15 +143,15 @@ make_plan() {
 
 # sysbench_on WORKLOAD HOST PORT COMMAND THREADS: one sysbench step as the application user.
 sysbench_on() {
-  in_client sysbench "$1" --config-file="$SYSBENCH_CONF" --mysql-db=sbtest --mysql-host="$2" \
+  in_client sysbench "$1" --config-file="$SYSBENCH_CONF" --mysql-db="$SCHEMA" --mysql-host="$2" \
     --mysql-port="$3" --tables="$TABLES" --table-size="$TABLE_SIZE" --threads="$5" --time="$TIME" \
     --percentile=95 --report-interval=0 "$4" </dev/null
 }
 
 prepare_schema() {
-  note "creating schema sbtest for $APP_USER"
+  note "creating schema $SCHEMA for $APP_USER"
   bench_py sql setup --user "$APP_USER" | admin_sql ||
-    error "creating schema sbtest failed (see above); if it exists from an earlier run, drop it first (DROP DATABASE sbtest)"
+    error "creating schema $SCHEMA failed (see above); if it is left from an earlier run, drop it first (DROP DATABASE $SCHEMA)"
   SCHEMA_CREATED=1
   note "preparing $TABLES tables x $TABLE_SIZE rows through the writer $WRITER"
   sysbench_on oltp_read_write "${WRITER%:*}" "${WRITER##*:}" prepare "$TABLES" >"$WORK_DIR/prepare.txt" 2>&1 || {
@@ -180,7 +180,7 @@ main() {
   # shellcheck source=scripts/stack-env.sh
   source "$ROOT/scripts/stack-env.sh"
   settings=$(bench_py options "$@")
-  read -r TIME THREADS TABLES TABLE_SIZE IMAGE_TAG SYSBENCH_DEBIAN_VERSION LOCAL_LB <<<"$settings"
+  read -r TIME THREADS TABLES TABLE_SIZE IMAGE_TAG SYSBENCH_DEBIAN_VERSION LOCAL_LB SCHEMA <<<"$settings"
   CLIENT_IMAGE="$IMAGE_PREFIX/sysbench:$IMAGE_TAG"
   view=$(pulumi stack output --stack "$STACK" --json | bench_py stack --client-host "$CLIENT_HOST")
   read -r NETWORK GALERA_SERVICE GALERA_DNS LB_SERVICE WRITER READER CLIENT_NODE <<<"$view"

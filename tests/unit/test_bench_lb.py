@@ -185,7 +185,7 @@ def test_main_options_prints_the_settings_for_the_script(monkeypatch):
     monkeypatch.setenv("BENCH_LB_THREADS", "2")
     out = io.StringIO()
     assert lb.main(["options", "--quick", "--local-lb", "--time", "9"], stdout=out) == 0
-    assert out.getvalue().split() == ["9", "2", "2", "1000", "dev", "1.0.20+ds-5", "1"]
+    assert out.getvalue().split() == ["9", "2", "2", "1000", "dev", "1.0.20+ds-5", "1", "sbtest"]
 
 
 def test_main_plan_reads_inspected_tasks_and_getent_output(tmp_path):
