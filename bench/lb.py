@@ -427,6 +427,13 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _json(text: str, source: str):
+    try:
+        return json.loads(text)
+    except ValueError:
+        raise BenchError(f"{source} printed no JSON: is the stack up? run `make up` first") from None
+
+
 def main(argv: Sequence[str] | None = None, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> int:
     """Run one subcommand (see the module docstring); 0, or 1 with an ERROR line on stderr."""
     args = _parser().parse_args(argv)
@@ -436,7 +443,7 @@ def main(argv: Sequence[str] | None = None, stdin: TextIO = sys.stdin, stdout: T
             print(s.time, s.threads, s.tables, s.table_size, s.image_tag, SYSBENCH_DEBIAN_VERSION, int(args.local_lb),
                   SCHEMA, file=stdout)
         elif args.command == "stack":
-            v = stack_view(json.load(stdin), args.client_host)
+            v = stack_view(_json(stdin.read(), "`pulumi stack output --json`"), args.client_host)
             print(v.network, v.galera_service, v.galera_dns, v.load_balancer_service, v.writer, v.reader,
                   v.client_node, file=stdout)
         elif args.command == "plan":
@@ -454,7 +461,7 @@ def main(argv: Sequence[str] | None = None, stdin: TextIO = sys.stdin, stdout: T
         elif args.command == "sql":
             print(schema_sql(args.step, args.user), file=stdout)
         elif args.command == "app-user":
-            print(app_user(json.load(stdin)), file=stdout)
+            print(app_user(_json(stdin.read(), "`pulumi config --json`")), file=stdout)
         elif args.command == "sysbench-conf":
             stdout.write(sysbench_conf(args.user, read_secret(stdin), args.key))
         elif args.command == "client-cnf":

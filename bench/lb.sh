@@ -175,14 +175,16 @@ run_plan() {
 }
 
 main() {
-  local settings view
+  local settings outputs view
   bash "$ROOT/scripts/venv.sh"
   # shellcheck source=scripts/stack-env.sh
   source "$ROOT/scripts/stack-env.sh"
   settings=$(bench_py options "$@")
   read -r TIME THREADS TABLES TABLE_SIZE IMAGE_TAG SYSBENCH_DEBIAN_VERSION LOCAL_LB SCHEMA <<<"$settings"
   CLIENT_IMAGE="$IMAGE_PREFIX/sysbench:$IMAGE_TAG"
-  view=$(pulumi stack output --stack "$STACK" --json | bench_py stack --client-host "$CLIENT_HOST")
+  outputs=$(pulumi stack output --stack "$STACK" --json) ||
+    error "the stack $STACK has no outputs (above): bring it up first (make up)"
+  view=$(bench_py stack --client-host "$CLIENT_HOST" <<<"$outputs")
   read -r NETWORK GALERA_SERVICE GALERA_DNS LB_SERVICE WRITER READER CLIENT_NODE <<<"$view"
   WORK_DIR=$(mktemp -d)
   mkdir "$WORK_DIR/results"

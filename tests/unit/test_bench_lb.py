@@ -283,6 +283,12 @@ def test_main_report_reads_the_plan_and_prints_ratios(tmp_path):
     assert "ratio oltp_point_select" not in out.getvalue()
 
 
+def test_main_stack_without_json_says_make_up(capsys):
+    assert lb.main(["stack", "--client-host", "docker1"], stdin=io.StringIO(""), stdout=io.StringIO()) == 1
+    assert capsys.readouterr().err == ("ERROR: `pulumi stack output --json` printed no JSON: is the stack up? "
+                                       "run `make up` first\n")
+
+
 def test_main_prints_one_error_line_and_fails(capsys):
     assert lb.main(["sysbench-conf", "--user", "wordpress"], stdin=io.StringIO("a b\n"), stdout=io.StringIO()) == 1
     assert capsys.readouterr().err.startswith("ERROR: galera-swarm:appPassword: sysbench's --config-file")
