@@ -354,10 +354,10 @@ def ratio(results: Mapping[str, Result], workload: str) -> tuple[float, float] |
 def report(runs: Iterable[Run], results: Mapping[str, Result]) -> str:
     """The table (workload, path, TPS, p95 ms, errors/s) and, per workload of RATIO_PAIRS, the
     line `ratio <workload> <x.xx>` (TPS, balanced over direct) and `p95-ratio <workload> <x.xx>`."""
-    lines = [f"{'workload':<18} {'path':<10} {'target':<32} {'TPS':>9} {'p95 ms':>8} {'errors/s':>9}"]
+    lines = [f"{'workload':<18} {'path':<12} {'target':<36} {'TPS':>9} {'p95 ms':>8} {'errors/s':>9}"]
     for run in runs:
         r = results[run.key]
-        lines.append(f"{run.workload:<18} {run.path:<10} {f'{run.host}:{run.port}':<32} "
+        lines.append(f"{run.workload:<18} {run.path:<12} {f'{run.host}:{run.port}':<36} "
                      f"{r.tps:>9.1f} {r.p95_ms:>8.2f} {r.errors_per_s:>9.2f}")
     for workload, (balanced, direct) in RATIO_PAIRS.items():
         found = ratio(results, workload)

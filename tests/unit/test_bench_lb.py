@@ -4,7 +4,9 @@ sysbench output parsing and the report.
 tests/unit/sysbench_output/ holds real output of Debian's sysbench 1.0.20+ds-5 (the client
 image, bench/sysbench-client) against MariaDB 10.11 (3 s runs, 4 threads, 4 x 2000 rows;
 `oltp_read_write-deadlocks` on 1 table of 5 rows with 16 threads, so InnoDB deadlocks;
-`unknown-host` with `--mysql-host=benchlb-db,nosuchhost`)."""
+`unknown-host` with `--mysql-host=benchlb-db,nosuchhost`); `lab-*` from `make bench-lb` on the
+dev stack in the lab (20 s, 8 threads, 4 x 20000 rows: read-write over all three Galera nodes,
+with certification failures; point selects through the reader; swarm's DNS for the nodes)."""
 
 from __future__ import annotations
 
@@ -29,6 +31,8 @@ def output(name: str) -> str:
     ("oltp_read_only", 1181.75, 5.57, 0.0),
     ("oltp_read_write", 576.91, 12.30, 0.0),
     ("oltp_read_write-deadlocks", 642.07, 48.34, 146.77),
+    ("lab-oltp_read_write-all-nodes", 288.47, 71.83, 7.83),
+    ("lab-oltp_point_select-reader", 9318.29, 1.82, 0.0),
 ])
 def test_parse_run_reads_tps_p95_and_errors_per_second(name, tps, p95_ms, errors_per_s):
     assert lb.parse_run(output(name)) == lb.Result(tps, p95_ms, errors_per_s)
@@ -130,8 +134,8 @@ def test_running_tasks_none_on_the_network_is_an_error():
 
 
 def test_resolved_addresses_from_getent_ahostsv4():
-    text = ("10.0.1.12       STREAM tasks.mysql-galera\n10.0.1.12       DGRAM  \n10.0.1.12       RAW    \n"
-            "10.0.1.9        STREAM \n10.0.1.9        DGRAM  \n10.0.1.9        RAW    \n")
+    assert lb.resolved_addresses(output("lab-getent-tasks.mysql-galera")) == ["10.0.1.12", "10.0.1.13", "10.0.1.14"]
+    text = "10.0.1.12       STREAM tasks.mysql-galera\n10.0.1.12       DGRAM  \n10.0.1.9        STREAM \n"
     assert lb.resolved_addresses(text) == ["10.0.1.9", "10.0.1.12"]
 
 
