@@ -1,5 +1,5 @@
 # The two README commands, and a few more for day-to-day work.
-.PHONY: up up-by-hand test unit preview down bench
+.PHONY: up up-by-hand test unit preview down bench bench-lb
 
 up:        ## bootstrap the machine, build the lab, pulumi up the dev stack
 	bash scripts/up.sh
@@ -21,3 +21,6 @@ down:      ## pulumi destroy the dev stack, then remove the lab
 
 bench:     ## hand-made recipe versus pulumi up on the lab (bench/compare.py; needs the plugins)
 	bash bench/run.sh
+
+bench-lb:  ## sysbench direct to the Galera nodes vs through galera-lb, one run (bench/lb.sh; needs `make up`)
+	bash bench/lb.sh $(BENCH_LB_ARGS)
