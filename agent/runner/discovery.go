@@ -43,7 +43,9 @@ type Records struct {
 
 // Discovery is this node's registration in etcd: a lease kept alive, and the keys above.
 type Discovery struct {
-	cli       *clientv3.Client
+	cli atomic.Pointer[clientv3.Client]
+	// redial makes a new client that logs in afresh (nil: never; see renewClient).
+	redial    func() (*clientv3.Client, error)
 	prefix    string // "/galera/<cluster>/"
 	name      string
 	ttl       time.Duration
@@ -55,7 +57,47 @@ type Discovery struct {
 }
 
 func newDiscovery(cli *clientv3.Client, prefix, name string, ttl time.Duration, leaseFile string) *Discovery {
-	return &Discovery{cli: cli, prefix: prefix + "/", name: name, ttl: ttl, leaseFile: leaseFile}
+	d := &Discovery{prefix: prefix + "/", name: name, ttl: ttl, leaseFile: leaseFile}
+	d.cli.Store(cli)
+	return d
+}
+
+// client is the etcd client in use (renewClient may swap it).
+func (d *Discovery) client() *clientv3.Client { return d.cli.Load() }
+
+// isStaleToken: etcd refused the request's auth token (it forgot it: a restart, or the
+// token's TTL), or the request ran out of time, which is how it ends when the client's own
+// token refresh keeps failing on its old connection; a fresh login fixes both (and costs one
+// failed dial while etcd is away).
+func isStaleToken(err error) bool {
+	return errors.Is(err, rpctypes.ErrInvalidAuthToken) || errors.Is(rpctypes.Error(err), rpctypes.ErrInvalidAuthToken) ||
+		errors.Is(err, context.DeadlineExceeded)
+}
+
+// checked gives err back, first renewing the client when etcd refused its token, so the
+// caller's next attempt (each caller retries at its next round) logs in afresh.
+func (d *Discovery) checked(err error) error {
+	if isStaleToken(err) {
+		d.renewClient()
+	}
+	return err
+}
+
+// renewClient replaces the client with one that has just logged in. etcd's auth tokens live in
+// the server's memory: after etcd restarts, every request with the old token is refused
+// ("invalid auth token", seen on the lab with etcd 3.4), and the client keeps sending it, so a
+// node that keeps running could never register again. A failed dial keeps the old client.
+func (d *Discovery) renewClient() {
+	if d.redial == nil {
+		return
+	}
+	fresh, err := d.redial()
+	if err != nil {
+		return
+	}
+	if old := d.cli.Swap(fresh); old != nil {
+		_ = old.Close()
+	}
 }
 
 func timeout() (context.Context, context.CancelFunc) {
@@ -75,7 +117,7 @@ func (d *Discovery) RevokePrevious() bool {
 	}
 	ctx, cancel := timeout()
 	defer cancel()
-	_, err = d.cli.Revoke(ctx, clientv3.LeaseID(id))
+	_, err = d.client().Revoke(ctx, clientv3.LeaseID(id))
 	return err == nil
 }
 
@@ -83,7 +125,7 @@ func (d *Discovery) RevokePrevious() bool {
 func (d *Discovery) DeleteOwn() error {
 	ctx, cancel := timeout()
 	defer cancel()
-	if _, err := d.cli.Delete(ctx, d.prefix+keyNodes+d.name); err != nil {
+	if _, err := d.client().Delete(ctx, d.prefix+keyNodes+d.name); err != nil {
 		return fmt.Errorf("deleting %s%s%s: %w", d.prefix, keyNodes, d.name, err)
 	}
 	return nil
@@ -97,12 +139,14 @@ func (d *Discovery) Grant() (clientv3.LeaseID, error) {
 	}
 	ctx, cancel := timeout()
 	defer cancel()
-	resp, err := d.cli.Grant(ctx, int64(d.ttl/time.Second))
+	resp, err := d.client().Grant(ctx, int64(d.ttl/time.Second))
 	if err != nil {
+		// The next attempt goes out with a fresh login (the token may be one etcd forgot).
+		d.renewClient()
 		return 0, fmt.Errorf("granting a lease: %w", err)
 	}
 	keepCtx, cancelKeep := context.WithCancel(context.Background())
-	ch, err := d.cli.KeepAlive(keepCtx, resp.ID)
+	ch, err := d.client().KeepAlive(keepCtx, resp.ID)
 	if err != nil {
 		cancelKeep()
 		return 0, fmt.Errorf("keeping lease %x alive: %w", resp.ID, err)
@@ -132,8 +176,8 @@ func (d *Discovery) EnsureLeaseFile() {
 func (d *Discovery) Publish(r decision.NodeRecord) error {
 	ctx, cancel := timeout()
 	defer cancel()
-	_, err := d.cli.Put(ctx, d.prefix+keyNodes+d.name, r.String(), clientv3.WithLease(d.lease))
-	return err
+	_, err := d.client().Put(ctx, d.prefix+keyNodes+d.name, r.String(), clientv3.WithLease(d.lease))
+	return d.checked(err)
 }
 
 // Read reads everything under the prefix in one request (one revision). An error means
@@ -141,9 +185,9 @@ func (d *Discovery) Publish(r decision.NodeRecord) error {
 func (d *Discovery) Read(ctx context.Context) (Records, error) {
 	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
-	resp, err := d.cli.Get(ctx, d.prefix, clientv3.WithPrefix())
+	resp, err := d.client().Get(ctx, d.prefix, clientv3.WithPrefix())
 	if err != nil {
-		return Records{}, fmt.Errorf("reading %s: %w", d.prefix, err)
+		return Records{}, fmt.Errorf("reading %s: %w", d.prefix, d.checked(err))
 	}
 	recs := Records{Nodes: map[string]decision.NodeRecord{}, Members: map[string]string{}}
 	for _, kv := range resp.Kvs {
@@ -174,10 +218,10 @@ func (d *Discovery) TakeBootstrap(noCluster bool) (bool, error) {
 	}
 	ctx, cancel := timeout()
 	defer cancel()
-	resp, err := d.cli.Txn(ctx).If(cmps...).
+	resp, err := d.client().Txn(ctx).If(cmps...).
 		Then(clientv3.OpPut(d.prefix+keyBootstrap, d.name, clientv3.WithLease(d.lease))).Commit()
 	if err != nil {
-		return false, fmt.Errorf("taking %s%s: %w", d.prefix, keyBootstrap, err)
+		return false, fmt.Errorf("taking %s%s: %w", d.prefix, keyBootstrap, d.checked(err))
 	}
 	return resp.Succeeded, nil
 }
@@ -186,8 +230,8 @@ func (d *Discovery) TakeBootstrap(noCluster bool) (bool, error) {
 func (d *Discovery) RecordMember(address string) error {
 	ctx, cancel := timeout()
 	defer cancel()
-	_, err := d.cli.Put(ctx, d.prefix+keyMembers+d.name, address)
-	return err
+	_, err := d.client().Put(ctx, d.prefix+keyMembers+d.name, address)
+	return d.checked(err)
 }
 
 // RecordUUID puts uuid only if none is recorded (never overwrites another's); true when this
@@ -195,10 +239,10 @@ func (d *Discovery) RecordMember(address string) error {
 func (d *Discovery) RecordUUID(uuid string) (bool, error) {
 	ctx, cancel := timeout()
 	defer cancel()
-	resp, err := d.cli.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(d.prefix+keyUUID), "=", 0)).
+	resp, err := d.client().Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(d.prefix+keyUUID), "=", 0)).
 		Then(clientv3.OpPut(d.prefix+keyUUID, uuid)).Commit()
 	if err != nil {
-		return false, fmt.Errorf("recording %s%s: %w", d.prefix, keyUUID, err)
+		return false, fmt.Errorf("recording %s%s: %w", d.prefix, keyUUID, d.checked(err))
 	}
 	return resp.Succeeded, nil
 }
@@ -213,7 +257,7 @@ func (d *Discovery) Revoke() {
 	}
 	ctx, cancel := timeout()
 	defer cancel()
-	_, _ = d.cli.Revoke(ctx, d.lease)
+	_, _ = d.client().Revoke(ctx, d.lease)
 	_ = os.Remove(d.leaseFile)
 	d.lease = 0
 }
@@ -251,14 +295,24 @@ func Forget(endpoints []string, login config.EtcdLogin, prefix string, names []s
 	return had, nil
 }
 
+// dial makes a client of endpoints that logs in as login (clientv3.New authenticates at once).
+func dial(endpoints []string, login config.EtcdLogin) (*clientv3.Client, error) {
+	return clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 2 * time.Second, Logger: zap.NewNop(),
+		Username: login.Username, Password: login.Password})
+}
+
+// redialer is Discovery.redial for a client of endpoints that logs in as login.
+func redialer(endpoints []string, login config.EtcdLogin) func() (*clientv3.Client, error) {
+	return func() (*clientv3.Client, error) { return dial(endpoints, login) }
+}
+
 // connect logs in as login and waits until etcd answers a read, up to wait;
 // errors.Is(err, errUnreachable) then, errors.Is(err, ErrLoginRefused) at once when etcd refuses
 // the user or password.
 func connect(endpoints []string, login config.EtcdLogin, wait time.Duration) (*clientv3.Client, error) {
 	deadline := time.Now().Add(wait)
 	for {
-		cli, err := clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 2 * time.Second, Logger: zap.NewNop(),
-			Username: login.Username, Password: login.Password})
+		cli, err := dial(endpoints, login)
 		if errors.Is(err, rpctypes.ErrAuthFailed) {
 			return nil, fmt.Errorf("%w: logging in as %s: %v", ErrLoginRefused, login.Username, err)
 		}

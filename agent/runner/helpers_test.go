@@ -1,12 +1,19 @@
 package runner
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/galera-swarm/galera-swarm/agent/config"
 )
@@ -81,5 +88,45 @@ func TestExitStatusAndServerEnv(t *testing.T) {
 	env := strings.Join(serverEnv(), "\n")
 	if strings.Contains(env, "MYSQL_ROOT_PASSWORD") || strings.Contains(env, "MYSQL_PASSWORD_FILE") || !strings.Contains(env, "CLUSTER_NAME=gs") {
 		t.Errorf("server env:\n%s", env)
+	}
+}
+
+func TestIsStaleToken(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"as the client returns it", rpctypes.ErrInvalidAuthToken, true},
+		{"as gRPC carries it", rpctypes.ErrGRPCInvalidAuthToken, true},
+		{"wrapped", fmt.Errorf("reading /galera/g/: %w", rpctypes.ErrInvalidAuthToken), true},
+		{"a wrong password", rpctypes.ErrAuthFailed, false},
+		{"permission denied", rpctypes.ErrPermissionDenied, false},
+		{"timed out (the client's own refresh kept failing)", fmt.Errorf("reading: %w", context.DeadlineExceeded), true},
+		{"another failure", errors.New("connection refused"), false},
+		{"none", nil, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if got := isStaleToken(c.err); got != c.want {
+				t.Fatalf("isStaleToken(%v) = %v, want %v", c.err, got, c.want)
+			}
+		})
+	}
+}
+
+func TestRenewClientKeepsTheOldClientWhenTheDialFails(t *testing.T) {
+	d := newDiscovery(nil, "/galera/g", "n", time.Second, "")
+	d.redial = func() (*clientv3.Client, error) { return nil, errors.New("etcd unreachable") }
+	d.renewClient()
+	if d.client() != nil {
+		t.Fatal("a failed dial replaced the client")
+	}
+	fresh := &clientv3.Client{}
+	d.redial = func() (*clientv3.Client, error) { return fresh, nil }
+	if d.checked(rpctypes.ErrPermissionDenied); d.client() != nil {
+		t.Fatal("an error other than a stale token renewed the client")
+	}
+	if d.checked(rpctypes.ErrInvalidAuthToken); d.client() != fresh {
+		t.Fatal("a stale token did not renew the client")
 	}
 }

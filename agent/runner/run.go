@@ -142,6 +142,7 @@ func (r *Runner) waitForEtcd() error {
 			r.cfg.DiscoveryService, int(r.cfg.EtcdWait/time.Second))
 	}
 	r.disc = newDiscovery(cli, r.cfg.Prefix(), r.cfg.NodeName, r.cfg.RegistrationTTL, DataDir+"/.galera-etcd-lease")
+	r.disc.redial = redialer(r.cfg.Endpoints, r.cfg.Etcd)
 	r.reg = discoveryRegistry{r.disc}
 	r.log.Note(step, "etcd is reachable at %s", endpoints)
 	return nil
