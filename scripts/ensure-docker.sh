@@ -4,6 +4,12 @@
 set -euo pipefail
 
 readonly DOCKERD_LOG=/var/log/dockerd.log
+# Where the engine takes the subnets of networks created without one (the image and plugin
+# tests'). Docker's default hands out 172.17-172.31.0.0/16 in turn over the engine's life, so a
+# long-running engine at last gives a test network 172.30.0.0/16, which overlaps the lab's
+# fixed 172.30.213.0/24 (lab/lab SUBNET) and fails `lab up` ("Pool overlaps"). This range
+# overlaps neither that nor the subnets the tests name (10.213.77.0/24).
+readonly DEFAULT_ADDRESS_POOL="base=10.231.0.0/16,size=24"
 
 note() { printf '%s [ensure-docker] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 
@@ -17,7 +23,7 @@ engine_answers() { docker info >/dev/null 2>&1; }
 
 start_engine() {
   note "starting dockerd (log: $DOCKERD_LOG)"
-  nohup dockerd >"$DOCKERD_LOG" 2>&1 &
+  nohup dockerd --default-address-pool "$DEFAULT_ADDRESS_POOL" >"$DOCKERD_LOG" 2>&1 &
   local waited=0
   until engine_answers; do
     sleep 1
