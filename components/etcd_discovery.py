@@ -97,11 +97,8 @@ class EtcdDiscovery(pulumi.ComponentResource):
         super().__init__("galera-swarm:index:EtcdDiscovery", name, None, opts)
         members = member_names(args.replicas)
         child = pulumi.ResourceOptions(parent=self)
-        # No fixed name: a changed value makes a new secret (swarm secrets are immutable).
-        root_secret = docker.Secret(f"{name}-{ROOT_PASSWORD_FILE}",
-                                    data=service_spec.secret_data(args.root_password), opts=child)
-        galera_secret = docker.Secret(f"{name}-{GALERA_PASSWORD_FILE}",
-                                      data=service_spec.secret_data(args.galera_password), opts=child)
+        root_secret = service_spec.password_secret(name, ROOT_PASSWORD_FILE, args.root_password, child)
+        galera_secret = service_spec.password_secret(name, GALERA_PASSWORD_FILE, args.galera_password, child)
         secrets = [service_spec.mount_secret(root_secret.id, root_secret.name, ROOT_PASSWORD_FILE),
                    service_spec.mount_secret(galera_secret.id, galera_secret.name, GALERA_PASSWORD_FILE)]
         services: list[docker.Service] = []

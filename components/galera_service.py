@@ -162,13 +162,8 @@ class GaleraService(pulumi.ComponentResource):
         super().__init__(RESOURCE_TYPE, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
-        def secret(file_name: str, value: pulumi.Input[str]) -> docker.Secret:
-            # No fixed name: a changed password makes a new secret (swarm secrets are immutable),
-            # which Pulumi creates before it retires the old one.
-            return docker.Secret(f"{name}-{file_name}", data=service_spec.secret_data(value), opts=child)
-
-        root = secret(ROOT_PASSWORD_FILE, args.root_password)
-        app = secret(APP_PASSWORD_FILE, args.app_password)
+        root = service_spec.password_secret(name, ROOT_PASSWORD_FILE, args.root_password, child)
+        app = service_spec.password_secret(name, APP_PASSWORD_FILE, args.app_password, child)
 
         env = pulumi.Output.all(args.cluster_name, args.discovery_endpoint, args.database, args.user).apply(
             lambda v: galera_env(cluster_name=v[0], discovery_endpoint=v[1],

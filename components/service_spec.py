@@ -79,6 +79,14 @@ def secret_data(value: pulumi.Input[str]) -> pulumi.Output[str]:
     return pulumi.Output.secret(value).apply(lambda v: base64.b64encode(v.encode()).decode())
 
 
+def password_secret(component_name: str, file_name: str, value: pulumi.Input[str],
+                    opts: pulumi.ResourceOptions) -> docker.Secret:
+    """The swarm secret `<component_name>-<file_name>` holding `value` (a secret Input), to be
+    mounted as `file_name` (mount_secret). No fixed name: a changed value makes a new secret
+    (swarm secrets are immutable), which Pulumi creates before it retires the old one."""
+    return docker.Secret(f"{component_name}-{file_name}", data=secret_data(value), opts=opts)
+
+
 def secret_path(file_name: str) -> str:
     """Where a task reads the secret mounted as `file_name`."""
     return f"{SECRETS_DIR}/{file_name}"
