@@ -129,6 +129,10 @@ def test_a_container_on_a_lab_host_reaches_the_backup_host(lab_hosts: Lab) -> No
 
 
 def test_backup_data_survives_stop_and_start(lab_hosts: Lab, tmp_path: Path) -> None:
+    # On the lab's named volume, so it also outlives a replaced container (lab down removes it).
+    mounted = run(["docker", "inspect", "--format",
+                   '{{range .Mounts}}{{if eq .Destination "/srv/backup"}}{{.Name}}{{end}}{{end}}', "backup1"])
+    assert mounted.stdout.strip() == "galera-lab-backup1-data"
     text = f"kept {uuid.uuid4()}\n"
     put_and_get(lab_hosts, tmp_path, "kept.txt", text)
     lab("stop", "backup1")
