@@ -10,7 +10,7 @@ set -euo pipefail
 LAB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 readonly LAB_DIR
 readonly LAB="$LAB_DIR/lab"
-readonly LAB_IMAGES=(galera-lab/host:dev galera-lab/registry:dev)
+readonly LAB_IMAGES=(galera-lab/host:dev galera-lab/registry:dev galera-lab/backup:dev)
 readonly SETTLE_SECONDS=15
 
 note() { printf '%s [bench-up] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }

@@ -31,6 +31,13 @@ def test_host_commands_reject_a_name_that_is_no_lab_host(command: str) -> None:
     assert "host 'registry' is not a lab host name: use dockerK, e.g. docker1" in result.stderr
 
 
+@pytest.mark.parametrize("command", ["stop", "stop --hard", "start"])
+def test_stop_and_start_name_the_backup_host_too_for_a_bad_name(command: str) -> None:
+    result = run([str(LAB), *command.split(), "backup2"], check=False)
+    assert result.returncode != 0
+    assert "host 'backup2' is not a lab host name: use dockerK, e.g. docker1, or backup1 (the backup host)" in result.stderr
+
+
 def test_unknown_command_is_named_and_usage_printed() -> None:
     result = run([str(LAB), "destroy"], check=False)
     assert result.returncode != 0

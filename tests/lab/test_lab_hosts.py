@@ -204,8 +204,13 @@ def test_lab_up_again_keeps_the_healthy_hosts(swarm: Lab) -> None:
         out = run(["docker", "inspect", "--format", "{{.Name}} {{.Id}} {{.State.StartedAt}}", *names]).stdout
         return {line.split()[0]: line for line in out.splitlines()}
 
+    def backup_host() -> str:
+        return run(["docker", "inspect", "--format", "{{.Id}} {{.State.StartedAt}}", "backup1"]).stdout
+
     before = containers()
+    backup_before = backup_host()
     lab("up", timeout=1800)
     assert containers() == before
+    assert backup_host() == backup_before
     # The swarm on the kept hosts is untouched.
     assert swarm.sh(swarm.hosts[0], "docker info --format '{{.Swarm.LocalNodeState}}'") == "active"

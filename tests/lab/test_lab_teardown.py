@@ -12,6 +12,7 @@ def test_lab_down_leaves_no_container_network_volume_or_state(lab_hosts: Lab) ->
     lab("down")
     names = set(run(["docker", "ps", "-a", "--format", "{{.Names}}"]).stdout.split())
     assert names.isdisjoint(LAB_CONTAINERS)
+    assert "backup1" not in names
     assert "galera-lab" not in run(["docker", "network", "ls", "--format", "{{.Name}}"]).stdout.split()
     volumes = run(["docker", "volume", "ls", "--format", "{{.Name}}"]).stdout.split()
     assert [v for v in volumes if v.startswith("galera-lab-")] == []
