@@ -20,6 +20,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/galera-swarm/galera-swarm/agent/backup"
 	"github.com/galera-swarm/galera-swarm/agent/config"
 	"github.com/galera-swarm/galera-swarm/agent/decision"
 	"github.com/galera-swarm/galera-swarm/agent/health"
@@ -59,6 +60,9 @@ type Runner struct {
 	probe     func([]string) map[string]bool
 	peerAddrs func() []string
 	stateFile string
+
+	backup      backup.Settings // Enabled: this node runs the backup scheduler
+	stopBackups context.CancelFunc
 
 	mu           sync.Mutex
 	srv          *server
@@ -118,6 +122,13 @@ func (r *Runner) run() error {
 	r.own, r.recovered = r.localPosition()
 	r.positionKnown = true
 	d := r.decide(context.Background())
+	if r.backup.Enabled() {
+		ctx, cancel := context.WithCancel(context.Background())
+		r.mu.Lock()
+		r.stopBackups = cancel
+		r.mu.Unlock()
+		go r.scheduleBackups(ctx)
+	}
 	if err := r.startMysqld(d); err != nil {
 		return err
 	}
@@ -548,8 +559,11 @@ func (r *Runner) shutdown() {
 	const step = "shutdown"
 	r.shuttingDown.Store(true)
 	r.mu.Lock()
-	srv := r.srv
+	srv, stopBackups := r.srv, r.stopBackups
 	r.mu.Unlock()
+	if stopBackups != nil {
+		stopBackups() // a backup in flight ends without a snapshot
+	}
 	if srv != nil && srv.running() {
 		_ = os.WriteFile(DrainFlag, nil, 0o644)
 		r.publish(decision.StateDown)

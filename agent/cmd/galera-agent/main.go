@@ -8,10 +8,15 @@
 //	galera-agent elect [CLUSTER-UUID]       the recovery winner of "<name> <uuid> <seqno>" lines on stdin
 //	galera-agent forget NODE-NAME...        remove the etcd records of nodes removed for good
 //	                                        (CLUSTER_NAME, DISCOVERY_SERVICE, ETCD_PASSWORD[_FILE] from the environment)
+//	galera-agent backup now [--timeout S]   have the cluster take a backup now; prints its snapshot
+//	galera-agent backup list                the snapshots in the repository, and the last backup's report
+//	                                        (both in a Galera task: its environment and secrets)
 package main
 
 import (
 	"bufio"
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -19,6 +24,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dustin/go-humanize"
+
+	"github.com/galera-swarm/galera-swarm/agent/backup"
 	"github.com/galera-swarm/galera-swarm/agent/config"
 	"github.com/galera-swarm/galera-swarm/agent/decision"
 	"github.com/galera-swarm/galera-swarm/agent/health"
@@ -27,7 +35,7 @@ import (
 	"github.com/galera-swarm/galera-swarm/agent/runner"
 )
 
-const usage = "usage: galera-agent run [MARIADBD-OPTION...] | health [OPTION...] | passwords STEP [OPTION...] | elect [CLUSTER-UUID] < positions | forget NODE-NAME..."
+const usage = "usage: galera-agent run [MARIADBD-OPTION...] | health [OPTION...] | passwords STEP [OPTION...] | elect [CLUSTER-UUID] < positions | forget NODE-NAME... | backup now|list"
 
 func main() {
 	if len(os.Args) < 2 {
@@ -56,6 +64,8 @@ func main() {
 		}
 	case "forget":
 		os.Exit(forget(os.Args[2:], os.LookupEnv))
+	case "backup":
+		os.Exit(backupCommand(os.Args[2:], os.LookupEnv, os.Stdout))
 	default:
 		fmt.Fprintf(os.Stderr, "galera-agent: unknown command %q\n%s\n", os.Args[1], usage)
 		os.Exit(2)
@@ -109,7 +119,75 @@ func run(mysqldArgs []string) int {
 		log.Error(step, "%v", err)
 		return 1
 	}
-	return runner.New(cfg, log, mysqldArgs).Run()
+	backups, err := backup.Load(os.LookupEnv)
+	if err != nil {
+		log.Error("backup_settings", "%v", err)
+		return 1
+	}
+	return runner.New(cfg, log, mysqldArgs).WithBackups(backups).Run()
+}
+
+// backupCommand is `galera-agent backup now|list`, run in a Galera task (docker exec: the
+// task's environment and secrets): 0 on success, 1 when the backup or the listing failed, 2 for
+// a usage error or settings that do not allow backups.
+func backupCommand(args []string, env config.Env, out io.Writer) int {
+	const use = "usage: galera-agent backup now [--timeout SECONDS] | list"
+	cfg, err := config.Load(env)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "galera-agent backup: %v\n", err)
+		return 2
+	}
+	bs, err := backup.Load(env)
+	if err == nil && !bs.Enabled() {
+		err = errors.New("BACKUP_REPOSITORY is not set: this stack has no backups configured (galera-swarm:backup)")
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "galera-agent backup: %v\n", err)
+		return 2
+	}
+	switch {
+	case len(args) >= 1 && args[0] == "now":
+		wait := 2 * time.Hour
+		if len(args) == 3 && args[1] == "--timeout" {
+			n, err := strconv.Atoi(args[2])
+			if err != nil || n < 1 {
+				fmt.Fprintf(os.Stderr, "galera-agent backup now: --timeout %s is not a whole number of seconds\n%s\n", args[2], use)
+				return 2
+			}
+			wait = time.Duration(n) * time.Second
+		} else if len(args) != 1 {
+			fmt.Fprintln(os.Stderr, use)
+			return 2
+		}
+		rep, err := runner.RequestBackup(cfg.Endpoints, cfg.Etcd, cfg.Prefix(), wait)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "galera-agent backup now: %v\n", err)
+			return 1
+		}
+		fmt.Fprintf(out, "snapshot %s: %s of %s in %.0f s\n", rep.Snapshot, humanize.IBytes(uint64(rep.Bytes)), rep.Node, rep.Seconds)
+		return 0
+	case len(args) == 1 && args[0] == "list":
+		snaps, err := bs.Snapshots(context.Background(), runner.BackupPrograms)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "galera-agent backup list: %v\n", err)
+			return 1
+		}
+		fmt.Fprintf(out, "%-10s %-20s %-28s %10s\n", "SNAPSHOT", "TIME (UTC)", "NODE", "SIZE")
+		for _, s := range snaps {
+			fmt.Fprintf(out, "%-10s %-20s %-28s %10s\n", s.ID, s.Time.UTC().Format("2006-01-02 15:04:05"), s.Node, humanize.IBytes(uint64(s.Bytes)))
+		}
+		fmt.Fprintf(out, "%d snapshots in %s\n", len(snaps), bs.Repository)
+		if rep, ok, err := runner.LastBackup(cfg.Endpoints, cfg.Etcd, cfg.Prefix()); err == nil && ok {
+			if rep.Error != "" {
+				fmt.Fprintf(out, "last backup FAILED at %s on %s: %s\n", rep.Finished.Format(time.RFC3339), rep.Node, rep.Error)
+			} else {
+				fmt.Fprintf(out, "last backup %s at %s on %s\n", rep.Snapshot, rep.Finished.Format(time.RFC3339), rep.Node)
+			}
+		}
+		return 0
+	}
+	fmt.Fprintln(os.Stderr, use)
+	return 2
 }
 
 // forget is run by the stack after it drained hosts it removes (components/galera_service.py):

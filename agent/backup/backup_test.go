@@ -1,0 +1,219 @@
+package backup
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/galera-swarm/galera-swarm/agent/decision"
+)
+
+func envOf(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+func TestLoad(t *testing.T) {
+	good := map[string]string{"BACKUP_REPOSITORY": "sftp:backup@172.30.213.6:/srv/backup/galera",
+		"BACKUP_SCHEDULE": "30 2 * * *", "BACKUP_KEEP": "last=7,daily=7,weekly=4,monthly=6",
+		"BACKUP_PASSWORD_FILE": "/run/secrets/backup-password", "BACKUP_SSH_KEY_FILE": "/run/secrets/k",
+		"BACKUP_KNOWN_HOSTS_FILE": "/run/secrets/kh"}
+	with := func(k, v string) map[string]string {
+		m := map[string]string{}
+		for a, b := range good {
+			m[a] = b
+		}
+		if v == "" {
+			delete(m, k)
+		} else {
+			m[k] = v
+		}
+		return m
+	}
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		want string // "" = no error
+	}{
+		{"all set", good, ""},
+		{"no repository: no backups", map[string]string{"BACKUP_SCHEDULE": "x"}, ""},
+		{"a descriptor", with("BACKUP_SCHEDULE", "@daily"), ""},
+		{"no schedule", with("BACKUP_SCHEDULE", ""), "BACKUP_SCHEDULE is not set"},
+		{"six fields", with("BACKUP_SCHEDULE", "0 30 2 * * *"), "BACKUP_SCHEDULE=0 30 2 * * * is not a cron schedule"},
+		{"bad minute", with("BACKUP_SCHEDULE", "61 * * * *"), "is not a cron schedule"},
+		{"keep missing one", with("BACKUP_KEEP", "last=1,daily=1,weekly=1"), "give all of"},
+		{"keep unknown", with("BACKUP_KEEP", "last=1,daily=1,weekly=1,yearly=1"), "each a whole number"},
+		{"keep negative", with("BACKUP_KEEP", "last=-1,daily=1,weekly=1,monthly=1"), "each a whole number"},
+		{"keep nothing", with("BACKUP_KEEP", "last=0,daily=0,weekly=0,monthly=0"), "keeps no snapshot"},
+		{"no password file", with("BACKUP_PASSWORD_FILE", ""), "BACKUP_PASSWORD_FILE is not set"},
+		{"sftp without key", with("BACKUP_SSH_KEY_FILE", ""), "set BACKUP_SSH_KEY_FILE and BACKUP_KNOWN_HOSTS_FILE"},
+		{"local path needs no key", map[string]string{"BACKUP_REPOSITORY": "/backups/repo", "BACKUP_SCHEDULE": "@hourly",
+			"BACKUP_KEEP": "last=1,daily=0,weekly=0,monthly=0", "BACKUP_PASSWORD_FILE": "/p"}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := Load(envOf(tc.env))
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("Load: %v", err)
+				}
+				if tc.env["BACKUP_REPOSITORY"] != "" && s.Schedule == nil {
+					t.Fatal("no schedule parsed")
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Load error %v, want one containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestScheduleIsUTC(t *testing.T) {
+	s, err := ParseSchedule("30 2 * * *")
+	if err != nil {
+		t.Fatal(err)
+	}
+	from := time.Date(2026, 12, 1, 3, 0, 0, 0, time.UTC)
+	if got, want := s.Next(from).UTC(), time.Date(2026, 12, 2, 2, 30, 0, 0, time.UTC); !got.Equal(want) {
+		t.Fatalf("next %v, want %v", got, want)
+	}
+}
+
+func TestKeepRoundTrip(t *testing.T) {
+	k := Keep{Last: 7, Daily: 7, Weekly: 4, Monthly: 6}
+	back, err := ParseKeep(k.String())
+	if err != nil || back != k {
+		t.Fatalf("ParseKeep(%q) = %v, %v", k.String(), back, err)
+	}
+	want := []string{"forget", "--tag", SnapshotTag, "--group-by", "paths", "--keep-last", "7", "--keep-daily", "7",
+		"--keep-weekly", "4", "--keep-monthly", "6", "--prune"}
+	if got := k.ForgetArgs(); !slices.Equal(got, want) {
+		t.Fatalf("ForgetArgs %v, want %v", got, want)
+	}
+}
+
+func TestSSHCommand(t *testing.T) {
+	base := "ssh -i /k -o IdentitiesOnly=yes -o UserKnownHostsFile=/kh -o StrictHostKeyChecking=yes -o BatchMode=yes " +
+		"-o ConnectTimeout=10 -o ServerAliveInterval=10 -o ServerAliveCountMax=3"
+	for _, tc := range []struct{ repository, want string }{
+		{"sftp:backup@172.30.213.6:/srv/backup/galera", base + " -l backup 172.30.213.6 -s sftp"},
+		{"sftp:host.example:/r", base + " host.example -s sftp"},
+		{"sftp://backup@[2001:db8::6]:2222//srv/r", base + " -p 2222 -l backup 2001:db8::6 -s sftp"},
+		{"sftp://backup@host.example//srv/r", base + " -l backup host.example -s sftp"},
+		{"/backups/repo", ""},
+		{"rest:https://backups.example/galera", ""},
+		{"s3:s3.example/bucket", ""},
+	} {
+		s := Settings{Repository: tc.repository, SSHKeyFile: "/k", KnownHostsFile: "/kh"}
+		if got := s.SSHCommand(); got != tc.want {
+			t.Errorf("SSHCommand(%s)\n got %q\nwant %q", tc.repository, got, tc.want)
+		}
+		args := s.ResticArgs("snapshots")
+		if has := slices.Contains(args, "sftp.command="+tc.want); has != (tc.want != "") {
+			t.Errorf("ResticArgs(%s) = %v", tc.repository, args)
+		}
+	}
+}
+
+func TestResticFailureNamesTheCause(t *testing.T) {
+	for _, tc := range []struct{ stderr, want string }{
+		{"Fatal: wrong password or no key found\n", "the backup password does not open the repository R"},
+		{"Host key verification failed.\nFatal: unable to open repository", "presents a key that the known_hosts file does not hold"},
+		{"ssh: connect to host 172.30.213.6 port 22: Connection refused\nFatal: ...", "is unreachable"},
+		{"Save(<data/1>) returned error: write: no space left on device\n", "out of disk space"},
+		{"Fatal: something else\n", "restic: Fatal: something else"},
+	} {
+		if got := resticFailure("doing", "R", tc.stderr).Error(); !strings.Contains(got, tc.want) {
+			t.Errorf("resticFailure(%q) = %q, want %q in it", tc.stderr, got, tc.want)
+		}
+	}
+}
+
+func rec(address, state string) decision.NodeRecord {
+	return decision.NodeRecord{Address: address, State: state}
+}
+
+func TestRank(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		nodes map[string]decision.NodeRecord
+		want  []string
+	}{
+		{"the writer (lowest address) last", map[string]decision.NodeRecord{
+			"a": rec("10.0.1.9", "synced"), "b": rec("10.0.1.10", "synced"), "c": rec("10.0.1.11", "synced")},
+			[]string{"b", "c", "a"}}, // numerically 10.0.1.9 < 10.0.1.10 (as text it would not be)
+		{"only Synced nodes", map[string]decision.NodeRecord{
+			"a": rec("10.0.1.2", "donor"), "b": rec("10.0.1.3", "synced"), "c": rec("10.0.1.4", "joining"), "d": rec("10.0.1.5", "synced")},
+			[]string{"d", "b"}},
+		{"one Synced node takes it, writer or not", map[string]decision.NodeRecord{
+			"a": rec("10.0.1.2", "synced"), "b": rec("10.0.1.3", "down")}, []string{"a"}},
+		{"none", map[string]decision.NodeRecord{"a": rec("10.0.1.2", "waiting")}, nil},
+		{"IPv4 before IPv6", map[string]decision.NodeRecord{
+			"a": rec("2001:db8::1", "synced"), "b": rec("10.0.1.200", "synced")}, []string{"a", "b"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := Rank(tc.nodes); !slices.Equal(got, tc.want) {
+				t.Fatalf("Rank = %v, want %v", got, tc.want)
+			}
+		})
+	}
+	if p := Place(map[string]decision.NodeRecord{"a": rec("10.0.1.2", "joining")}, "a"); p != -1 {
+		t.Fatalf("Place of a node that is not Synced = %d, want -1", p)
+	}
+}
+
+// fakePrograms: a restic that keeps what it reads only when its input ends (as restic writes
+// a snapshot only then), and a mariabackup that streams `stream` and exits with `rc`.
+func fakePrograms(t *testing.T, stream string, rc int) (Programs, string) {
+	dir := t.TempDir()
+	repo := filepath.Join(dir, "repo")
+	restic := filepath.Join(dir, "restic")
+	mb := filepath.Join(dir, "mariabackup")
+	write := func(path, body string) {
+		if err := os.WriteFile(path, []byte("#!/bin/bash\nset -euo pipefail\n"+body), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(restic, `repo=`+repo+`
+case " $* " in
+  *" cat config "*) [[ -d $repo ]] || { echo "Is there a repository at the following location?" >&2; exit 1; } ;;
+  *" init "*) mkdir -p "$repo/snapshots" ;;
+  *" backup "*) cat > "$repo/partial"; mv "$repo/partial" "$repo/snapshots/s1"; echo '{"message_type":"summary","snapshot_id":"s1"}' ;;
+  *" forget "*) echo "$*" > "$repo/forget" ;;
+esac
+`)
+	write(mb, `printf '%s' '`+stream+`'; sleep 0.2; echo "mariabackup: error: the server went away" >&2; exit `+strconv.Itoa(rc)+"\n")
+	return Programs{Mariabackup: []string{mb}, Restic: []string{restic}, Socket: "/nowhere.sock"}, repo
+}
+
+func TestTakeWritesASnapshotOnlyForACompleteStream(t *testing.T) {
+	s := Settings{Repository: "/unused", PasswordFile: "/p", Keep: Keep{Last: 2}}
+	p, repo := fakePrograms(t, "full stream", 0)
+	res, err := s.Take(context.Background(), p, "node-b", nil)
+	if err != nil {
+		t.Fatalf("Take: %v", err)
+	}
+	if res.Snapshot != "s1" || res.Bytes != int64(len("full stream")) {
+		t.Fatalf("Take = %+v", res)
+	}
+	if data, _ := os.ReadFile(filepath.Join(repo, "snapshots", "s1")); string(data) != "full stream" {
+		t.Fatalf("the snapshot holds %q", data)
+	}
+	if forget, _ := os.ReadFile(filepath.Join(repo, "forget")); !strings.Contains(string(forget), "--keep-last 2") {
+		t.Fatalf("no retention after the backup: %q", forget)
+	}
+
+	p, repo = fakePrograms(t, "half a str", 1)
+	_, err = s.Take(context.Background(), p, "node-b", nil)
+	if err == nil || !strings.Contains(err.Error(), "mariabackup failed") || !strings.Contains(err.Error(), "the server went away") ||
+		!strings.Contains(err.Error(), "no snapshot was written") {
+		t.Fatalf("Take after mariabackup failed: %v", err)
+	}
+	if entries, _ := os.ReadDir(filepath.Join(repo, "snapshots")); len(entries) != 0 {
+		t.Fatalf("a failed stream left a snapshot: %v", entries)
+	}
+}

@@ -1,0 +1,243 @@
+package backup
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// Programs are the commands Take runs (the image's; fakes in tests).
+type Programs struct {
+	Mariabackup []string // e.g. {"mariabackup"}
+	Restic      []string // e.g. {"restic"}
+	Socket      string   // mariadbd's socket (root logs in through unix_socket)
+}
+
+// Result is one backup: the restic snapshot, the bytes of mariabackup's stream, how long.
+type Result struct {
+	Snapshot string        `json:"snapshot"`
+	Bytes    int64         `json:"bytes"`
+	Duration time.Duration `json:"duration_ns"`
+}
+
+// summary is the last line of `restic backup --json` (restic 0.14's message_type "summary").
+type summary struct {
+	MessageType string `json:"message_type"`
+	SnapshotID  string `json:"snapshot_id"`
+}
+
+// EnsureRepository makes the repository when restic finds none there (`restic init`); an
+// error names the cause (wrong password, unreachable, a refused host key).
+func (s Settings) EnsureRepository(ctx context.Context, p Programs) error {
+	_, stderr, err := s.restic(ctx, p, nil, "cat", "config")
+	if err == nil {
+		return nil
+	}
+	if !repositoryMissing(stderr) {
+		return resticFailure("opening the backup repository", s.Repository, stderr)
+	}
+	if _, stderr, err := s.restic(ctx, p, nil, "init"); err != nil {
+		return resticFailure("making the backup repository", s.Repository, stderr)
+	}
+	return nil
+}
+
+// Take streams a full backup of the local node into the repository as one snapshot of host
+// `node`, tagged SnapshotTag plus `tags`, then applies the retention policy. mariabackup's
+// stream goes straight into restic's stdin; when mariabackup fails (or ctx ends) restic is
+// killed before its input ends, so it writes no snapshot: a half-written backup is never a
+// snapshot. A failed retention is an error after a good snapshot (Result is filled).
+func (s Settings) Take(ctx context.Context, p Programs, node string, tags []string) (Result, error) {
+	started := time.Now()
+	if err := s.EnsureRepository(ctx, p); err != nil {
+		return Result{}, err
+	}
+	target, err := os.MkdirTemp("", "mariabackup-")
+	if err != nil {
+		return Result{}, fmt.Errorf("making mariabackup's work directory: %w", err)
+	}
+	defer os.RemoveAll(target)
+
+	mb := exec.CommandContext(ctx, p.Mariabackup[0], append(p.Mariabackup[1:],
+		"--backup", "--galera-info", "--stream=mbstream", "--target-dir="+target,
+		"--user=root", "--socket="+p.Socket)...)
+	var mbLog tail
+	mb.Stderr = &mbLog
+	stream, err := mb.StdoutPipe()
+	if err != nil {
+		return Result{}, fmt.Errorf("piping mariabackup: %w", err)
+	}
+	args := []string{"backup", "--stdin", "--stdin-filename", StreamName, "--host", node, "--tag", SnapshotTag, "--json"}
+	for _, t := range tags {
+		args = append(args, "--tag", t)
+	}
+	rs := exec.CommandContext(ctx, p.Restic[0], append(p.Restic[1:], s.ResticArgs(args...)...)...)
+	rs.Env = s.ResticEnv()
+	ownGroup(rs)
+	ownGroup(mb)
+	var rsOut bytes.Buffer
+	var rsLog tail
+	rs.Stdout, rs.Stderr = &rsOut, &rsLog
+	into, err := rs.StdinPipe()
+	if err != nil {
+		return Result{}, fmt.Errorf("piping into restic: %w", err)
+	}
+	if err := rs.Start(); err != nil {
+		return Result{}, fmt.Errorf("starting restic: %w", err)
+	}
+	if err := mb.Start(); err != nil {
+		killGroup(rs)
+		_ = rs.Wait()
+		return Result{}, fmt.Errorf("starting mariabackup: %w", err)
+	}
+	var copied atomic.Int64
+	_, copyErr := io.Copy(countingWriter{into, &copied}, stream)
+	if copyErr != nil {
+		killGroup(mb) // restic went away: mariabackup has no reader
+	}
+	mbErr := mb.Wait()
+	if mbErr != nil || copyErr != nil {
+		killGroup(rs) // before its stdin ends: no snapshot
+		_ = rs.Wait()
+		switch {
+		case ctx.Err() != nil:
+			return Result{}, fmt.Errorf("backup stopped (%v): no snapshot was written", context.Cause(ctx))
+		case copyErr != nil:
+			return Result{}, resticFailure("streaming the backup into the repository", s.Repository, rsLog.String())
+		}
+		return Result{}, fmt.Errorf("mariabackup failed (%v): %s; no snapshot was written", mbErr, mbLog.last())
+	}
+	if err := into.Close(); err != nil {
+		killGroup(rs)
+		_ = rs.Wait()
+		return Result{}, fmt.Errorf("ending restic's input: %w", err)
+	}
+	if err := rs.Wait(); err != nil {
+		return Result{}, resticFailure("writing the snapshot", s.Repository, rsLog.String())
+	}
+	id, err := snapshotID(rsOut.Bytes())
+	if err != nil {
+		return Result{}, err
+	}
+	res := Result{Snapshot: id, Bytes: copied.Load(), Duration: time.Since(started)}
+	if _, stderr, err := s.restic(ctx, p, nil, s.Keep.ForgetArgs()...); err != nil {
+		return res, resticFailure("applying the retention policy "+s.Keep.String(), s.Repository, stderr)
+	}
+	return res, nil
+}
+
+// snapshotID is the snapshot id in restic's --json output (the summary line).
+func snapshotID(out []byte) (string, error) {
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	sc.Buffer(make([]byte, 0, 64*1024), 1024*1024)
+	for sc.Scan() {
+		var m summary
+		if json.Unmarshal(sc.Bytes(), &m) == nil && m.MessageType == "summary" && m.SnapshotID != "" {
+			return m.SnapshotID, nil
+		}
+	}
+	return "", errors.New("restic reported no snapshot id (no summary line in its output)")
+}
+
+// restic runs one restic subcommand: its stdout and stderr.
+func (s Settings) restic(ctx context.Context, p Programs, stdin io.Reader, sub ...string) (string, string, error) {
+	cmd := exec.CommandContext(ctx, p.Restic[0], append(p.Restic[1:], s.ResticArgs(sub...)...)...)
+	cmd.Env, cmd.Stdin = s.ResticEnv(), stdin
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	return out.String(), errOut.String(), err
+}
+
+// ownGroup puts cmd in a process group of its own, killed whole when ctx ends (killGroup),
+// so no child of it keeps a pipe open.
+func ownGroup(cmd *exec.Cmd) {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 10 * time.Second
+}
+
+// killGroup kills cmd's process group (SIGKILL: restic must not get to end its snapshot).
+func killGroup(cmd *exec.Cmd) {
+	if cmd.Process != nil {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	}
+}
+
+type countingWriter struct {
+	w io.Writer
+	n *atomic.Int64
+}
+
+func (c countingWriter) Write(b []byte) (int, error) {
+	n, err := c.w.Write(b)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+// tail keeps the last 16 KiB written to it (a program's stderr, for the error message).
+type tail struct{ buf []byte }
+
+const tailBytes = 16 << 10
+
+func (t *tail) Write(b []byte) (int, error) {
+	t.buf = append(t.buf, b...)
+	if len(t.buf) > tailBytes {
+		t.buf = t.buf[len(t.buf)-tailBytes:]
+	}
+	return len(b), nil
+}
+
+func (t *tail) String() string { return string(t.buf) }
+
+// last is the last non-empty line.
+func (t *tail) last() string {
+	lines := strings.Split(strings.TrimSpace(string(t.buf)), "\n")
+	return strings.TrimSpace(lines[len(lines)-1])
+}
+
+// Snapshot is one backup in the repository, as `restic snapshots --json` lists it, and the
+// size of its stream (restic stats --mode restore-size).
+type Snapshot struct {
+	ID    string    `json:"short_id"`
+	Time  time.Time `json:"time"`
+	Node  string    `json:"hostname"`
+	Tags  []string  `json:"tags"`
+	Bytes int64     `json:"-"`
+}
+
+// Snapshots lists this project's snapshots, oldest first, each with its size.
+func (s Settings) Snapshots(ctx context.Context, p Programs) ([]Snapshot, error) {
+	out, stderr, err := s.restic(ctx, p, nil, "snapshots", "--tag", SnapshotTag, "--json")
+	if err != nil {
+		return nil, resticFailure("listing the snapshots", s.Repository, stderr)
+	}
+	var snaps []Snapshot
+	if err := json.Unmarshal([]byte(out), &snaps); err != nil {
+		return nil, fmt.Errorf("reading restic's list of snapshots: %w", err)
+	}
+	for i := range snaps {
+		out, stderr, err := s.restic(ctx, p, nil, "stats", "--mode", "restore-size", "--json", snaps[i].ID)
+		if err != nil {
+			return nil, resticFailure("reading the size of snapshot "+snaps[i].ID, s.Repository, stderr)
+		}
+		var st struct {
+			TotalSize int64 `json:"total_size"`
+		}
+		if err := json.Unmarshal([]byte(out), &st); err != nil {
+			return nil, fmt.Errorf("reading restic's stats of snapshot %s: %w", snaps[i].ID, err)
+		}
+		snaps[i].Bytes = st.TotalSize
+	}
+	return snaps, nil
+}
