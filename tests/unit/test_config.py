@@ -188,7 +188,7 @@ def test_vip_mode_may_run_without_load_balancer(key_path):
 
 def test_unknown_key_is_reported_not_ignored(key_path):
     assert problems_of(stack_config(key_path, galeraReplicas=3))[0].startswith(
-        "galera-swarm:galeraReplicas: unknown key; known keys are: appPassword, endpointMode")
+        "galera-swarm:galeraReplicas: unknown key; known keys are: appPassword, backup, endpointMode")
 
 
 def test_missing_ssh_key_path(key_path):
