@@ -291,3 +291,18 @@ def test_a_hashed_known_hosts_entry_names_the_host(key_path, sftp_files):
     assert known_hosts.backup_sftp_login(sftp_backup(key_path, **sftp_files)) is not None
     port = settings_with(key_path, backup(repository="sftp://backup@192.0.2.61:2222//srv", **sftp_files)).backup
     assert known_hosts.backup_sftp_login(port) is not None
+
+
+def test_the_dev_stack_backs_up_to_the_lab_backup_host(key_path):
+    import yaml  # PyYAML comes with the Pulumi SDK (pinned in requirements.txt)
+    from tests.unit.conftest import ROOT, stand_in_secrets
+    section = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())["config"]["galera-swarm:backup"]
+    assert set(section["password"]) == {"secure"}  # encrypted with the dev stack's passphrase
+    dev = settings_with(key_path, stand_in_secrets(section)).backup
+    # lab/lab's backup host: its address, user and data directory.
+    lab = (ROOT / "lab" / "lab").read_text()
+    target = dev.sftp
+    assert f'BACKUP_ADDRESS="{target.host}"' in lab and f'BACKUP_USER="{target.user}"' in lab
+    assert 'BACKUP_PATH="/srv/backup"' in lab and dev.repository.endswith(":/srv/backup/galera")
+    assert (dev.schedule, dev.ssh_key_path, dev.known_hosts_path) == (
+        "@daily", "lab/.state/id_ed25519", "lab/.state/backup_known_hosts")
