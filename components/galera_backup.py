@@ -92,7 +92,7 @@ class GaleraBackup(pulumi.ComponentResource):
     `<name>-backup-known-hosts`. Raises ValueError when only one of the sftp texts is given."""
 
     env: pulumi.Output[dict]
-    secret_mounts: list
+    secret_mounts: list[docker.ServiceTaskSpecContainerSpecSecretArgs]
 
     def __init__(self, name: str, args: GaleraBackupArgs, opts: Optional[pulumi.ResourceOptions] = None):
         sftp = args.ssh_private_key is not None

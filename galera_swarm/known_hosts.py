@@ -243,9 +243,9 @@ def backup_sftp_login(backup: BackupSettings, find: Callable[[Path, str], list[s
             problems.append(f"{NAMESPACE}:backup.{key}: cannot read {path} ({getattr(err, 'strerror', None) or err}); "
                             "make it a readable text file")
     if "sshKeyPath" in texts:
-        problem = openssh_key_problem(texts["sshKeyPath"])
-        if problem is not None:
-            problems.append(f"{NAMESPACE}:backup.sshKeyPath: {Path(backup.ssh_key_path).expanduser()} {problem}")
+        wrong = openssh_key_problem(texts["sshKeyPath"])
+        if wrong is not None:
+            problems.append(f"{NAMESPACE}:backup.sshKeyPath: {Path(backup.ssh_key_path).expanduser()} {wrong}")
     if "knownHostsPath" in texts:
         path = Path(backup.known_hosts_path).expanduser()
         name = known_hosts_name(target.host, target.port)

@@ -458,6 +458,10 @@ def sftp_target(repository: str) -> Optional[SftpTarget]:
 
 
 def _repository(value: str) -> str:
+    if re.match(r"(?:sftp|rest:https?)://[^@/\s]*:[^@/\s]*@", value):
+        # Not quoted: the value holds a password.
+        raise problem("holds a password in the URL, which would be in every Galera task's environment; log "
+                      "in without one in the URL (sftp: backup.sshKeyPath)")
     if value.startswith("sftp:"):
         url = _SFTP_URL_FORM.fullmatch(value)
         if url is not None and url["port"] is not None and not 1 <= int(url["port"]) <= 65535:

@@ -78,10 +78,13 @@ SFTP_FIX = ("is not an sftp repository; write `sftp:USER@HOST:/PATH` or `sftp://
 @pytest.mark.parametrize("repository,message", [
     ("sftp:192.0.2.60:/srv", f"'sftp:192.0.2.60:/srv' {SFTP_FIX}"),
     ("sftp:backup@192.0.2.60", f"'sftp:backup@192.0.2.60' {SFTP_FIX}"),
-    ("sftp://backup:pw@192.0.2.60//srv", f"'sftp://backup:pw@192.0.2.60//srv' {SFTP_FIX}"),
+    ("sftp://backup:pw@192.0.2.60//srv", "holds a password in the URL, which would be in every Galera task's "
+     "environment; log in without one in the URL (sftp: backup.sshKeyPath)"),
     ("sftp://backup@192.0.2.60:70000//srv", "'sftp://backup@192.0.2.60:70000//srv' names port 70000; use a port "
      "from 1 to 65535"),
-    ("rest:https://user:pw@192.0.2.60/", "holds a login in the URL, which would be in every Galera task's "
+    ("rest:https://user:pw@192.0.2.60/", "holds a password in the URL, which would be in every Galera task's "
+     "environment; log in without one in the URL (sftp: backup.sshKeyPath)"),
+    ("rest:https://user@192.0.2.60/", "holds a login in the URL, which would be in every Galera task's "
      "environment; use a REST server without one in the URL"),
     ("rest:ftp://192.0.2.60/", "'rest:ftp://192.0.2.60/' is not a restic REST repository; write "
      "`rest:https://HOST[:PORT]/[PATH]`"),
@@ -92,7 +95,9 @@ SFTP_FIX = ("is not an sftp repository; write `sftp:USER@HOST:/PATH` or `sftp://
     ("/srv/my backups", f"'/srv/my backups' is not a restic repository this stack supports; use {FORMS}"),
 ])
 def test_bad_repository_forms_are_refused(key_path, repository, message):
-    assert problems_of(key_path, backup(repository=repository)) == [f"galera-swarm:backup.repository: {message}"]
+    problems = problems_of(key_path, backup(repository=repository))
+    assert problems == [f"galera-swarm:backup.repository: {message}"]
+    assert ":pw@" not in problems[0]
 
 
 @pytest.mark.parametrize("repository,target", [
