@@ -8,6 +8,7 @@ from pathlib import Path
 import pulumi
 
 from components.etcd_discovery import EtcdDiscovery, EtcdDiscoveryArgs, member_names
+from components.galera_backup import GaleraBackup, GaleraBackupArgs, RetentionPolicy
 from components.galera_service import GaleraService, GaleraServiceArgs, ResourceLimits
 from components.load_balancer import GaleraLoadBalancer, GaleraLoadBalancerArgs
 from components.overlay_network import OverlayNetwork, OverlayNetworkArgs
@@ -34,6 +35,8 @@ try:
     previous = read_previous_deployment()
     keys = host_keys(settings.hosts, previous)
     leaving = leaving_hosts(keys, previous)
+    # The sftp repository's key and known_hosts lines (None: no backups, or not sftp).
+    backup_login = known_hosts.backup_sftp_login(settings.backup) if settings.backup else None
 except ConfigError as err:
     # RunError prints the message alone: the config problems, no Python traceback.
     raise pulumi.RunError(str(err)) from None
@@ -76,6 +79,19 @@ etcd = EtcdDiscovery("etcd", EtcdDiscoveryArgs(
     root_password=settings.passwords.etcd_root, galera_password=settings.passwords.etcd,
     modes=modes), on_swarm)
 
+# galera-agent in each Galera task runs the schedule (one node per time, by a claim in etcd).
+backup = None
+backup_settings = settings.backup
+if backup_settings is not None:
+    keep = backup_settings.keep
+    backup = GaleraBackup("backup", GaleraBackupArgs(
+        repository=backup_settings.repository, schedule=backup_settings.schedule,
+        keep=RetentionPolicy(last=keep.last, daily=keep.daily, weekly=keep.weekly, monthly=keep.monthly),
+        password=settings.passwords.backup,
+        ssh_private_key=pulumi.Output.secret(backup_login.private_key) if backup_login else None,
+        known_hosts=backup_login.known_hosts if backup_login else None), on_swarm)
+    pulumi.export("backup_repository", backup_settings.repository)
+
 g = settings.galera
 # Part of every URN under it: a rename re-creates the cluster (PasswordRotation aliases one child).
 GALERA_RESOURCE_NAME = "galera"
@@ -89,7 +105,8 @@ galera = GaleraService(GALERA_RESOURCE_NAME, GaleraServiceArgs(
     limits=ResourceLimits(cpus=g.cpus, memory_bytes=g.memory_bytes),
     publish_port=g.publish_port, constraints=list(g.constraints),
     leader_connection=swarm.leader_connection, modes=modes,
-    forget_hostnames=swarm.drained_hostnames if leaving else None), on_swarm)
+    forget_hostnames=swarm.drained_hostnames if leaving else None,
+    backup=backup.task_spec() if backup else None), on_swarm)
 
 # Names from config, not the services' outputs: the load balancer and WordPress find their
 # backends by DNS and retry, so they need not wait for Galera (or the load balancer) to

@@ -5,7 +5,8 @@ decide who bootstraps through etcd (see images/galera), so the service spec carr
 bootstrap flag that would break the next restart. Passwords reach the tasks only as swarm
 secrets mounted as files (`*_FILE`), never as environment values; so does the etcd user's
 (`galera`, EtcdDiscovery's secret). A password rotation's steps are PasswordRotation's
-(components/password_rotation.py).
+(components/password_rotation.py). With backups, the nodes also get GaleraBackup's
+environment and secrets (components/galera_backup.py: galera-agent runs the schedule).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import pulumi_command as command
 import pulumi_docker as docker
 
 from components import etcd_discovery, remote, service_spec
+from components.galera_backup import BackupTaskSpec
 
 # The component's type token: part of every URN under it (password_rotation aliases one).
 RESOURCE_TYPE = "galera-swarm:index:GaleraService"
@@ -75,6 +77,9 @@ class GaleraServiceArgs:
     # (SwarmCluster.drained_hostnames): their Galera nodes' etcd records are removed once the
     # service has converged without them. None: no host leaves.
     forget_hostnames: Optional[pulumi.Input[Sequence[str]]] = None
+    # GaleraBackup's environment and secrets for the nodes (GaleraBackup.task_spec()); None: no
+    # backups, and the service spec is what it is without them.
+    backup: Optional[BackupTaskSpec] = None
 
 
 # Swarm names each task's container after the node it runs on (see the hostname below); the
@@ -170,6 +175,13 @@ class GaleraService(pulumi.ComponentResource):
                                  peers_dns=service_spec.tasks_dns(args.service_name),
                                  cluster_size=CLUSTER_SIZE_TEMPLATE,
                                  database=v[2], user=v[3]))
+        secrets = [service_spec.mount_secret(root.id, root.name, ROOT_PASSWORD_FILE),
+                   service_spec.mount_secret(app.id, app.name, APP_PASSWORD_FILE),
+                   service_spec.mount_secret(args.etcd_password_secret_id, args.etcd_password_secret_name,
+                                             ETCD_PASSWORD_FILE)]
+        if args.backup is not None:
+            env = pulumi.Output.all(env, args.backup.env).apply(lambda v: {**v[0], **v[1]})
+            secrets += args.backup.secret_mounts
         ports = [(args.publish_port, MYSQL_PORT)] if args.publish_port else []
         service = service_spec.replicated_service(
             f"{name}-{args.service_name}",
@@ -182,10 +194,7 @@ class GaleraService(pulumi.ComponentResource):
                 # data (or none) and a full-cluster recovery would find no data to elect.
                 hostname=NODE_HOSTNAME_TEMPLATE,
                 env=env,
-                secrets=[service_spec.mount_secret(root.id, root.name, ROOT_PASSWORD_FILE),
-                         service_spec.mount_secret(app.id, app.name, APP_PASSWORD_FILE),
-                         service_spec.mount_secret(args.etcd_password_secret_id, args.etcd_password_secret_name,
-                                                   ETCD_PASSWORD_FILE)],
+                secrets=secrets,
                 # One local volume per swarm node (at most one task per node), so a node's data
                 # always belongs to the same Galera node name.
                 mounts=[docker.ServiceTaskSpecContainerSpecMountArgs(

@@ -93,10 +93,11 @@ def secret_path(file_name: str) -> str:
 
 
 def mount_secret(secret_id: pulumi.Input[str], secret_name: pulumi.Input[str],
-                 file_name: str) -> docker.ServiceTaskSpecContainerSpecSecretArgs:
-    """The swarm secret (`secret_id`, `secret_name`) mounted at secret_path(file_name)."""
+                 file_name: str, file_mode: Optional[int] = None) -> docker.ServiceTaskSpecContainerSpecSecretArgs:
+    """The swarm secret (`secret_id`, `secret_name`) mounted at secret_path(file_name), owned
+    by root, with `file_mode` (None: swarm's 0o444)."""
     return docker.ServiceTaskSpecContainerSpecSecretArgs(
-        secret_id=secret_id, secret_name=secret_name, file_name=secret_path(file_name))
+        secret_id=secret_id, secret_name=secret_name, file_name=secret_path(file_name), file_mode=file_mode)
 
 
 def replicated_service(resource_name: str, *, service_name: str,

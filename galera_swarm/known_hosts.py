@@ -9,6 +9,9 @@ that key's algorithm); the docker provider reads the file itself.
 
 A problem is a ConfigError line naming the key and the fix; the fix for a missing host is
 `ssh-keyscan -H` into the file, after the fingerprint was verified on the host.
+
+The login files of an sftp backup repository (`backup.sshKeyPath`, `backup.knownHostsPath`)
+are checked here too, at preview: there, galera-agent's ssh uses them without a prompt.
 """
 
 from __future__ import annotations
@@ -21,12 +24,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping, Optional, Sequence
 
-from galera_swarm.settings import NAMESPACE, ConfigError, Host, SshSettings, parse_key_line
+from galera_swarm.settings import NAMESPACE, BackupSettings, ConfigError, Host, SshSettings, parse_key_line
 
 # OpenSSH's preference among host key types (ssh_config HostKeyAlgorithms, without certs).
 KEY_TYPE_ORDER = ("ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521",
                   "rsa-sha2-512", "rsa-sha2-256", "ssh-rsa")
 KEYSCAN_TIMEOUT_S = 5
+# OpenSSH's private key format (PROTOCOL.key): PEM armour around AUTH_MAGIC, then the
+# cipher's name as an SSH string ("none": no passphrase).
+OPENSSH_KEY_BEGIN = "-----BEGIN OPENSSH PRIVATE KEY-----"
+OPENSSH_KEY_END = "-----END OPENSSH PRIVATE KEY-----"
+_AUTH_MAGIC = b"openssh-key-v1\0"
 
 
 def login_key_path(ssh: SshSettings, environ: Mapping[str, str] = os.environ) -> Optional[Path]:
@@ -182,3 +190,73 @@ def check_offered(hosts: Sequence[Host], expected: Mapping[str, str], ssh: SshSe
     if problems:
         raise ConfigError(problems)
     return warnings
+
+
+@dataclass(frozen=True)
+class SftpLogin:
+    """The texts of an sftp backup repository's login files: the private key and the
+    known_hosts lines of its host."""
+    private_key: str
+    known_hosts: str
+
+
+def openssh_key_problem(text: str) -> Optional[str]:
+    """What keeps `text` from being an OpenSSH private key that logs in without a prompt (the
+    armour, AUTH_MAGIC and cipher `none` of PROTOCOL.key); None when it is one."""
+    lines = [line.strip() for line in text.strip().splitlines()]
+    if len(lines) < 3 or lines[0] != OPENSSH_KEY_BEGIN or lines[-1] != OPENSSH_KEY_END:
+        return f"is not an OpenSSH private key (`{OPENSSH_KEY_BEGIN}` ... `{OPENSSH_KEY_END}`, as `ssh-keygen -t ed25519` writes)"
+    try:
+        blob = base64.b64decode("".join(lines[1:-1]), validate=True)
+    except ValueError:
+        return "is not an OpenSSH private key: its body is not base64"
+    if not blob.startswith(_AUTH_MAGIC) or len(blob) < len(_AUTH_MAGIC) + 4:
+        return "is not an OpenSSH private key: its body does not start with openssh-key-v1"
+    start = len(_AUTH_MAGIC) + 4
+    cipher = blob[start:start + int.from_bytes(blob[start - 4:start], "big")]
+    if cipher != b"none":
+        return ("is protected by a passphrase, which the scheduled backups cannot type; use a key without one "
+                "(`ssh-keygen -p -N '' -f KEYFILE` removes it)")
+    return None
+
+
+def backup_sftp_login(backup: BackupSettings, find: Callable[[Path, str], list[str]] = lookup) -> Optional[SftpLogin]:
+    """The texts of `backup.sshKeyPath` and `backup.knownHostsPath` (expanded; relative to the
+    project directory, where the program runs) for an sftp repository; None for another
+    backend. Raises ConfigError naming each file that is missing or unreadable, a key that is
+    not an OpenSSH private key without passphrase, and a known_hosts file that holds no key
+    for the repository's host (looked up as OpenSSH does, `ssh-keygen -F`)."""
+    target = backup.sftp
+    if target is None:
+        return None
+    assert backup.ssh_key_path is not None and backup.known_hosts_path is not None  # the schema's rule
+    problems: list[str] = []
+    texts: dict[str, str] = {}
+    for key, value in (("sshKeyPath", backup.ssh_key_path), ("knownHostsPath", backup.known_hosts_path)):
+        path = Path(value).expanduser()
+        try:
+            texts[key] = path.read_text()
+        except FileNotFoundError:
+            problems.append(f"{NAMESPACE}:backup.{key}: no file at {path}; point it at the file (for the local lab, "
+                            "run `lab/lab up` first)")
+        except (OSError, UnicodeDecodeError) as err:
+            problems.append(f"{NAMESPACE}:backup.{key}: cannot read {path} ({getattr(err, 'strerror', None) or err}); "
+                            "make it a readable text file")
+    if "sshKeyPath" in texts:
+        wrong = openssh_key_problem(texts["sshKeyPath"])
+        if wrong is not None:
+            problems.append(f"{NAMESPACE}:backup.sshKeyPath: {Path(backup.ssh_key_path).expanduser()} {wrong}")
+    if "knownHostsPath" in texts:
+        path = Path(backup.known_hosts_path).expanduser()
+        name = known_hosts_name(target.host, target.port)
+        try:
+            recorded = find(path, name)
+        except OSError as err:
+            raise ConfigError([f"{NAMESPACE}:backup.knownHostsPath: cannot read {path} with OpenSSH's ssh-keygen "
+                               f"({err}); install the OpenSSH client"]) from None
+        if not recorded:
+            problems.append(f"{NAMESPACE}:backup.knownHostsPath: {path} holds no key for {name}, the repository's "
+                            f"host; {_keyscan_fix(target.host, target.port, path)}")
+    if problems:
+        raise ConfigError(problems)
+    return SftpLogin(private_key=texts["sshKeyPath"], known_hosts=texts["knownHostsPath"])

@@ -28,6 +28,7 @@ from functools import cached_property
 from typing import Annotated, Any, Callable, Collection, Literal, Mapping, Optional, Sequence, Union, get_args
 
 import pulumi
+from croniter import croniter
 from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr,
                       SecretStr, ValidationError, ValidationInfo, field_validator, model_validator)
 from pydantic.alias_generators import to_camel
@@ -46,6 +47,8 @@ _TEXT_KEYS = (*PASSWORD_KEYS, "sstPassword", "endpointMode", "publishMode")
 # "galera") is a flattened `galera.replicas`, not a misspelt `galera`.
 _SUGGEST_CUTOFF = 0.7
 _INT64_MAX = 2**63 - 1
+# Go's int on every platform (restic's --keep-* flags are ints).
+_GO_INT_MAX = 2**31 - 1
 
 
 class ConfigError(ValueError):
@@ -415,7 +418,135 @@ Constraints = Annotated[tuple[str, ...], BeforeValidator(_constraints), Wire("li
 
 
 def _secret_hint(key: str) -> str:
-    return f"`pulumi config set --secret {NAMESPACE}:{key} <password>`"
+    # A key inside a section is set with --path (without it, `backup.password` is a key of its own).
+    path = "--path " if "." in key else ""
+    return f"`pulumi config set --secret {path}{NAMESPACE}:{key} <password>`"
+
+
+# ------------------------------------------------------------------ backups
+# restic's repository forms (restic's docs, "Preparing a new repository") that the backup
+# scheduler in galera-agent is given. The host of an sftp repository may be an IPv6 literal in
+# brackets; a port only in the URL form. No password in the URL: it would be in every Galera
+# task's environment.
+_SFTP_HOST = r"(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9][A-Za-z0-9.-]*)"
+_SFTP_SCP_FORM = re.compile(rf"sftp:(?P<user>[^@:/\s]+)@{_SFTP_HOST}:(?P<path>\S+)")
+_SFTP_URL_FORM = re.compile(rf"sftp://(?P<user>[^@:/\s]+)@{_SFTP_HOST}(?::(?P<port>\d{{1,5}}))?/(?P<path>\S+)")
+_REST_FORM = re.compile(r"rest:https?://(?:(?P<credentials>[^@/\s]+)@)?[^@/\s]+(?:/\S*)?")
+_S3_FORM = re.compile(r"s3:(?:https?://)?[A-Za-z0-9.-]+(?::\d{1,5})?/\S+")
+_LOCAL_FORM = re.compile(r"/\S*")
+_REPOSITORY_FORMS = ("`sftp:USER@HOST:/PATH`, `sftp://USER@HOST[:PORT]//PATH`, `s3:HOST/BUCKET[/PREFIX]`, "
+                     "`s3:https://HOST[:PORT]/BUCKET`, `rest:https://HOST[:PORT]/[PATH]` or an absolute "
+                     "local path (tests only)")
+
+
+@dataclass(frozen=True)
+class SftpTarget:
+    """Where an sftp repository lives: `host` (brackets removed from an IPv6 literal) and
+    `port` (22 unless the URL form names another)."""
+    user: str
+    host: str
+    port: int
+
+
+def sftp_target(repository: str) -> Optional[SftpTarget]:
+    """The login of an sftp repository URL (either restic form), None for another backend."""
+    match = _SFTP_SCP_FORM.fullmatch(repository) or _SFTP_URL_FORM.fullmatch(repository)
+    if match is None:
+        return None
+    port = int(match.groupdict().get("port") or 22)
+    return SftpTarget(match["user"], match["host"].strip("[]"), port)
+
+
+def _repository(value: str) -> str:
+    if re.match(r"(?:sftp|rest:https?)://[^@/\s]*:[^@/\s]*@", value):
+        # Not quoted: the value holds a password.
+        raise problem("holds a password in the URL, which would be in every Galera task's environment; log "
+                      "in without one in the URL (sftp: backup.sshKeyPath)")
+    if value.startswith("sftp:"):
+        url = _SFTP_URL_FORM.fullmatch(value)
+        if url is not None and url["port"] is not None and not 1 <= int(url["port"]) <= 65535:
+            raise problem(f"{value!r} names port {url['port']}; use a port from 1 to 65535")
+        if sftp_target(value) is None:
+            raise problem(f"{value!r} is not an sftp repository; write `sftp:USER@HOST:/PATH` or "
+                          "`sftp://USER@HOST[:PORT]//PATH` (restic's forms; no password in the URL, the "
+                          "login is backup.sshKeyPath)")
+        return value
+    if value.startswith("rest:"):
+        rest = _REST_FORM.fullmatch(value)
+        if rest is None:
+            raise problem(f"{value!r} is not a restic REST repository; write `rest:https://HOST[:PORT]/[PATH]`")
+        if rest["credentials"] is not None:
+            raise problem("holds a login in the URL, which would be in every Galera task's environment; use "
+                          "a REST server without one in the URL")
+        return value
+    if value.startswith("s3:"):
+        if not _S3_FORM.fullmatch(value):
+            raise problem(f"{value!r} is not a restic S3 repository; write `s3:HOST/BUCKET[/PREFIX]` or "
+                          "`s3:https://HOST[:PORT]/BUCKET`")
+        return value
+    if not _LOCAL_FORM.fullmatch(value):
+        raise problem(f"{value!r} is not a restic repository this stack supports; use {_REPOSITORY_FORMS}")
+    return value
+
+
+Repository = Annotated[Text, AfterValidator(_repository), Wire("restic repository")]
+
+# The descriptors galera-agent's scheduler takes (robfig/cron v3 ParseStandard's, without
+# `@every`, which is no cron schedule).
+SCHEDULE_DESCRIPTORS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
+_CRON_FIELDS = ("minute", "hour", "day-of-month", "month", "day-of-week")
+# One field of robfig/cron v3's standard parser (parser.go getRange): `*`, a number or a name
+# (months and days of week), a range `A-B`, each with an optional `/STEP`, in a comma list.
+_CRON_VALUE = r"(?:\d+|[A-Za-z]{3})"
+_CRON_FIELD = re.compile(rf"(?:\*|{_CRON_VALUE}(?:-{_CRON_VALUE})?)(?:/\d+)?(?:,(?:\*|{_CRON_VALUE}(?:-{_CRON_VALUE})?)(?:/\d+)?)*")
+_CRON_NAMES = {3: ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"),
+               4: ("sun", "mon", "tue", "wed", "thu", "fri", "sat")}
+_SCHEDULE_FIX = ("write 5 fields, minute hour day-of-month month day-of-week (UTC), e.g. '0 3 * * *', or one "
+                 f"of {', '.join(SCHEDULE_DESCRIPTORS)}")
+
+
+def _cron_number(token: str, field: int) -> int:
+    names = _CRON_NAMES.get(field)
+    if names is not None and token.lower() in names:
+        return names.index(token.lower()) + (1 if field == 3 else 0)
+    return int(token) if token.isdigit() else -1
+
+
+def _schedule(value: str) -> str:
+    """A cron schedule that galera-agent's scheduler (robfig/cron v3 `ParseStandard`, in UTC)
+    and standard cron read alike: one of SCHEDULE_DESCRIPTORS, or 5 fields of numbers, month and
+    day names, `*`, `,`, `-` and `/STEP`. Refused, as ParseStandard or the agent refuses them: a
+    seconds or year field, `@every`, `L`, `W`, `#`, `H` and `?` (Quartz and Jenkins extensions),
+    day of week 7 (robfig's days of week are 0-6), ranges that run backwards. croniter checks
+    each field's range (minute 0-59, hour 0-23, day 1-31, month 1-12)."""
+    if value.startswith("@"):
+        if value not in SCHEDULE_DESCRIPTORS:
+            raise problem(f"{value!r} is not a descriptor the backup scheduler takes; {_SCHEDULE_FIX}")
+        return value
+    fields = value.split()
+    if len(fields) != len(_CRON_FIELDS):
+        raise problem(f"{value!r} has {len(fields)} fields (a seconds or year field, or a time zone, is not "
+                      f"taken); {_SCHEDULE_FIX}")
+    for index, (name, field) in enumerate(zip(_CRON_FIELDS, fields)):
+        if not _CRON_FIELD.fullmatch(field):
+            raise problem(f"{value!r}: the {name} field {field!r} is not standard cron (no 'L', 'W', '#', 'H' "
+                          f"or '?'); use numbers, names, '*', ',', '-' and '/'; {_SCHEDULE_FIX}")
+        for part in field.split(","):
+            span = part.split("/")[0]
+            if "-" in span:
+                low, high = (_cron_number(t, index) for t in span.split("-"))
+                if low > high >= 0:
+                    raise problem(f"{value!r}: the range {span!r} runs backwards; write it from low to high, "
+                                  "split in two where it wraps (e.g. '22-23,0-2')")
+            if index == 4 and any(_cron_number(t, index) == 7 for t in span.split("-")):
+                raise problem(f"{value!r}: day of week 7 is not taken; write Sunday as 0 (days of week are 0-6)")
+    if not croniter.is_valid(value):
+        raise problem(f"{value!r} is out of cron's ranges (minute 0-59, hour 0-23, day-of-month 1-31, month "
+                      "1-12 or jan-dec, day-of-week 0-6 or sun-sat, step 1 or more)")
+    return value
+
+
+Schedule = Annotated[Text, AfterValidator(_schedule), Wire("cron schedule")]
 
 
 # ------------------------------------------------------------------ the schema
@@ -569,6 +700,95 @@ class WordPressSettings(_Schema):
     port: Port = Field(80, description="its published port")
 
 
+def _section(**kwargs: Any) -> Any:
+    # validate_default: the rules between sections run when a section is left out too.
+    return Field(default_factory=dict, validate_default=True, **kwargs)
+
+
+KeepCount = WholeNumber(0, _GO_INT_MAX)
+
+
+class BackupKeep(_Schema):
+    """restic forget's keep policy (`--keep-last/-daily/-weekly/-monthly N`), applied after each
+    backup with `--prune`."""
+    last: KeepCount = Field(7, description="the newest N snapshots (`restic forget --keep-last`)")
+    daily: KeepCount = Field(7, description="the newest snapshot of each of the last N days (`--keep-daily`)")
+    weekly: KeepCount = Field(4, description="the newest snapshot of each of the last N weeks (`--keep-weekly`)")
+    monthly: KeepCount = Field(6, description="the newest snapshot of each of the last N months (`--keep-monthly`)")
+
+    @model_validator(mode="after")
+    def _keeps_something(self) -> "BackupKeep":
+        if not any((self.last, self.daily, self.weekly, self.monthly)):
+            raise problem("every count is 0, so the prune after each backup would keep no snapshot; set at "
+                          "least one of last, daily, weekly, monthly above 0", key="backup.keep")
+        return self
+
+
+def _backup_password_rule(value: str) -> None:
+    # restic reads --password-file with strings.TrimSpace: white space around the password
+    # would be cut (and a blank password refused by restic).
+    if value != value.strip():
+        raise problem("starts or ends with white space, which restic cuts from its password file; use a "
+                      f"password without: {_secret_hint('backup.password')}")
+
+
+class BackupSettings(_Schema):
+    """Scheduled physical backups (galera-agent in each Galera task runs them; see
+    components/galera_backup.py). Absent: no backups."""
+    repository: Repository = Field(
+        description="the restic repository: `sftp:USER@HOST:/PATH`, `sftp://USER@HOST[:PORT]//PATH`, `s3:...`, "
+        "`rest:https://...` or an absolute local path (tests only)", json_schema_extra={
+            "missing": "missing; set the restic repository, e.g. `sftp:backup@backup.example.org:/srv/backup/galera`",
+            "default_doc": "(required with `backup`)"})
+    schedule: Schedule = Field(
+        "@daily", description="when one node takes a backup, in UTC: 5 cron fields (minute hour day-of-month month "
+        "day-of-week) or @yearly, @monthly, @weekly, @daily, @hourly (robfig/cron's standard form)")
+    keep: BackupKeep = _section(description="restic forget's keep policy")
+    ssh_key_path: Optional[Text] = Field(
+        None, description="private key (OpenSSH, no passphrase) that logs in to an sftp repository; a swarm secret "
+        "in the tasks", json_schema_extra={"default_doc": "(required for `sftp:`)"})
+    known_hosts_path: Optional[Text] = Field(
+        None, description="known_hosts lines of the sftp repository's host (`ssh-keyscan -H HOST`, after verifying "
+        "the fingerprint); the only keys the backups accept", json_schema_extra={"default_doc": "(required for `sftp:`)"})
+    password: SecretStr = Field(
+        description="restic's repository password; set with `pulumi config set --secret --path`; plain values are "
+        "refused; printable, no white space at either end (restic trims its password file)",
+        json_schema_extra={"missing": f"missing; set it with {_secret_hint('backup.password')}",
+                           "kind": "**secret**", "default_doc": "(required with `backup`)"})
+
+    @field_validator("password", mode="before")
+    @classmethod
+    def _encrypted(cls, value: Any, info: ValidationInfo) -> Any:
+        # A secure value inside an object makes the whole key secret (PULUMI_CONFIG_SECRET_KEYS
+        # lists top-level keys only): the nearest the program can check.
+        value = _encrypted_printable_text(value, "backup.password", f"{NAMESPACE}:backup", info)
+        _backup_password_rule(value)
+        return value
+
+    @model_validator(mode="after")
+    def _sftp_login(self) -> "BackupSettings":
+        found: _Found = []
+        needed = (("sshKeyPath", self.ssh_key_path, "the SSH private key that logs in to it (OpenSSH, no passphrase)"),
+                  ("knownHostsPath", self.known_hosts_path, "a known_hosts file with its host's key (`ssh-keyscan -H "
+                   "HOST`, after verifying the fingerprint on the host)"))
+        for key, path, what in needed:
+            if self.is_sftp and path is None:
+                found.append((f"backup.{key}", f"missing; an sftp repository needs the path of {what}"))
+            elif not self.is_sftp and path is not None:
+                found.append((f"backup.{key}", "is only for sftp repositories; remove it (this repository is not `sftp:`)"))
+        _raise_all(found)
+        return self
+
+    @property
+    def is_sftp(self) -> bool:
+        return self.sftp is not None
+
+    @property
+    def sftp(self) -> Optional[SftpTarget]:
+        """The sftp login of the repository; None for another backend."""
+        return sftp_target(self.repository)
+
+
 @dataclass(frozen=True)
 class Passwords:
     """The passwords, as secret Outputs only: MariaDB's root and application user's, etcd's
@@ -577,11 +797,8 @@ class Passwords:
     app: pulumi.Output[str]
     etcd_root: pulumi.Output[str]
     etcd: pulumi.Output[str]
-
-
-def _section(**kwargs: Any) -> Any:
-    # validate_default: the rules between sections run when a section is left out too.
-    return Field(default_factory=dict, validate_default=True, **kwargs)
+    # restic's repository password (backup.password); None without backups.
+    backup: Optional[pulumi.Output[str]] = None
 
 
 def _password_field(key: str, what: str = "any printable characters") -> Any:
@@ -613,6 +830,7 @@ class StackSettings(_Schema):
     galera: GaleraSettings = _section(description="the Galera cluster")
     load_balancer: LoadBalancerSettings = _section(description="HAProxy in front of Galera")
     wordpress: WordPressSettings = _section(description="WordPress on top")
+    backup: Optional[BackupSettings] = Field(None, description="scheduled backups (absent: none)")
     root_password: SecretStr = _password_field("rootPassword")
     app_password: SecretStr = _password_field("appPassword")
     etcd_root_password: SecretStr = _password_field(
@@ -720,18 +938,7 @@ class StackSettings(_Schema):
     @classmethod
     def _encrypted_printable(cls, value: Any, info: ValidationInfo) -> Any:
         key = to_camel(info.field_name)
-        secret_keys = (info.context or {}).get("secret_keys", ())
-        if value is None or value == "":
-            raise problem(_missing_text(key))
-        if f"{NAMESPACE}:{key}" not in secret_keys:
-            raise problem(f"is stored in plain text; store it encrypted with {_secret_hint(key)}")
-        if not isinstance(value, str):
-            raise problem("must be a string")
-        if not value.isprintable():
-            # The image reads a password file's first line and the rotation steps read one
-            # password per line; MariaDB takes any printable character (see images/README.md).
-            raise problem("holds a line break or another non-printable character; use printable "
-                          f"characters only: {_secret_hint(key)}")
+        value = _encrypted_printable_text(value, key, f"{NAMESPACE}:{key}", info)
         if info.field_name in ("etcd_root_password", "etcd_password") and any(c.isspace() for c in value):
             raise problem(f"holds white space, which etcdctl 3.4 cuts a password at; use a password "
                           f"without spaces: {_secret_hint(key)}")
@@ -745,7 +952,8 @@ class StackSettings(_Schema):
     @cached_property
     def passwords(self) -> Passwords:
         return Passwords(*(pulumi.Output.secret(p.get_secret_value()) for p in (
-            self.root_password, self.app_password, self.etcd_root_password, self.etcd_password)))
+            self.root_password, self.app_password, self.etcd_root_password, self.etcd_password)),
+            backup=pulumi.Output.secret(self.backup.password.get_secret_value()) if self.backup else None)
 
     @property
     def warnings(self) -> tuple[str, ...]:
@@ -761,6 +969,24 @@ class StackSettings(_Schema):
 
 
 _IMAGE_OF = {"etcd": "etcd", "galera": "galera", "load_balancer": "haproxy", "wordpress": "wordpress"}
+
+
+def _encrypted_printable_text(value: Any, key: str, stored_as: str, info: ValidationInfo) -> str:
+    """A password's text, once it is there, stored encrypted (`stored_as`, the full config key,
+    is among the context's secret_keys) and printable. `key` names it in the fix."""
+    secret_keys = (info.context or {}).get("secret_keys", ())
+    if value is None or value == "":
+        raise problem(f"missing; set it with {_secret_hint(key)}")
+    if stored_as not in secret_keys:
+        raise problem(f"is stored in plain text; store it encrypted with {_secret_hint(key)}")
+    if not isinstance(value, str):
+        raise problem("must be a string")
+    if not value.isprintable():
+        # The image reads a password file's first line and the rotation steps read one
+        # password per line; MariaDB takes any printable character (see images/README.md).
+        raise problem("holds a line break or another non-printable character; use printable "
+                      f"characters only: {_secret_hint(key)}")
+    return value
 
 
 def _missing_text(key: str) -> str:

@@ -119,6 +119,18 @@ def stack_config(key_path: Path, host_count: int = 3, **overrides: Any) -> dict[
     return config
 
 
+def stand_in_secrets(value: Any, stand_in: str = "secret-stand-in-1f2e") -> Any:
+    """A stack file's config value with every `{secure: ...}` inside it replaced by `stand_in`,
+    as the engine hands a decrypted object to the program."""
+    if isinstance(value, dict):
+        if set(value) == {"secure"}:
+            return stand_in
+        return {k: stand_in_secrets(v, stand_in) for k, v in value.items()}
+    if isinstance(value, list):
+        return [stand_in_secrets(v, stand_in) for v in value]
+    return value
+
+
 @dataclass
 class ProgramRun:
     mocks: SwarmMocks
