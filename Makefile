@@ -1,5 +1,5 @@
 # The two README commands, and a few more for day-to-day work.
-.PHONY: up up-by-hand test unit preview down bench bench-lb
+.PHONY: up up-by-hand test unit preview down bench bench-lb backup backups
 
 up:        ## bootstrap the machine, build the lab, pulumi up the dev stack
 	bash scripts/up.sh
@@ -24,3 +24,9 @@ bench:     ## hand-made recipe versus pulumi up on the lab (bench/compare.py; ne
 
 bench-lb:  ## sysbench direct to the Galera nodes vs through galera-lb, one run (bench/lb.sh; needs `make up`)
 	bash bench/lb.sh $(BENCH_LB_ARGS)
+
+backup:    ## take a backup of the running stack now; prints its snapshot id, size and node
+	bash scripts/backup.sh now
+
+backups:   ## list the backups in the stack's repository, and the last backup's report
+	bash scripts/backup.sh list

@@ -78,9 +78,11 @@ func (s Settings) ResticArgs(sub ...string) []string {
 	return append(args, sub...)
 }
 
-// ResticEnv is restic's environment: the password's file, never the password.
+// ResticEnv is restic's environment: the password's file, never the password, and one
+// progress line a minute (restic --json prints 60 a second otherwise, kept in memory here).
 func (s Settings) ResticEnv() []string {
-	return []string{"RESTIC_PASSWORD_FILE=" + s.PasswordFile, "HOME=/tmp", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+	return []string{"RESTIC_PASSWORD_FILE=" + s.PasswordFile, "RESTIC_PROGRESS_FPS=0.016666",
+		"HOME=/tmp", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
 }
 
 // ForgetArgs: restic forget with the policy over every node's snapshots as one series
@@ -97,6 +99,9 @@ func (k Keep) ForgetArgs() []string {
 func resticFailure(what, repository, stderr string) error {
 	lines := strings.Split(strings.TrimSpace(stderr), "\n")
 	last := strings.TrimSpace(lines[len(lines)-1])
+	if last == "" {
+		last = "no message (killed?)"
+	}
 	switch {
 	case strings.Contains(stderr, "wrong password or no key found"):
 		return fmt.Errorf("%s: the backup password does not open the repository %s (restic: %s); set the password the repository was made with", what, repository, last)

@@ -62,6 +62,11 @@ func (s Settings) Take(ctx context.Context, p Programs, node string, tags []stri
 	if err := s.EnsureRepository(ctx, p); err != nil {
 		return Result{}, err
 	}
+	// A restic killed on purpose (a failed stream, a node's shutdown) leaves its lock, and
+	// restic never skips a stale lock by itself: prune would then fail for good. `unlock`
+	// removes only stale locks (restic's rule: older than 30 min, or of a process gone on
+	// this host), never one in use.
+	s.unlockStale(ctx, p)
 	target, err := os.MkdirTemp("", "mariabackup-")
 	if err != nil {
 		return Result{}, fmt.Errorf("making mariabackup's work directory: %w", err)
@@ -123,13 +128,14 @@ func (s Settings) Take(ctx context.Context, p Programs, node string, tags []stri
 		return Result{}, fmt.Errorf("ending restic's input: %w", err)
 	}
 	if err := rs.Wait(); err != nil {
-		return Result{}, resticFailure("writing the snapshot", s.Repository, rsLog.String())
+		return Result{}, resticFailure("writing the snapshot", s.Repository, rsLog.String()+"\n"+err.Error())
 	}
 	id, err := snapshotID(rsOut.Bytes())
 	if err != nil {
 		return Result{}, err
 	}
 	res := Result{Snapshot: id, Bytes: copied.Load(), Duration: time.Since(started)}
+	s.unlockStale(ctx, p)
 	if _, stderr, err := s.restic(ctx, p, nil, s.Keep.ForgetArgs()...); err != nil {
 		return res, resticFailure("applying the retention policy "+s.Keep.String(), s.Repository, stderr)
 	}
@@ -147,6 +153,11 @@ func snapshotID(out []byte) (string, error) {
 		}
 	}
 	return "", errors.New("restic reported no snapshot id (no summary line in its output)")
+}
+
+// unlockStale runs `restic unlock` (stale locks only); its failure shows in the next step.
+func (s Settings) unlockStale(ctx context.Context, p Programs) {
+	_, _, _ = s.restic(ctx, p, nil, "unlock")
 }
 
 // restic runs one restic subcommand: its stdout and stderr.

@@ -26,6 +26,11 @@ const (
 	// backupStandIn: how long each place in backup.Rank waits for the nodes before it to
 	// claim a backup (one that is gone, or stuck, leaves it to the next).
 	backupStandIn = 30 * time.Second
+	// backupLate: a scheduled time this far past (this node was busy, e.g. with a long
+	// backup) is not offered any more: the others had their turn.
+	backupLate = 5 * time.Minute
+	// claimsKept: claims younger than this stay in etcd, so no node takes a backup twice.
+	claimsKept = 24 * time.Hour
 )
 
 // BackupPrograms are the image's programs and mariadbd's socket.
@@ -66,22 +71,25 @@ func (r *Runner) scheduleBackups(ctx context.Context) {
 			return
 		case <-time.After(backupPoll):
 		}
-		if id, err := r.disc.Get(keyBackupRequest); err == nil && id != "" && id != handled && r.offerBackup(ctx, id) {
+		if id, err := r.disc.Get(keyBackupRequest); err == nil && id != "" && id != handled && r.offerBackup(ctx, id, true) {
 			handled = id
 		}
 		if !time.Now().Before(next) {
-			r.offerBackup(ctx, BackupID(next))
+			if time.Since(next) < backupLate {
+				r.offerBackup(ctx, BackupID(next), false)
+			}
 			next = r.backup.Schedule.Next(time.Now())
 		}
 	}
 }
 
-// offerBackup: this node's part in backup `id`. It waits its place in backup.Rank times
-// backupStandIn, then claims the backup unless another node did (one etcd transaction: one
-// node per backup), takes it and reports it in backup/last. True when the backup is claimed,
-// by this node or another; false when this node is not Synced or etcd fails (a request is
-// offered again at the next poll).
-func (r *Runner) offerBackup(ctx context.Context, id string) bool {
+// offerBackup: this node's part in backup `id` (an on-demand `request`, or a scheduled time).
+// It waits its place in backup.Rank times backupStandIn, then claims the backup unless
+// another node did (one etcd transaction: one node per backup; a request's claim also
+// removes the request, so no node offers it again after a restart), takes it and reports it
+// in backup/last. True when the backup is claimed, by this node or another; false when this
+// node is not Synced or etcd fails (a request is offered again at the next poll).
+func (r *Runner) offerBackup(ctx context.Context, id string, request bool) bool {
 	const step = "backup"
 	recs, err := r.disc.Read(ctx)
 	if err != nil {
@@ -96,7 +104,11 @@ func (r *Runner) offerBackup(ctx context.Context, id string) bool {
 		return false
 	case <-time.After(time.Duration(place) * backupStandIn):
 	}
-	won, err := r.disc.Claim(keyBackupClaims+id, r.cfg.NodeName)
+	removing := ""
+	if request {
+		removing = keyBackupRequest
+	}
+	won, err := r.disc.Claim(keyBackupClaims+id, r.cfg.NodeName, removing, id)
 	if err != nil {
 		return false
 	}
@@ -117,7 +129,7 @@ func (r *Runner) offerBackup(ctx context.Context, id string) bool {
 	if err := r.disc.Put(keyBackupLast, string(data)); err != nil {
 		r.log.Warn(step, "could not record backup %s in etcd: %v", id, err)
 	}
-	_ = r.disc.DeleteBefore(keyBackupClaims, keyBackupClaims+id) // the claims of older backups
+	_ = r.disc.DeleteBefore(keyBackupClaims, keyBackupClaims+BackupID(time.Now().Add(-claimsKept)))
 	return true
 }
 
@@ -151,11 +163,17 @@ func (d *Discovery) Put(key, value string) error {
 }
 
 // Claim creates key = value unless key exists (one transaction): true for exactly one caller.
-func (d *Discovery) Claim(key, value string) (bool, error) {
+// With `removing` set, only while `removing` holds `holding`, and it deletes `removing` too.
+func (d *Discovery) Claim(key, value, removing, holding string) (bool, error) {
 	ctx, cancel := timeout()
 	defer cancel()
-	resp, err := d.client().Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(d.prefix+key), "=", 0)).
-		Then(clientv3.OpPut(d.prefix+key, value)).Commit()
+	cmps := []clientv3.Cmp{clientv3.Compare(clientv3.CreateRevision(d.prefix+key), "=", 0)}
+	ops := []clientv3.Op{clientv3.OpPut(d.prefix+key, value)}
+	if removing != "" {
+		cmps = append(cmps, clientv3.Compare(clientv3.Value(d.prefix+removing), "=", holding))
+		ops = append(ops, clientv3.OpDelete(d.prefix+removing))
+	}
+	resp, err := d.client().Txn(ctx).If(cmps...).Then(ops...).Commit()
 	if err != nil {
 		return false, fmt.Errorf("claiming %s%s: %w", d.prefix, key, d.checked(err))
 	}

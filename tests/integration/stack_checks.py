@@ -237,6 +237,21 @@ class AvailabilityProbe(Probe):
         return answer
 
 
+class SyncedProbe(Probe):
+    """Every node's wsrep_local_state_comment, each second: good when all of `hosts` say Synced."""
+
+    good = "all Synced"
+
+    def __init__(self, lab_hosts: Lab, hosts: list[str]):
+        super().__init__()
+        self.lab_hosts = lab_hosts
+        self.hosts = hosts
+
+    def observe(self) -> str:
+        states = {h: wsrep(self.lab_hosts, h).get("wsrep_local_state_comment", "?") for h in self.hosts}
+        return self.good if set(states.values()) == {"Synced"} else str(states)
+
+
 class WordPressProbe(Probe):
     """GET of the published post every second, as a client that knows the address of every
     WordPress replica: good ("200 <marker>") when a replica served the page with `marker` in it

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import ipaddress
+import re
 import secrets
 import shlex
 import subprocess
@@ -29,9 +31,9 @@ from tests.integration.row_writer import RowWriter, WriteReport
 from tests.bank_workload import ACCOUNTS, OPENING_BALANCE, BankWorkload
 from tests.integration.stack_checks import (
     CLUSTER_STATUS, ETCD_UNAUTHENTICATED, GALERA_TASK, MYSQL_PORT, READ_PORT, SCALE_HOSTS, SERVICES, STACK_HOSTS,
-    AvailabilityProbe, Deployed, WordPressProbe, etcdctl_as_root, etcdctl_without_login, galera_log, galera_sql,
+    AvailabilityProbe, Deployed, SyncedProbe, WordPressProbe, etcdctl_as_root, etcdctl_without_login, galera_log, galera_sql,
     galera_tasks_by_host, landed_on, lb_sql, lost_rows, service_replicas, synced_in_cluster_of, wait_all_synced, wsrep)
-from tests.toolchain.pulumi_stack import Stack
+from tests.toolchain.pulumi_stack import REPO_ROOT, Stack
 from tests.wordpress_site import install, login, publish_post, render_in_chromium
 
 # Seconds of writing before a fault and after the cluster healed.
@@ -175,6 +177,7 @@ def test_no_secret_in_plain_text(deployed: Deployed):
     lab_hosts = deployed.lab
     secrets_ = [deployed.config_secret(k) for k in ("rootPassword", "appPassword")]
     secrets_ += [deployed.config_secret(k) for k in ("etcdRootPassword", "etcdPassword")]
+    secrets_ += [deployed.stack.pulumi("config", "get", "--path", "galera-swarm:backup.password").stdout.strip()]
     secrets_ += [lab_hosts.sh("docker1", f"docker swarm join-token -q {role}") for role in ("manager", "worker")]
     key_lines = [line for line in open(lab_hosts.info["ssh_key"]).read().splitlines() if "PRIVATE KEY" not in line]
     exported = deployed.stack.pulumi("stack", "export").stdout
@@ -214,6 +217,77 @@ def test_etcd_refuses_clients_that_do_not_log_in(deployed: Deployed):
     assert etcdctl_as_root(lab_hosts, "docker1", "get", "--print-value-only", "/galera/galera/bootstrap") != "rogue"
     # The cluster's own records are there for whoever logs in.
     assert etcdctl_as_root(lab_hosts, "docker1", "get", "--print-value-only", "/galera/galera/uuid")
+
+
+def test_a_backup_while_rows_are_written_loses_no_row_and_lands_on_the_backup_host(deployed: Deployed):
+    """Issue 17: `make backup` (scripts/backup.sh now) while rows are written through
+    galera-lb: no acknowledged row lost, the longest write gap under 1 s, every node Synced
+    throughout; the snapshot is in the repository on the lab's backup host (outside the
+    swarm), taken by a node that is not the load balancer's writer; `make backups` lists it."""
+    lab_hosts = deployed.lab
+    uuids = one_cluster_of(deployed, 3)
+    table = "wordpress.rows_backup"
+    env = {**deployed.stack.env, "STACK": deployed.stack.name, "STACK_DIR": str(deployed.stack.project_dir)}
+
+    def backup_script(command: str) -> str:
+        done = subprocess.run(["bash", str(REPO_ROOT / "scripts" / "backup.sh"), command], env=env,
+                              capture_output=True, text=True, timeout=900)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
+    # galera-agent ranks the writer by the load balancer's rule, the lowest address among the
+    # Synced nodes (etcd's records); right after `up` the load balancer may still hold an
+    # earlier writer for its failback hold-down, so wait until it applies the rule too.
+    records = etcdctl_as_root(lab_hosts, "docker1", "get", "--prefix", "/galera/galera/nodes/").splitlines()
+    addresses = {key.rsplit("/", 1)[1].removeprefix("mysql-galera-"): value.split()[0]
+                 for key, value in zip(records[::2], records[1::2])}
+    lowest = min(addresses, key=lambda h: ipaddress.ip_address(addresses[h]))
+    writers = wait_until("the load balancer's writer at the lowest address", lambda: writer_hosts(
+        deployed, deployed.load_balancer_hosts(), 5), lambda w: w == {lowest}, timeout=60)
+    with SyncedProbe(lab_hosts, deployed.hosts) as synced, deployed.writer(table) as writer:
+        time.sleep(2)
+        with Timer("make backup (scripts/backup.sh now) while rows are written"):
+            taken = backup_script("now").strip()
+        time.sleep(2)
+    report = writer.report()
+    assert_no_acknowledged_row_lost(deployed, table, report, f"backup: {taken}")
+    assert report.longest_outage < 1.0, FIGURES[-1]
+    m = re.match(r"^snapshot ([0-9a-f]{8,64}): .+ of (mysql-galera-docker\d+) in \d+ s$", taken)
+    assert m, taken
+    snapshot, node = m.groups()
+    # mariabackup desyncs its node for its short block-commit stage (MariaDB's BACKUP STAGE on
+    # Galera), so that the cluster's flow control never waits for it: the node stays a member,
+    # and the others stay Synced.
+    FIGURES.append(synced.report("every node Synced during the backup"))
+    backup_host = node.removeprefix("mysql-galera-")
+    allowed = {synced.good, str({h: "Donor/Desynced" if h == backup_host else "Synced" for h in deployed.hosts})}
+    assert set(synced.observations) <= allowed and synced.observations.count(synced.good) > 0, FIGURES[-1]
+    assert one_cluster_of(deployed, 3) == uuids
+    assert node.removeprefix("mysql-galera-") not in writers, (node, writers)
+    listing = backup_script("list")
+    assert snapshot[:8] in listing and node in listing and f"last backup {snapshot}" in listing, listing
+    # The repository lives on backup1, outside the swarm: its snapshot files are there.
+    on_backup_host = subprocess.run(["docker", "exec", "backup1", "ls", "/srv/backup/galera/snapshots"],
+                                    capture_output=True, text=True, check=True).stdout.split()
+    assert any(name.startswith(snapshot[:8]) for name in on_backup_host), on_backup_host
+
+    # Item 7: with the backup host away the backup fails and names the cause, the cluster is
+    # untouched, and the next backup once the host is back succeeds.
+    lab("stop", "backup1", timeout=120)
+    try:
+        failed = subprocess.run(["bash", str(REPO_ROOT / "scripts" / "backup.sh"), "now"], env=env,
+                                capture_output=True, text=True, timeout=900)
+    finally:
+        lab("start", "backup1", timeout=120)
+    assert failed.returncode != 0, failed.stdout
+    assert "is unreachable" in failed.stderr and "172.30.213.6" in failed.stderr, failed.stderr
+    FIGURES.append(f"backup with backup1 stopped: {failed.stderr.strip().splitlines()[-1]}")
+    assert one_cluster_of(deployed, 3) == uuids
+    assert "last backup FAILED" in backup_script("list")
+    again = backup_script("now").strip()
+    assert re.match(r"^snapshot [0-9a-f]{8,64}: ", again), again
+    listing = backup_script("list")
+    assert f"last backup {again.split()[1].rstrip(':')}" in listing and "2 snapshots in" in listing, listing
 
 
 def test_renaming_and_reordering_hosts_keeps_every_node(deployed: Deployed):
