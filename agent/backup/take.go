@@ -171,9 +171,10 @@ func (s Settings) restic(ctx context.Context, p Programs, stdin io.Reader, sub .
 }
 
 // ownGroup puts cmd in a process group of its own, killed whole when ctx ends (killGroup),
-// so no child of it keeps a pipe open.
+// so no child of it keeps a pipe open; and it is killed when the agent dies without its
+// shutdown (a crash): restic would otherwise see its input end and save a cut stream.
 func ownGroup(cmd *exec.Cmd) {
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 10 * time.Second
 }

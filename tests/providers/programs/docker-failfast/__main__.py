@@ -21,8 +21,13 @@ provider = docker.Provider(
 )
 
 if failure == "crash":
+    # With a healthcheck swarm holds the task in `starting` until its first healthy result, so
+    # a container that exits at once is never seen `running` (without one, a poll could land
+    # in the moment it ran and count the service as converged, as CI saw once).
     container = docker.ServiceTaskSpecContainerSpecArgs(
-        image=image, commands=["sh", "-c", f"echo '{message}' >&2; exit 1"])
+        image=image, commands=["sh", "-c", f"echo '{message}' >&2; exit 1"],
+        healthcheck=docker.ServiceTaskSpecContainerSpecHealthcheckArgs(
+            tests=["CMD", "true"], interval="2s", timeout="1s", retries=1, start_period="0s"))
 elif failure == "missing":
     container = docker.ServiceTaskSpecContainerSpecArgs(image=f"{image.split(':')[0]}:no-such-tag")
 else:
