@@ -97,8 +97,7 @@ func (k Keep) ForgetArgs() []string {
 // or message names one (exit codes of restic 0.14 are 1 for most errors; the messages are
 // its own), else restic's last line.
 func resticFailure(what, repository, stderr string) error {
-	lines := strings.Split(strings.TrimSpace(stderr), "\n")
-	last := strings.TrimSpace(lines[len(lines)-1])
+	last := lastLine(stderr)
 	if last == "" {
 		last = "no message (killed?)"
 	}
@@ -120,4 +119,10 @@ func resticFailure(what, repository, stderr string) error {
 // repositoryMissing: restic says there is no repository at the location (so `init` makes it).
 func repositoryMissing(stderr string) bool {
 	return strings.Contains(stderr, "Is there a repository at the following location?")
+}
+
+// lastLine is the last non-empty line of text, trimmed ("" when there is none).
+func lastLine(text string) string {
+	lines := strings.Split(strings.TrimSpace(text), "\n")
+	return strings.TrimSpace(lines[len(lines)-1])
 }

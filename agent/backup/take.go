@@ -10,7 +10,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -213,10 +212,7 @@ func (t *tail) Write(b []byte) (int, error) {
 func (t *tail) String() string { return string(t.buf) }
 
 // last is the last non-empty line.
-func (t *tail) last() string {
-	lines := strings.Split(strings.TrimSpace(string(t.buf)), "\n")
-	return strings.TrimSpace(lines[len(lines)-1])
-}
+func (t *tail) last() string { return lastLine(string(t.buf)) }
 
 // Snapshot is one backup in the repository, as `restic snapshots --json` lists it, and the
 // size of its stream (restic stats --mode restore-size).
