@@ -109,10 +109,17 @@ func TestSSHCommand(t *testing.T) {
 		{"s3:s3.example/bucket", ""},
 	} {
 		s := Settings{Repository: tc.repository, SSHKeyFile: "/k", KnownHostsFile: "/kh"}
-		if got := s.SSHCommand(); got != tc.want {
+		if got := s.SSHCommand(""); got != tc.want {
 			t.Errorf("SSHCommand(%s)\n got %q\nwant %q", tc.repository, got, tc.want)
 		}
-		args := s.ResticArgs("snapshots")
+		if tc.want != "" {
+			logged := strings.Replace(tc.want, " -s sftp", "", 1)
+			logged = logged[:len(base)] + " -E /l" + logged[len(base):] + " -s sftp"
+			if got := s.SSHCommand("/l"); got != logged {
+				t.Errorf("SSHCommand(%s, log /l)\n got %q\nwant %q", tc.repository, got, logged)
+			}
+		}
+		args := s.ResticArgs("", "snapshots")
 		if has := slices.Contains(args, "sftp.command="+tc.want); has != (tc.want != "") {
 			t.Errorf("ResticArgs(%s) = %v", tc.repository, args)
 		}
@@ -120,15 +127,22 @@ func TestSSHCommand(t *testing.T) {
 }
 
 func TestResticFailureNamesTheCause(t *testing.T) {
-	for _, tc := range []struct{ stderr, want string }{
-		{"Fatal: wrong password or no key found\n", "the backup password does not open the repository R"},
-		{"Host key verification failed.\nFatal: unable to open repository", "presents a key that the known_hosts file does not hold"},
-		{"ssh: connect to host 172.30.213.6 port 22: Connection refused\nFatal: ...", "is unreachable"},
-		{"Save(<data/1>) returned error: write: no space left on device\n", "out of disk space"},
-		{"Fatal: something else\n", "restic: Fatal: something else"},
+	eof := "Fatal: unable to open repository at sftp:b@h:/r: unable to start the sftp session, error: EOF\n"
+	for _, tc := range []struct{ stderr, ssh, want string }{
+		{"Fatal: wrong password or no key found\n", "", "the backup password does not open the repository R"},
+		{"Host key verification failed.\nFatal: unable to open repository", "", "presents a key that the known_hosts file does not hold"},
+		{"ssh: connect to host 172.30.213.6 port 22: Connection refused\nFatal: ...", "", "is unreachable"},
+		{"Save(<data/1>) returned error: write: no space left on device\n", "", "out of disk space"},
+		{"Fatal: something else\n", "", "restic: Fatal: something else"},
+		// restic lost ssh's stderr (it exited first); ssh's own log (-E) names the cause.
+		{eof, "Connection timed out during banner exchange\nConnection to 172.30.213.6 port 22 timed out\n",
+			"is unreachable (restic: Fatal: unable to open repository at sftp:b@h:/r: unable to start the sftp session, error: EOF; ssh: Connection to 172.30.213.6 port 22 timed out)"},
+		{eof, "@@@\nWARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!\nHost key verification failed.\n", "presents a key that the known_hosts file does not hold: refused"},
+		{eof, "backup@172.30.213.6: Permission denied (publickey).\n", "refuses the backup SSH key"},
+		{eof, "", "is unreachable"},
 	} {
-		if got := resticFailure("doing", "R", tc.stderr).Error(); !strings.Contains(got, tc.want) {
-			t.Errorf("resticFailure(%q) = %q, want %q in it", tc.stderr, got, tc.want)
+		if got := resticFailure("doing", "R", tc.stderr, tc.ssh).Error(); !strings.Contains(got, tc.want) {
+			t.Errorf("resticFailure(%q, ssh %q)\n = %q\nwant %q in it", tc.stderr, tc.ssh, got, tc.want)
 		}
 	}
 }

@@ -49,8 +49,11 @@ func sftpTarget(repository string) (sshTarget, bool) {
 
 // SSHCommand is restic's sftp.command for an sftp: repository ("" for others): ssh with the
 // login key alone, the host's key checked against the known_hosts file (a wrong key is
-// refused), never a prompt, and a dead connection noticed within 30 s.
-func (s Settings) SSHCommand() string {
+// refused), never a prompt, and a dead connection noticed within 30 s. With logFile set, ssh
+// writes its own messages there (ssh -E): restic 0.14 copies ssh's stderr from a goroutine
+// and often exits before the copy, so ssh's "Connection timed out" would be lost and restic
+// says only "unable to start the sftp session, error: EOF".
+func (s Settings) SSHCommand(logFile string) string {
 	t, ok := sftpTarget(s.Repository)
 	if !ok {
 		return ""
@@ -59,6 +62,9 @@ func (s Settings) SSHCommand() string {
 		"-o", "UserKnownHostsFile=" + s.KnownHostsFile, "-o", "StrictHostKeyChecking=yes",
 		"-o", "BatchMode=yes", "-o", "ConnectTimeout=10",
 		"-o", "ServerAliveInterval=10", "-o", "ServerAliveCountMax=3"}
+	if logFile != "" {
+		args = append(args, "-E", logFile)
+	}
 	if t.Port != 0 {
 		args = append(args, "-p", strconv.Itoa(t.Port))
 	}
@@ -69,10 +75,10 @@ func (s Settings) SSHCommand() string {
 }
 
 // ResticArgs are restic's arguments for the subcommand and its own arguments: the repository,
-// and for sftp: the ssh command.
-func (s Settings) ResticArgs(sub ...string) []string {
+// and for sftp: the ssh command (its messages into sshLogFile, see SSHCommand).
+func (s Settings) ResticArgs(sshLogFile string, sub ...string) []string {
 	args := []string{"--repo", s.Repository, "--no-cache"}
-	if cmd := s.SSHCommand(); cmd != "" {
+	if cmd := s.SSHCommand(sshLogFile); cmd != "" {
 		args = append(args, "--option", "sftp.command="+cmd)
 	}
 	return append(args, sub...)
@@ -93,24 +99,34 @@ func (k Keep) ForgetArgs() []string {
 		"--keep-weekly", strconv.Itoa(k.Weekly), "--keep-monthly", strconv.Itoa(k.Monthly), "--prune"}
 }
 
-// resticFailure words restic's failure for an operator: the cause when restic's exit status
-// or message names one (exit codes of restic 0.14 are 1 for most errors; the messages are
-// its own), else restic's last line.
-func resticFailure(what, repository, stderr string) error {
+// resticFailure words restic's failure for an operator: the cause when restic's or ssh's
+// messages name one (exit codes of restic 0.14 are 1 for most errors; the messages are its
+// own and OpenSSH's), else restic's last line; ssh's last line is added when ssh said
+// something.
+func resticFailure(what, repository, stderr, sshLog string) error {
 	last := lastLine(stderr)
 	if last == "" {
 		last = "no message (killed?)"
 	}
+	if said := lastLine(sshLog); said != "" {
+		last += "; ssh: " + strings.TrimPrefix(said, "ssh: ")
+	}
+	both := stderr + "\n" + sshLog
 	switch {
-	case strings.Contains(stderr, "wrong password or no key found"):
+	case strings.Contains(both, "wrong password or no key found"):
 		return fmt.Errorf("%s: the backup password does not open the repository %s (restic: %s); set the password the repository was made with", what, repository, last)
-	case strings.Contains(stderr, "Host key verification failed") || strings.Contains(stderr, "REMOTE HOST IDENTIFICATION HAS CHANGED"):
+	case strings.Contains(both, "Host key verification failed") || strings.Contains(both, "REMOTE HOST IDENTIFICATION HAS CHANGED"):
 		return fmt.Errorf("%s: the host of %s presents a key that the known_hosts file does not hold: refused (restic: %s)", what, repository, last)
-	case strings.Contains(stderr, "no space left on device"):
+	case strings.Contains(both, "no space left on device"):
 		return fmt.Errorf("%s: the repository %s is out of disk space (restic: %s)", what, repository, last)
-	case strings.Contains(stderr, "Connection refused") || strings.Contains(stderr, "Connection timed out") ||
-		strings.Contains(stderr, "No route to host") || strings.Contains(stderr, "ssh command exited") ||
-		strings.Contains(stderr, "connection lost"):
+	case strings.Contains(both, "Permission denied (publickey"):
+		return fmt.Errorf("%s: the host of %s refuses the backup SSH key (restic: %s); add its public key to the login's authorized_keys", what, repository, last)
+	// ssh's own words for a host that does not answer, or is gone mid-way; "unable to start
+	// the sftp session" is restic's when ssh ended before SFTP began with no other cause.
+	case strings.Contains(both, "Connection refused") || strings.Contains(both, "timed out") ||
+		strings.Contains(both, "No route to host") || strings.Contains(both, "ssh command exited") ||
+		strings.Contains(both, "connection lost") || strings.Contains(both, "Connection closed") ||
+		strings.Contains(both, "unable to start the sftp session"):
 		return fmt.Errorf("%s: the repository %s is unreachable (restic: %s)", what, repository, last)
 	}
 	return fmt.Errorf("%s: restic: %s", what, last)

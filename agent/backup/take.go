@@ -38,15 +38,15 @@ type summary struct {
 // EnsureRepository makes the repository when restic finds none there (`restic init`); an
 // error names the cause (wrong password, unreachable, a refused host key).
 func (s Settings) EnsureRepository(ctx context.Context, p Programs) error {
-	_, stderr, err := s.restic(ctx, p, nil, "cat", "config")
+	opened, err := s.restic(ctx, p, nil, "cat", "config")
 	if err == nil {
 		return nil
 	}
-	if !repositoryMissing(stderr) {
-		return resticFailure("opening the backup repository", s.Repository, stderr)
+	if !repositoryMissing(opened.stderr) {
+		return opened.failure("opening the backup repository", s.Repository)
 	}
-	if _, stderr, err := s.restic(ctx, p, nil, "init"); err != nil {
-		return resticFailure("making the backup repository", s.Repository, stderr)
+	if made, err := s.restic(ctx, p, nil, "init"); err != nil {
+		return made.failure("making the backup repository", s.Repository)
 	}
 	return nil
 }
@@ -85,8 +85,11 @@ func (s Settings) Take(ctx context.Context, p Programs, node string, tags []stri
 	for _, t := range tags {
 		args = append(args, "--tag", t)
 	}
-	rs := exec.CommandContext(ctx, p.Restic[0], append(p.Restic[1:], s.ResticArgs(args...)...)...)
-	rs.Env = s.ResticEnv()
+	rs, sshLog, err := s.resticCommand(ctx, p, args...)
+	if err != nil {
+		return Result{}, err
+	}
+	defer sshLog.remove()
 	ownGroup(rs)
 	ownGroup(mb)
 	var rsOut bytes.Buffer
@@ -117,7 +120,7 @@ func (s Settings) Take(ctx context.Context, p Programs, node string, tags []stri
 		case ctx.Err() != nil:
 			return Result{}, fmt.Errorf("backup stopped (%v): no snapshot was written", context.Cause(ctx))
 		case copyErr != nil:
-			return Result{}, resticFailure("streaming the backup into the repository", s.Repository, rsLog.String())
+			return Result{}, resticFailure("streaming the backup into the repository", s.Repository, rsLog.String(), sshLog.read())
 		}
 		return Result{}, fmt.Errorf("mariabackup failed (%v): %s; no snapshot was written", mbErr, mbLog.last())
 	}
@@ -127,7 +130,7 @@ func (s Settings) Take(ctx context.Context, p Programs, node string, tags []stri
 		return Result{}, fmt.Errorf("ending restic's input: %w", err)
 	}
 	if err := rs.Wait(); err != nil {
-		return Result{}, resticFailure("writing the snapshot", s.Repository, rsLog.String()+"\n"+err.Error())
+		return Result{}, resticFailure("writing the snapshot", s.Repository, rsLog.String()+"\n"+err.Error(), sshLog.read())
 	}
 	id, err := snapshotID(rsOut.Bytes())
 	if err != nil {
@@ -135,8 +138,8 @@ func (s Settings) Take(ctx context.Context, p Programs, node string, tags []stri
 	}
 	res := Result{Snapshot: id, Bytes: copied.Load(), Duration: time.Since(started)}
 	s.unlockStale(ctx, p)
-	if _, stderr, err := s.restic(ctx, p, nil, s.Keep.ForgetArgs()...); err != nil {
-		return res, resticFailure("applying the retention policy "+s.Keep.String(), s.Repository, stderr)
+	if forgot, err := s.restic(ctx, p, nil, s.Keep.ForgetArgs()...); err != nil {
+		return res, forgot.failure("applying the retention policy "+s.Keep.String(), s.Repository)
 	}
 	return res, nil
 }
@@ -156,17 +159,64 @@ func snapshotID(out []byte) (string, error) {
 
 // unlockStale runs `restic unlock` (stale locks only); its failure shows in the next step.
 func (s Settings) unlockStale(ctx context.Context, p Programs) {
-	_, _, _ = s.restic(ctx, p, nil, "unlock")
+	_, _ = s.restic(ctx, p, nil, "unlock")
 }
 
-// restic runs one restic subcommand: its stdout and stderr.
-func (s Settings) restic(ctx context.Context, p Programs, stdin io.Reader, sub ...string) (string, string, error) {
-	cmd := exec.CommandContext(ctx, p.Restic[0], append(p.Restic[1:], s.ResticArgs(sub...)...)...)
-	cmd.Env, cmd.Stdin = s.ResticEnv(), stdin
+// resticOutput is what one restic run printed, and what its ssh wrote (sftp: repositories).
+type resticOutput struct{ stdout, stderr, ssh string }
+
+// failure is the run's error for an operator (resticFailure), `what` naming the step.
+func (o resticOutput) failure(what, repository string) error {
+	return resticFailure(what, repository, o.stderr, o.ssh)
+}
+
+// restic runs one restic subcommand; err is its exit (or start) error.
+func (s Settings) restic(ctx context.Context, p Programs, stdin io.Reader, sub ...string) (resticOutput, error) {
+	cmd, sshLog, err := s.resticCommand(ctx, p, sub...)
+	if err != nil {
+		return resticOutput{stderr: err.Error()}, err
+	}
+	defer sshLog.remove()
+	cmd.Stdin = stdin
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err := cmd.Run()
-	return out.String(), errOut.String(), err
+	err = cmd.Run()
+	return resticOutput{out.String(), errOut.String(), sshLog.read()}, err
+}
+
+// resticCommand is the command for one restic subcommand, and the file its ssh (sftp:
+// repositories) writes its messages to, which the caller removes.
+func (s Settings) resticCommand(ctx context.Context, p Programs, sub ...string) (*exec.Cmd, sshLog, error) {
+	var log sshLog
+	if _, ok := sftpTarget(s.Repository); ok {
+		f, err := os.CreateTemp("", "restic-ssh-*.log")
+		if err != nil {
+			return nil, log, fmt.Errorf("making the file for ssh's messages: %w", err)
+		}
+		log = sshLog(f.Name())
+		_ = f.Close()
+	}
+	cmd := exec.CommandContext(ctx, p.Restic[0], append(p.Restic[1:], s.ResticArgs(string(log), sub...)...)...)
+	cmd.Env = s.ResticEnv()
+	return cmd, log, nil
+}
+
+// sshLog is the path of ssh's own messages for one restic run ("": none, not sftp).
+type sshLog string
+
+// read is what ssh wrote ("" when nothing, or no file).
+func (l sshLog) read() string {
+	if l == "" {
+		return ""
+	}
+	b, _ := os.ReadFile(string(l))
+	return string(b)
+}
+
+func (l sshLog) remove() {
+	if l != "" {
+		_ = os.Remove(string(l))
+	}
 }
 
 // ownGroup puts cmd in a process group of its own, killed whole when ctx ends (killGroup),
@@ -226,23 +276,23 @@ type Snapshot struct {
 
 // Snapshots lists this project's snapshots, oldest first, each with its size.
 func (s Settings) Snapshots(ctx context.Context, p Programs) ([]Snapshot, error) {
-	out, stderr, err := s.restic(ctx, p, nil, "snapshots", "--tag", SnapshotTag, "--json")
+	listed, err := s.restic(ctx, p, nil, "snapshots", "--tag", SnapshotTag, "--json")
 	if err != nil {
-		return nil, resticFailure("listing the snapshots", s.Repository, stderr)
+		return nil, listed.failure("listing the snapshots", s.Repository)
 	}
 	var snaps []Snapshot
-	if err := json.Unmarshal([]byte(out), &snaps); err != nil {
+	if err := json.Unmarshal([]byte(listed.stdout), &snaps); err != nil {
 		return nil, fmt.Errorf("reading restic's list of snapshots: %w", err)
 	}
 	for i := range snaps {
-		out, stderr, err := s.restic(ctx, p, nil, "stats", "--mode", "restore-size", "--json", snaps[i].ID)
+		stats, err := s.restic(ctx, p, nil, "stats", "--mode", "restore-size", "--json", snaps[i].ID)
 		if err != nil {
-			return nil, resticFailure("reading the size of snapshot "+snaps[i].ID, s.Repository, stderr)
+			return nil, stats.failure("reading the size of snapshot "+snaps[i].ID, s.Repository)
 		}
 		var st struct {
 			TotalSize int64 `json:"total_size"`
 		}
-		if err := json.Unmarshal([]byte(out), &st); err != nil {
+		if err := json.Unmarshal([]byte(stats.stdout), &st); err != nil {
 			return nil, fmt.Errorf("reading restic's stats of snapshot %s: %w", snaps[i].ID, err)
 		}
 		snaps[i].Bytes = st.TotalSize
