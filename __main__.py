@@ -89,7 +89,8 @@ if backup_settings is not None:
         keep=RetentionPolicy(last=keep.last, daily=keep.daily, weekly=keep.weekly, monthly=keep.monthly),
         password=settings.passwords.backup,
         ssh_private_key=pulumi.Output.secret(backup_login.private_key) if backup_login else None,
-        known_hosts=backup_login.known_hosts if backup_login else None), on_swarm)
+        known_hosts=backup_login.known_hosts if backup_login else None,
+        restore_snapshot=settings.restore.snapshot if settings.restore else None), on_swarm)
     pulumi.export("backup_repository", backup_settings.repository)
 
 g = settings.galera

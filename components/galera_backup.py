@@ -10,6 +10,10 @@ policy. The repository's password, and for sftp the SSH key and the host's known
 reach the tasks only as swarm secrets mounted as files: no password in any environment value
 or command line.
 
+With `restore_snapshot`, a NEW cluster starts from that backup (`RESTORE_SNAPSHOT`): the node
+that bootstraps it (no cluster in etcd, no node holding data) restores and prepares the
+snapshot first, and the others join it by state transfer; a cluster that has data ignores it.
+
 This component owns those secrets and the task environment they go with (`backup_env`, the
 interface galera-agent reads); GaleraService adds both to the Galera tasks.
 """
@@ -53,13 +57,15 @@ class GaleraBackupArgs:
     """`repository` a restic repository URL, `schedule` a cron schedule (UTC), both checked by
     the stack's schema; `password` a secret Input. `ssh_private_key` (secret Input) and
     `known_hosts` (OpenSSH known_hosts lines) are the texts of an sftp repository's login, both
-    or neither (None: not sftp)."""
+    or neither (None: not sftp). `restore_snapshot`: `latest` or a snapshot id that a new
+    cluster starts from (None: a new cluster starts empty)."""
     repository: pulumi.Input[str]
     schedule: pulumi.Input[str]
     keep: RetentionPolicy
     password: pulumi.Input[str]
     ssh_private_key: Optional[pulumi.Input[str]] = None
     known_hosts: Optional[pulumi.Input[str]] = None
+    restore_snapshot: Optional[str] = None
 
 
 @dataclass
@@ -70,10 +76,11 @@ class BackupTaskSpec:
     secret_mounts: Sequence[docker.ServiceTaskSpecContainerSpecSecretArgs]
 
 
-def backup_env(*, repository: str, schedule: str, keep: RetentionPolicy, sftp: bool) -> dict[str, str]:
+def backup_env(*, repository: str, schedule: str, keep: RetentionPolicy, sftp: bool,
+               restore_snapshot: Optional[str] = None) -> dict[str, str]:
     """The task environment galera-agent's scheduler reads: the repository, schedule and keep
     policy, and the paths of the secret files (PASSWORD_FILE; SSH_KEY_FILE and KNOWN_HOSTS_FILE
-    for an sftp repository); never a password."""
+    for an sftp repository); never a password. RESTORE_SNAPSHOT with `restore_snapshot`."""
     env = {
         "BACKUP_REPOSITORY": repository,
         "BACKUP_SCHEDULE": schedule,
@@ -83,6 +90,8 @@ def backup_env(*, repository: str, schedule: str, keep: RetentionPolicy, sftp: b
     if sftp:
         env["BACKUP_SSH_KEY_FILE"] = service_spec.secret_path(SSH_KEY_FILE)
         env["BACKUP_KNOWN_HOSTS_FILE"] = service_spec.secret_path(KNOWN_HOSTS_FILE)
+    if restore_snapshot is not None:
+        env["RESTORE_SNAPSHOT"] = restore_snapshot
     return env
 
 
@@ -110,7 +119,8 @@ class GaleraBackup(pulumi.ComponentResource):
                        service_spec.mount_secret(hosts.id, hosts.name, KNOWN_HOSTS_FILE)]
 
         self.env = pulumi.Output.all(args.repository, args.schedule).apply(
-            lambda v: backup_env(repository=v[0], schedule=v[1], keep=args.keep, sftp=sftp))
+            lambda v: backup_env(repository=v[0], schedule=v[1], keep=args.keep, sftp=sftp,
+                                 restore_snapshot=args.restore_snapshot))
         self.secret_mounts = mounts
         self.register_outputs({"env": self.env, "secret_mounts": self.secret_mounts})
 

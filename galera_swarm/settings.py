@@ -789,6 +789,24 @@ class BackupSettings(_Schema):
         return sftp_target(self.repository)
 
 
+# galera-agent's RESTORE_SNAPSHOT rule (agent/backup/settings.go): `latest`, or a restic
+# snapshot id, whole or as `galera-agent backup list` shortens it.
+SnapshotChoice = Annotated[Text, _matching(
+    r"latest|[0-9a-f]{8,64}", "is neither `latest` nor a snapshot id (8 to 64 hex digits, as `make backups` shows)"),
+    Wire("`latest` or snapshot id")]
+
+
+class RestoreSettings(_Schema):
+    """Where a NEW cluster starts from (README: Restore). Only a cluster with no data starts
+    from it: no node's volume holds data and etcd records no cluster; a running cluster keeps
+    its data (the nodes say so in their log)."""
+    snapshot: SnapshotChoice = Field(
+        description="the backup a new cluster starts from: `latest` (the newest in backup.repository) or a "
+        "snapshot id from `make backups`", json_schema_extra={
+            "missing": "missing; set `latest` or a snapshot id from `make backups`",
+            "default_doc": "(required with `restore`)"})
+
+
 @dataclass(frozen=True)
 class Passwords:
     """The passwords, as secret Outputs only: MariaDB's root and application user's, etcd's
@@ -831,6 +849,8 @@ class StackSettings(_Schema):
     load_balancer: LoadBalancerSettings = _section(description="HAProxy in front of Galera")
     wordpress: WordPressSettings = _section(description="WordPress on top")
     backup: Optional[BackupSettings] = Field(None, description="scheduled backups (absent: none)")
+    restore: Optional[RestoreSettings] = Field(
+        None, description="the backup a new cluster starts from (absent: a new cluster starts empty)")
     root_password: SecretStr = _password_field("rootPassword")
     app_password: SecretStr = _password_field("appPassword")
     etcd_root_password: SecretStr = _password_field(
@@ -933,6 +953,14 @@ class StackSettings(_Schema):
             *(_host_ports_fit(info, "wordpress", wp.replicas, wp.port) if wp.enabled else []),
             *_distinct_service_names(info.data, wp), *_distinct_published_ports(info.data, wp)])
         return wp
+
+    @model_validator(mode="after")
+    def _restore_from_the_repository(self) -> Any:
+        # After the fields (so an invalid `backup` is not reported as a missing one).
+        if self.restore is not None and self.backup is None:
+            raise problem("needs `backup`, whose repository and password the backup is read with; set "
+                          "galera-swarm:backup (README: Backups)", key="restore")
+        return self
 
     @field_validator("root_password", "app_password", "etcd_root_password", "etcd_password", mode="before")
     @classmethod

@@ -41,6 +41,10 @@ func TestLoad(t *testing.T) {
 	}{
 		{"all set", good, ""},
 		{"no repository: no backups", map[string]string{"BACKUP_SCHEDULE": "x"}, ""},
+		{"restore the latest", with("RESTORE_SNAPSHOT", "latest"), ""},
+		{"restore an id", with("RESTORE_SNAPSHOT", "81170a6a"), ""},
+		{"restore a bad id", with("RESTORE_SNAPSHOT", "81170a6"), `RESTORE_SNAPSHOT=81170a6 is neither "latest" nor a snapshot id`},
+		{"restore without a repository", map[string]string{"RESTORE_SNAPSHOT": "latest"}, "RESTORE_SNAPSHOT=latest needs BACKUP_REPOSITORY"},
 		{"a descriptor", with("BACKUP_SCHEDULE", "@daily"), ""},
 		{"no schedule", with("BACKUP_SCHEDULE", ""), "BACKUP_SCHEDULE is not set"},
 		{"six fields", with("BACKUP_SCHEDULE", "0 30 2 * * *"), "BACKUP_SCHEDULE=0 30 2 * * * is not a cron schedule"},
@@ -207,7 +211,7 @@ esac
 func TestTakeWritesASnapshotOnlyForACompleteStream(t *testing.T) {
 	s := Settings{Repository: "/unused", PasswordFile: "/p", Keep: Keep{Last: 2}}
 	p, repo := fakePrograms(t, "full stream", 0)
-	res, err := s.Take(context.Background(), p, "node-b", nil)
+	res, err := s.Take(context.Background(), p, Job{Node: "node-b"})
 	if err != nil {
 		t.Fatalf("Take: %v", err)
 	}
@@ -222,12 +226,179 @@ func TestTakeWritesASnapshotOnlyForACompleteStream(t *testing.T) {
 	}
 
 	p, repo = fakePrograms(t, "half a str", 1)
-	_, err = s.Take(context.Background(), p, "node-b", nil)
+	_, err = s.Take(context.Background(), p, Job{Node: "node-b"})
 	if err == nil || !strings.Contains(err.Error(), "mariabackup failed") || !strings.Contains(err.Error(), "the server went away") ||
 		!strings.Contains(err.Error(), "no snapshot was written") {
 		t.Fatalf("Take after mariabackup failed: %v", err)
 	}
 	if entries, _ := os.ReadDir(filepath.Join(repo, "snapshots")); len(entries) != 0 {
 		t.Fatalf("a failed stream left a snapshot: %v", entries)
+	}
+}
+
+func TestLeftByOwnNodes(t *testing.T) {
+	own := func(h string) bool { return strings.HasPrefix(h, "mysql-galera-") }
+	lock := func(host string) Lock { return Lock{Hostname: host} }
+	for _, tc := range []struct {
+		name  string
+		locks []Lock
+		want  bool
+	}{
+		{"no lock: nothing to remove", nil, false},
+		{"one left by a node", []Lock{lock("mysql-galera-docker2")}, true},
+		{"several, all of nodes", []Lock{lock("mysql-galera-docker2"), lock("mysql-galera-docker3")}, true},
+		{"an operator's restic among them keeps all", []Lock{lock("mysql-galera-docker2"), lock("laptop")}, false},
+		{"only a foreign host", []Lock{lock("other-cluster-db1")}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := LeftByOwnNodes(tc.locks, own); got != tc.want {
+				t.Fatalf("LeftByOwnNodes = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// lockingRestic: a fake restic whose repository holds the given locks (id -> hostname); it
+// lists and prints them, and `unlock --remove-all` removes them all.
+func lockingRestic(t *testing.T, locks map[string]string) (Settings, Programs, string) {
+	dir := t.TempDir()
+	for id, host := range locks {
+		body := `{"time":"2026-12-01T10:00:00Z","exclusive":false,"hostname":"` + host + `","pid":57}`
+		if err := os.WriteFile(filepath.Join(dir, id), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	restic := filepath.Join(dir, "restic")
+	script := "#!/bin/bash\nset -euo pipefail\ncd " + dir + `
+case " $* " in
+  *" list locks "*) ls | grep -v restic || true ;;
+  *" cat lock "*) cat "${@: -1}" ;;
+  *" unlock --remove-all "*) find . -type f ! -name restic -delete ;;
+esac
+`
+	if err := os.WriteFile(restic, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return Settings{Repository: "/unused"}, Programs{Restic: []string{restic}}, dir
+}
+
+func TestClearLocksRemovesOnlyLocksOfOwnNodes(t *testing.T) {
+	own := func(h string) bool { return strings.HasPrefix(h, "mysql-galera-") }
+	s, p, dir := lockingRestic(t, map[string]string{"aaaa1111": "mysql-galera-docker2"})
+	removed := s.clearLocks(context.Background(), p, own)
+	if len(removed) != 1 || removed[0].Hostname != "mysql-galera-docker2" || removed[0].PID != 57 {
+		t.Fatalf("clearLocks removed %v", removed)
+	}
+	if got := removed[0].String(); got != "shared lock aaaa1111 of PID 57 on mysql-galera-docker2 from 2026-12-01T10:00:00Z" {
+		t.Fatalf("Lock.String = %q", got)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "aaaa1111")); !os.IsNotExist(err) {
+		t.Fatalf("the lock is still there (%v)", err)
+	}
+
+	s, p, dir = lockingRestic(t, map[string]string{"aaaa1111": "mysql-galera-docker2", "bbbb2222": "laptop"})
+	if removed := s.clearLocks(context.Background(), p, own); removed != nil {
+		t.Fatalf("clearLocks removed %v beside a foreign lock", removed)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 3 {
+		t.Fatalf("locks removed beside a foreign one: %v", entries)
+	}
+}
+
+func TestParseGaleraInfo(t *testing.T) {
+	const uuid = "6f1d2a3c-0b1e-11ef-9a7d-2b4c5d6e7f80"
+	for _, tc := range []struct {
+		text, uuid string
+		seqno      int64
+		err        string
+	}{
+		{uuid + ":1234\n", uuid, 1234, ""},
+		{uuid + ":1234 0-1-1234\n", uuid, 1234, ""},
+		{uuid + ":-1", uuid, -1, ""},
+		{"", "", 0, "is empty"},
+		{"nonsense", "", 0, `"nonsense" is not <uuid>:<seqno>`},
+		{uuid + ":x", "", 0, "is not <uuid>:<seqno>"},
+	} {
+		u, n, err := ParseGaleraInfo(tc.text)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("ParseGaleraInfo(%q) error %v, want %q", tc.text, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || u != tc.uuid || n != tc.seqno {
+			t.Errorf("ParseGaleraInfo(%q) = %q, %d, %v", tc.text, u, n, err)
+		}
+	}
+}
+
+// restorePrograms: a restic with two snapshots whose dump is a stream, an mbstream that
+// unpacks it into a data file and the Galera position, a mariabackup whose prepare marks it.
+func restorePrograms(t *testing.T) Programs {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte("#!/bin/bash\nset -euo pipefail\n"+body), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	restic := write("restic", `case " $* " in
+  *" snapshots "*) echo '[{"short_id":"aaaa1111","id":"aaaa1111ffff","hostname":"n1","time":"2026-12-01T10:00:00Z"},{"short_id":"bbbb2222","id":"bbbb2222ffff","hostname":"n2","time":"2026-12-01T11:00:00Z"}]' ;;
+  *" dump "*) echo "rows of ${@: -2:1}" ;;
+esac
+`)
+	mbstream := write("mbstream", `[[ $1 == -x && $2 == -C ]]; cat > "$3/ibdata1"; echo "6f1d2a3c-0b1e-11ef-9a7d-2b4c5d6e7f80:77" > "$3/xtrabackup_galera_info"; touch "$3/backup-my.cnf"
+`)
+	mb := write("mariabackup", `[[ $1 == --prepare ]]; echo prepared >> "${2#--target-dir=}/ibdata1"
+`)
+	return Programs{Mariabackup: []string{mb}, Mbstream: []string{mbstream}, Restic: []string{restic}}
+}
+
+func TestRestoreWritesThePreparedSnapshotAndItsGaleraPosition(t *testing.T) {
+	s := Settings{Repository: "/unused"}
+	p := restorePrograms(t)
+	for _, tc := range []struct{ want, id, rows string }{
+		{"latest", "bbbb2222", "rows of bbbb2222ffff\nprepared\n"},
+		{"aaaa1111", "aaaa1111", "rows of aaaa1111ffff\nprepared\n"},
+	} {
+		data := t.TempDir()
+		got, err := s.Restore(context.Background(), p, tc.want, data)
+		if err != nil {
+			t.Fatalf("Restore(%s): %v", tc.want, err)
+		}
+		if got.Snapshot.ID != tc.id || got.UUID != "6f1d2a3c-0b1e-11ef-9a7d-2b4c5d6e7f80" || got.Seqno != 77 {
+			t.Fatalf("Restore(%s) = %+v", tc.want, got)
+		}
+		if rows, _ := os.ReadFile(filepath.Join(data, "ibdata1")); string(rows) != tc.rows {
+			t.Fatalf("Restore(%s) wrote ibdata1 %q, want %q", tc.want, rows, tc.rows)
+		}
+		grastate, _ := os.ReadFile(filepath.Join(data, "grastate.dat"))
+		if !strings.Contains(string(grastate), "seqno:   77\nsafe_to_bootstrap: 1\n") {
+			t.Fatalf("grastate.dat %q", grastate)
+		}
+		entries, _ := os.ReadDir(data)
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		if !slices.Equal(names, []string{"grastate.dat", "ibdata1"}) {
+			t.Fatalf("the data directory holds %v (no mariabackup metadata, no work directory)", names)
+		}
+	}
+
+	if _, err := s.Restore(context.Background(), p, "cccc3333", t.TempDir()); err == nil ||
+		!strings.Contains(err.Error(), "holds no snapshot cccc3333; its newest is bbbb2222") {
+		t.Fatalf("Restore of a missing snapshot: %v", err)
+	}
+	full := t.TempDir()
+	if err := os.WriteFile(filepath.Join(full, "ibdata1"), []byte("live rows"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Restore(context.Background(), p, "latest", full); err == nil || !strings.Contains(err.Error(), "refusing to restore into") {
+		t.Fatalf("Restore into a data directory with data: %v", err)
+	}
+	if rows, _ := os.ReadFile(filepath.Join(full, "ibdata1")); string(rows) != "live rows" {
+		t.Fatalf("a refused restore touched the data: %q", rows)
 	}
 }

@@ -7,6 +7,7 @@ package backup
 
 import (
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -29,6 +30,10 @@ type Settings struct {
 	PasswordFile   string        // BACKUP_PASSWORD_FILE: the repository's password (restic's RESTIC_PASSWORD_FILE)
 	SSHKeyFile     string        // BACKUP_SSH_KEY_FILE: the private key for sftp: repositories
 	KnownHostsFile string        // BACKUP_KNOWN_HOSTS_FILE: the sftp host's key, checked strictly
+	// RESTORE_SNAPSHOT: the snapshot a new cluster starts from ("latest" or a restic snapshot
+	// id, 8 to 64 hex digits); "": a new cluster starts empty. Only a node that bootstraps a
+	// new cluster (no cluster recorded, no node holding data) restores (runner).
+	RestoreSnapshot string
 }
 
 // Enabled: a repository is set.
@@ -40,8 +45,14 @@ func (s Settings) Enabled() bool { return s.Repository != "" }
 // files; a *logx.StepError names the variable and the fix.
 func Load(env config.Env) (Settings, error) {
 	get := func(k string) string { v, _ := env(k); return strings.TrimSpace(v) }
-	s := Settings{Repository: get("BACKUP_REPOSITORY")}
+	s := Settings{Repository: get("BACKUP_REPOSITORY"), RestoreSnapshot: get("RESTORE_SNAPSHOT")}
+	if s.RestoreSnapshot != "" && s.RestoreSnapshot != "latest" && !snapshotIDPattern.MatchString(s.RestoreSnapshot) {
+		return s, fail("RESTORE_SNAPSHOT=%s is neither \"latest\" nor a snapshot id (8 to 64 hex digits, as `galera-agent backup list` shows)", s.RestoreSnapshot)
+	}
 	if !s.Enabled() {
+		if s.RestoreSnapshot != "" {
+			return s, fail("RESTORE_SNAPSHOT=%s needs BACKUP_REPOSITORY, the repository to restore from (galera-swarm:backup)", s.RestoreSnapshot)
+		}
 		return Settings{}, nil
 	}
 	s.ScheduleText = get("BACKUP_SCHEDULE")
@@ -62,6 +73,9 @@ func Load(env config.Env) (Settings, error) {
 	}
 	return s, nil
 }
+
+// snapshotIDPattern: a restic snapshot id, whole (64 hex digits) or shortened (8 or more).
+var snapshotIDPattern = regexp.MustCompile(`^[0-9a-f]{8,64}$`)
 
 func fail(format string, args ...any) error { return logx.Fail("backup_settings", format, args...) }
 

@@ -15,18 +15,33 @@ import (
 	"time"
 )
 
-// Programs are the commands Take runs (the image's; fakes in tests).
+// Programs are the commands Take and Restore run (the image's; fakes in tests).
 type Programs struct {
 	Mariabackup []string // e.g. {"mariabackup"}
+	Mbstream    []string // e.g. {"mbstream"}
 	Restic      []string // e.g. {"restic"}
 	Socket      string   // mariadbd's socket (root logs in through unix_socket)
+	DataOwner   string   // the OS user a restored data directory goes to ("": left as is)
 }
 
-// Result is one backup: the restic snapshot, the bytes of mariabackup's stream, how long.
+// Job is one backup to take: the node it is of (restic's --host), tags besides SnapshotTag,
+// and which lock holders' hostnames are this cluster's nodes (their locks are stale while
+// this backup runs, clearLocks; nil: restic's staleness rule only).
+type Job struct {
+	Node    string
+	Tags    []string
+	OwnNode func(hostname string) bool
+}
+
+// Result is one backup: the restic snapshot, the bytes of mariabackup's stream, how long,
+// and the locks of killed backups that were removed first.
 type Result struct {
-	Snapshot string        `json:"snapshot"`
-	Bytes    int64         `json:"bytes"`
-	Duration time.Duration `json:"duration_ns"`
+	Snapshot     string        `json:"snapshot"`
+	Bytes        int64         `json:"bytes"`
+	Duration     time.Duration `json:"duration_ns"`
+	RemovedLocks []Lock        `json:"-"`
+	// RetentionFailure: why `restic forget --prune` failed after the snapshot ("": it ran).
+	RetentionFailure string `json:"-"`
 }
 
 // summary is the last line of `restic backup --json` (restic 0.14's message_type "summary").
@@ -52,20 +67,19 @@ func (s Settings) EnsureRepository(ctx context.Context, p Programs) error {
 }
 
 // Take streams a full backup of the local node into the repository as one snapshot of host
-// `node`, tagged SnapshotTag plus `tags`, then applies the retention policy. mariabackup's
+// job.Node, tagged SnapshotTag plus job.Tags, then applies the retention policy. mariabackup's
 // stream goes straight into restic's stdin; when mariabackup fails (or ctx ends) restic is
 // killed before its input ends, so it writes no snapshot: a half-written backup is never a
-// snapshot. A failed retention is an error after a good snapshot (Result is filled).
-func (s Settings) Take(ctx context.Context, p Programs, node string, tags []string) (Result, error) {
+// snapshot. A failed retention after a good snapshot is no error: Result.RetentionFailure
+// says it (the next backup prunes again).
+func (s Settings) Take(ctx context.Context, p Programs, job Job) (Result, error) {
 	started := time.Now()
 	if err := s.EnsureRepository(ctx, p); err != nil {
 		return Result{}, err
 	}
-	// A restic killed on purpose (a failed stream, a node's shutdown) leaves its lock, and
-	// restic never skips a stale lock by itself: prune would then fail for good. `unlock`
-	// removes only stale locks (restic's rule: older than 30 min, or of a process gone on
-	// this host), never one in use.
-	s.unlockStale(ctx, p)
+	// A restic killed (a failed stream, a node's shutdown or crash) leaves its lock, and
+	// restic never skips a stale lock by itself: prune would then fail (clearLocks).
+	removed := s.clearLocks(ctx, p, job.OwnNode)
 	target, err := os.MkdirTemp("", "mariabackup-")
 	if err != nil {
 		return Result{}, fmt.Errorf("making mariabackup's work directory: %w", err)
@@ -81,8 +95,8 @@ func (s Settings) Take(ctx context.Context, p Programs, node string, tags []stri
 	if err != nil {
 		return Result{}, fmt.Errorf("piping mariabackup: %w", err)
 	}
-	args := []string{"backup", "--stdin", "--stdin-filename", StreamName, "--host", node, "--tag", SnapshotTag, "--json"}
-	for _, t := range tags {
+	args := []string{"backup", "--stdin", "--stdin-filename", StreamName, "--host", job.Node, "--tag", SnapshotTag, "--json"}
+	for _, t := range job.Tags {
 		args = append(args, "--tag", t)
 	}
 	rs, sshLog, err := s.resticCommand(ctx, p, args...)
@@ -136,10 +150,10 @@ func (s Settings) Take(ctx context.Context, p Programs, node string, tags []stri
 	if err != nil {
 		return Result{}, err
 	}
-	res := Result{Snapshot: id, Bytes: copied.Load(), Duration: time.Since(started)}
-	s.unlockStale(ctx, p)
+	res := Result{Snapshot: id, Bytes: copied.Load(), Duration: time.Since(started), RemovedLocks: removed}
+	_, _ = s.restic(ctx, p, nil, "unlock") // a `backup list` killed meanwhile
 	if forgot, err := s.restic(ctx, p, nil, s.Keep.ForgetArgs()...); err != nil {
-		return res, forgot.failure("applying the retention policy "+s.Keep.String(), s.Repository)
+		res.RetentionFailure = forgot.failure("applying the retention policy "+s.Keep.String(), s.Repository).Error()
 	}
 	return res, nil
 }
@@ -155,11 +169,6 @@ func snapshotID(out []byte) (string, error) {
 		}
 	}
 	return "", errors.New("restic reported no snapshot id (no summary line in its output)")
-}
-
-// unlockStale runs `restic unlock` (stale locks only); its failure shows in the next step.
-func (s Settings) unlockStale(ctx context.Context, p Programs) {
-	_, _ = s.restic(ctx, p, nil, "unlock")
 }
 
 // resticOutput is what one restic run printed, and what its ssh wrote (sftp: repositories).
@@ -267,22 +276,19 @@ func (t *tail) last() string { return lastLine(string(t.buf)) }
 // Snapshot is one backup in the repository, as `restic snapshots --json` lists it, and the
 // size of its stream (restic stats --mode restore-size).
 type Snapshot struct {
-	ID    string    `json:"short_id"`
-	Time  time.Time `json:"time"`
-	Node  string    `json:"hostname"`
-	Tags  []string  `json:"tags"`
-	Bytes int64     `json:"-"`
+	ID     string    `json:"short_id"`
+	FullID string    `json:"id"`
+	Time   time.Time `json:"time"`
+	Node   string    `json:"hostname"`
+	Tags   []string  `json:"tags"`
+	Bytes  int64     `json:"-"`
 }
 
 // Snapshots lists this project's snapshots, oldest first, each with its size.
 func (s Settings) Snapshots(ctx context.Context, p Programs) ([]Snapshot, error) {
-	listed, err := s.restic(ctx, p, nil, "snapshots", "--tag", SnapshotTag, "--json")
+	snaps, err := s.snapshotList(ctx, p)
 	if err != nil {
-		return nil, listed.failure("listing the snapshots", s.Repository)
-	}
-	var snaps []Snapshot
-	if err := json.Unmarshal([]byte(listed.stdout), &snaps); err != nil {
-		return nil, fmt.Errorf("reading restic's list of snapshots: %w", err)
+		return nil, err
 	}
 	for i := range snaps {
 		stats, err := s.restic(ctx, p, nil, "stats", "--mode", "restore-size", "--json", snaps[i].ID)
@@ -296,6 +302,23 @@ func (s Settings) Snapshots(ctx context.Context, p Programs) ([]Snapshot, error)
 			return nil, fmt.Errorf("reading restic's stats of snapshot %s: %w", snaps[i].ID, err)
 		}
 		snaps[i].Bytes = st.TotalSize
+	}
+	return snaps, nil
+}
+
+// snapshotList lists this project's snapshots, oldest first (restic's order), without sizes;
+// none when there is no repository yet.
+func (s Settings) snapshotList(ctx context.Context, p Programs) ([]Snapshot, error) {
+	listed, err := s.restic(ctx, p, nil, "snapshots", "--tag", SnapshotTag, "--json")
+	if err != nil && repositoryMissing(listed.stderr) {
+		return nil, nil // no backup was taken yet: the first makes the repository
+	}
+	if err != nil {
+		return nil, listed.failure("listing the snapshots", s.Repository)
+	}
+	var snaps []Snapshot
+	if err := json.Unmarshal([]byte(listed.stdout), &snaps); err != nil {
+		return nil, fmt.Errorf("reading restic's list of snapshots: %w", err)
 	}
 	return snaps, nil
 }

@@ -53,7 +53,7 @@ type Runner struct {
 	positionKnown bool
 	recovered     string // --wsrep-start-position after a crash
 	state         string
-	decided       string // join | bootstrap-new | bootstrap-recovered
+	decided       string // join | bootstrap-new | bootstrap-restored | bootstrap-recovered
 	publishFails  bool
 
 	sleep     func(time.Duration)
@@ -408,7 +408,11 @@ func (r *Runner) startMysqld(d decision.Decision) error {
 	switch d.Action {
 	case decision.BootstrapNew:
 		r.decided = "bootstrap-new"
-		if err := r.initDatadir(); err != nil {
+		prepare := r.initDatadir
+		if r.backup.RestoreSnapshot != "" {
+			r.decided, prepare = "bootstrap-restored", r.restoreDatadir
+		}
+		if err := prepare(); err != nil {
 			return err
 		}
 		args = append(args, "--wsrep-new-cluster", "--wsrep-cluster-address=gcomm://")

@@ -2,6 +2,7 @@ package runner
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/galera-swarm/galera-swarm/agent/backup"
 	"github.com/galera-swarm/galera-swarm/agent/credentials"
 	"github.com/galera-swarm/galera-swarm/agent/logx"
 )
@@ -97,20 +99,47 @@ GRANT ALL PRIVILEGES ON *.* TO 'root'@'%' WITH GRANT OPTION;
 REVOKE ALL PRIVILEGES, GRANT OPTION FROM 'mysql'@'localhost';
 `
 
-// initDatadir makes a new data directory with the root, SST and application users, with a
-// temporary server without networking or replication (only the bootstrapping node does this).
-func (r *Runner) initDatadir() error {
-	const step = "init_datadir"
+// emptyDatadir empties the data directory for a new cluster (the agent's own files, a cut
+// initialization), refusing when it holds a Galera node's data.
+func (r *Runner) emptyDatadir(step, doing string) error {
 	if r.own.HasData() {
-		return logx.Fail(step, "refusing to initialize %s: it holds data of cluster %s (seqno %d)", DataDir, r.own.UUID, r.own.Seqno)
+		return logx.Fail(step, "refusing to %s %s: it holds data of cluster %s (seqno %d)", doing, DataDir, r.own.UUID, r.own.Seqno)
 	}
-	r.log.Note(step, "initializing a new data directory")
 	entries, _ := os.ReadDir(DataDir)
 	for _, e := range entries {
 		if err := os.RemoveAll(DataDir + "/" + e.Name()); err != nil {
 			return logx.Fail(step, "emptying %s: %v", DataDir, err)
 		}
 	}
+	return nil
+}
+
+// restoreDatadir fills the empty data directory from the backup RESTORE_SNAPSHOT names
+// (backup.Restore), for a node that bootstraps a new cluster.
+func (r *Runner) restoreDatadir() error {
+	const step = "restore"
+	if err := r.emptyDatadir(step, "restore into"); err != nil {
+		return err
+	}
+	r.log.Note(step, "restoring snapshot %s of %s into the new cluster's first node", r.backup.RestoreSnapshot, r.backup.Repository)
+	started := time.Now()
+	got, err := r.backup.Restore(context.Background(), BackupPrograms, r.backup.RestoreSnapshot, DataDir)
+	if err != nil {
+		return logx.Fail(step, "%v; the data directory holds at most the work directory %s, which the next try removes", err, backup.RestoreWorkDir)
+	}
+	r.log.Note(step, "restored snapshot %s (of %s at %s): cluster %s at seqno %d, in %.0f s; bootstrapping from it",
+		got.Snapshot.ID, got.Snapshot.Node, got.Snapshot.Time.UTC().Format(time.RFC3339), got.UUID, got.Seqno, time.Since(started).Seconds())
+	return nil
+}
+
+// initDatadir makes a new data directory with the root, SST and application users, with a
+// temporary server without networking or replication (only the bootstrapping node does this).
+func (r *Runner) initDatadir() error {
+	const step = "init_datadir"
+	if err := r.emptyDatadir(step, "initialize"); err != nil {
+		return err
+	}
+	r.log.Note(step, "initializing a new data directory")
 	if err := chownMysql(DataDir); err != nil {
 		return logx.Fail(step, "%v", err)
 	}

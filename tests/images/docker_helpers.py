@@ -232,8 +232,13 @@ class GaleraCluster:
         self.run_etcd()
         wait_until("the new etcd to answer", lambda: etcd_answers(self.etcd), 30)
 
+    @staticmethod
+    def etcd_key(key: str) -> str:
+        """The full etcd key of `key` under the test clusters' prefix (CLUSTER_NAME gsimg)."""
+        return f"/galera/gsimg/{key}"
+
     def etcd_get(self, key: str) -> str:
-        return etcdctl(self.etcd, "get", "--print-value-only", f"/galera/gsimg/{key}", check=False).stdout.strip()
+        return etcdctl(self.etcd, "get", "--print-value-only", self.etcd_key(key), check=False).stdout.strip()
 
     def health_status(self, node: str) -> str:
         return docker("inspect", "-f", "{{if .State.Health}}{{.State.Health.Status}}{{end}}",

@@ -1,15 +1,18 @@
 """Physical backups (galera-agent's scheduler, mariabackup streamed into restic): one node per
 backup, not the load balancer's writer; the snapshot is a backup that prepares; restic's
-retention; a wrong repository password fails loudly and writes no snapshot."""
+retention; a wrong repository password fails loudly and writes no snapshot; one backup at a
+time in the cluster; a node killed mid-backup leaves no snapshot and no lock in the way."""
 
 from __future__ import annotations
 
 import ipaddress
 import re
+import subprocess
+import time
 
 import pytest
 
-from tests.images.docker_helpers import container_ip, docker
+from tests.images.docker_helpers import container_ip, docker, etcdctl, wait_until
 
 REPOSITORY = "/backups/repo"
 PASSWORD_FILE = "backup-password"
@@ -43,8 +46,8 @@ def backup_now(cluster, via: str, check: bool = True):
     return docker("exec", via, "galera-agent", "backup", "now", "--timeout", "300", check=check, timeout=330)
 
 
-def listing(cluster) -> str:
-    return docker("exec", cluster.nodes[0], "galera-agent", "backup", "list", timeout=120).stdout
+def listing(cluster, via: str | None = None) -> str:
+    return docker("exec", via or cluster.nodes[0], "galera-agent", "backup", "list", timeout=120).stdout
 
 
 def snapshot_ids(lines: str) -> list[str]:
@@ -106,3 +109,100 @@ def test_a_wrong_repository_password_fails_loudly_and_writes_no_snapshot(backed_
     after = listing(cluster)
     assert snapshot_ids(after) == snapshot_ids(before), (before, after)
     assert "last backup FAILED" in after and "does not open the repository" in after, after
+
+
+def test_two_requests_at_once_share_one_backup_which_waits_for_a_running_one(backed_up):
+    """Two `backup now` at once get one backup (the second joins the pending request), and a
+    request that meets a running backup (backup/running, held as another node's backup holds
+    it) waits until that one ends: never two backups at once."""
+    cluster, _ = backed_up
+    before = snapshot_ids(listing(cluster))
+    running = "00000000000000000001"
+    etcdctl(cluster.etcd, "put", cluster.etcd_key("backup/claims/" + running), "elsewhere")
+    etcdctl(cluster.etcd, "put", cluster.etcd_key("backup/running"), running)
+    command = ["docker", "exec", cluster.nodes[0], "galera-agent", "backup", "now", "--timeout", "300"]
+    requests = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                for _ in range(2)]
+    try:
+        time.sleep(20)  # four of the schedulers' polls
+        waiting = [r.poll() is None for r in requests]
+        during = listing(cluster)
+    finally:
+        etcdctl(cluster.etcd, "del", cluster.etcd_key("backup/running"))
+    answers = [r.communicate(timeout=330) for r in requests]
+    assert waiting == [True, True], answers
+    assert f"backup {running} running on elsewhere" in during, during
+    assert snapshot_ids(during) == before, during
+    assert [r.returncode for r in requests] == [0, 0], answers
+    first, second = (out.strip() for out, _ in answers)
+    assert SNAPSHOT_LINE.match(first) and first == second, answers
+    new = set(snapshot_ids(listing(cluster))) - set(before)
+    assert len(new) == 1 and first.split()[1].startswith(new.pop()[:8]), (before, answers)
+    assert cluster.etcd_get("backup/running") == "", "backup/running left behind"
+
+
+def test_a_node_killed_mid_backup_leaves_no_snapshot_and_its_lock_is_cleared(backed_up):
+    """Item 7: the node taking a backup is killed (SIGKILL, as a power loss) while it streams:
+    no snapshot; its backup/running key goes with its lease; the next backup, by another node,
+    removes the restic lock it left (a node of this cluster, while no backup of ours runs;
+    restic alone would keep it 30 min and refuse every prune) and prunes."""
+    cluster, _ = backed_up
+    before = snapshot_ids(listing(cluster))
+    backup_id = f"{time.time_ns():020d}"  # galera-agent's BackupID
+    etcdctl(cluster.etcd, "put", cluster.etcd_key("backup/request"), backup_id)
+
+    # A watcher inside each node (polls every 50 ms; a docker exec per poll from here is too
+    # slow for a backup of seconds) ends once that node's mariabackup runs and restic's lock
+    # is in the repository: the first to end names the node taking the backup.
+    watch = (f"until pgrep -x mariabackup >/dev/null && compgen -G '{REPOSITORY}/locks/*' >/dev/null; "
+             "do sleep 0.05; done")
+    watchers = {n: subprocess.Popen(["docker", "exec", n, "timeout", "130", "bash", "-c", watch]) for n in cluster.nodes}
+    try:
+        taker = wait_until("a node streaming the backup, with its restic lock in the repository",
+                           lambda: next((n for n, w in watchers.items() if w.poll() == 0), None), 120, interval=0.02)
+        docker("kill", taker)
+    finally:
+        for w in watchers.values():
+            w.kill()
+            w.wait()
+    survivors = [n for n in cluster.nodes if n != taker]
+    try:
+        wait_until("backup/running to go with the killed node's lease",
+                   lambda: cluster.etcd_get("backup/running") == "", 60)
+        assert backup_id not in cluster.etcd_get("backup/last"), "the killed backup reported an end"
+        done = backup_now(cluster, survivors[0])
+        lines = listing(cluster, survivors[0])
+        took = [n for n in survivors if "removed the shared lock" in cluster.logs(n)]
+    finally:
+        cluster.start(taker)
+        cluster.wait_all_synced(timeout=240)
+    assert "warning" not in done.stderr, done.stderr  # the retention ran
+    new = set(snapshot_ids(lines)) - set(before)
+    assert len(new) == 1 and done.stdout.split()[1].startswith(new.pop()[:8]), (before, lines)
+    assert taker not in done.stdout, done.stdout
+    assert len(took) == 1 and any(f"on {taker} from" in line for line in cluster.entrypoint_lines(took[0])), took
+
+
+def test_a_new_cluster_restores_the_latest_backup_and_takes_the_stack_s_passwords(backed_up, cluster_factory, run_prefix):
+    """Item 3: a new cluster (empty volumes, an empty etcd) with RESTORE_SNAPSHOT=latest starts
+    from the newest backup: one node restores and bootstraps, the others join it by state
+    transfer; it holds the rows of the backup and not a row written after it, keeps the
+    backed-up cluster's uuid, and its accounts take the new cluster's passwords (the backup's
+    are an older stack's)."""
+    cluster, volume = backed_up
+    backup_now(cluster, cluster.nodes[1])
+    cluster.sql(cluster.nodes[0], "INSERT INTO shop.orders VALUES (4, 'after the backup')")
+    source_uuid = cluster.status(cluster.nodes[0])["wsrep_cluster_state_uuid"]
+    restored = cluster_factory("rs", env={**BACKUP_ENV, "RESTORE_SNAPSHOT": "latest"}, secrets_as_files="all",
+                               root_password="a-new-root-password", app_password="a-new-app-password",
+                               extra_args={f"{run_prefix}-rs-g{i}": ["-v", f"{volume}:/backups"] for i in (1, 2, 3)})
+    (restored.secrets_dir / PASSWORD_FILE).write_text((cluster.secrets_dir / PASSWORD_FILE).read_text())
+    (restored.secrets_dir / PASSWORD_FILE).chmod(0o644)
+    restored.start(*restored.nodes)
+    restored.wait_all_synced(timeout=300)
+    restorers = [n for n in restored.nodes if "restored snapshot" in restored.logs(n)]
+    assert len(restorers) == 1, [restored.entrypoint_lines(n)[-5:] for n in restored.nodes]
+    for node in restored.nodes:
+        assert restored.sql(node, "SELECT id, item FROM shop.orders ORDER BY id") == "1\ttea\n2\tmilk\n3\tbread", node
+    assert restored.status(restored.nodes[0])["wsrep_cluster_state_uuid"] == source_uuid
+    assert restored.login(restored.nodes[2], "root", "a-new-root-password", via=restored.nodes[0]) == "root@%"

@@ -219,6 +219,19 @@ def test_etcd_refuses_clients_that_do_not_log_in(deployed: Deployed):
     assert etcdctl_as_root(lab_hosts, "docker1", "get", "--print-value-only", "/galera/galera/uuid")
 
 
+def backup_script_env(deployed: Deployed) -> dict[str, str]:
+    """The environment scripts/backup.sh (`make backup`, `make backups`) needs for this stack."""
+    return {**deployed.stack.env, "STACK": deployed.stack.name, "STACK_DIR": str(deployed.stack.project_dir)}
+
+
+def run_backup_script(deployed: Deployed, command: str) -> str:
+    """scripts/backup.sh `command` (now, list) against the stack: its stdout; fails on an error."""
+    done = subprocess.run(["bash", str(REPO_ROOT / "scripts" / "backup.sh"), command], env=backup_script_env(deployed),
+                          capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
 def test_a_backup_while_rows_are_written_loses_no_row_and_lands_on_the_backup_host(deployed: Deployed):
     """Issue 17: `make backup` (scripts/backup.sh now) while rows are written through
     galera-lb: no acknowledged row lost, the longest write gap under 1 s, every node Synced
@@ -227,13 +240,10 @@ def test_a_backup_while_rows_are_written_loses_no_row_and_lands_on_the_backup_ho
     lab_hosts = deployed.lab
     uuids = one_cluster_of(deployed, 3)
     table = "wordpress.rows_backup"
-    env = {**deployed.stack.env, "STACK": deployed.stack.name, "STACK_DIR": str(deployed.stack.project_dir)}
+    env = backup_script_env(deployed)
 
     def backup_script(command: str) -> str:
-        done = subprocess.run(["bash", str(REPO_ROOT / "scripts" / "backup.sh"), command], env=env,
-                              capture_output=True, text=True, timeout=900)
-        assert done.returncode == 0, done.stdout + done.stderr
-        return done.stdout
+        return run_backup_script(deployed, command)
 
     # galera-agent ranks the writer by the load balancer's rule, the lowest address among the
     # Synced nodes (etcd's records); right after `up` the load balancer may still hold an
@@ -603,3 +613,42 @@ def test_destroy_leaves_bare_hosts_and_up_works_again(deployed: Deployed):
         deployed.run("up", "--yes", "--skip-preview", "--suppress-progress")
     wait_all_synced(lab_hosts, deployed.hosts, len(deployed.hosts))
     assert lb_sql(deployed, "SELECT COUNT(*) FROM wordpress.lbcheck") == "50"
+
+
+def test_after_destroy_and_the_volumes_removed_up_restores_the_cluster_from_a_backup(deployed: Deployed):
+    """Issue 17 item 3: `destroy`, every Galera and etcd volume removed by hand (the hosts lose
+    all data; the backup host keeps its repository), then `up` with restore.snapshot: one node
+    restores the snapshot and bootstraps, the others join it; the rows of the backup are
+    back, a row written after it is not, and WordPress serves the post published before."""
+    lab_hosts = deployed.lab
+    lb_sql(deployed, "CREATE TABLE wordpress.restore_check (id INT PRIMARY KEY, note TEXT); "
+                     "INSERT INTO wordpress.restore_check VALUES (1, 'in the backup')")
+    taken = run_backup_script(deployed, "now").strip()
+    m = re.match(r"^snapshot ([0-9a-f]{8,64}): ", taken)
+    assert m, taken
+    snapshot = m.group(1)
+    lb_sql(deployed, "INSERT INTO wordpress.restore_check VALUES (2, 'after the backup')")
+    deployed.run("destroy", "--yes", "--skip-preview", "--suppress-progress")
+    for host in deployed.hosts:
+        volumes = lab_hosts.sh(host, "docker volume ls --format '{{.Name}}'").split()
+        data = [v for v in volumes if v == "mysql-galera-data" or re.fullmatch(r"etcd(-\d+)?-data", v)]
+        if data:
+            lab_hosts.sh(host, "docker volume rm " + " ".join(data))
+    assert any("mysql-galera-data" not in lab_hosts.sh(h, "docker volume ls --format '{{.Name}}'") for h in deployed.hosts)
+    deployed.stack.pulumi("config", "set", "--path", "galera-swarm:restore.snapshot", snapshot)
+    with Timer("pulumi up: empty volumes, restored from a backup"):
+        deployed.run("up", "--yes", "--skip-preview", "--suppress-progress")
+    with Timer("  ...then until all three nodes are Synced"):
+        wait_all_synced(lab_hosts, deployed.hosts, len(deployed.hosts))
+    restorers = [h for h in deployed.hosts if galera_log(lab_hosts, h, f"restored snapshot {snapshot[:8]}")]
+    assert len(restorers) == 1, restorers
+    FIGURES.append(f"restore: {galera_log(lab_hosts, restorers[0], 'restored snapshot')[0]}")
+    assert lb_sql(deployed, "SELECT id, note FROM wordpress.restore_check ORDER BY id") == "1\tin the backup"
+    assert lb_sql(deployed, "SELECT COUNT(*) FROM wordpress.lbcheck") == "50"
+    for host in deployed.hosts:
+        assert galera_sql(lab_hosts, host, "SELECT COUNT(*) FROM wordpress.restore_check") == "1", host
+    # WordPress logs in with the stack's application password and finds its site.
+    for url in deployed.outputs()["wordpress_urls"]:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            page = response.read().decode()
+        assert response.status == 200 and "Replicated post" in page, url

@@ -164,3 +164,11 @@ def test_only_one_sftp_text_is_refused():
 def test_backup_args_hold_no_provider_no_resource_and_no_settings():
     for field in dataclasses.fields(GaleraBackupArgs):
         assert not re.search(r"\b(Provider|Resource|ComponentResource|\w*Settings|Passwords)\b", str(field.type))
+
+
+def test_restore_reaches_the_galera_tasks_as_restore_snapshot(key_path):
+    run = run_with_backup(key_path, {"repository": "/srv/backup/galera"}, restore={"snapshot": "81170a6a"})
+    env = galera_spec(run)["taskSpec"]["containerSpec"]["env"]
+    assert env["RESTORE_SNAPSHOT"] == "81170a6a" and env["BACKUP_REPOSITORY"] == "/srv/backup/galera"
+    assert "RESTORE_SNAPSHOT" not in galera_spec(run_with_backup(key_path, {"repository": "/srv/backup/galera"}))[
+        "taskSpec"]["containerSpec"]["env"]

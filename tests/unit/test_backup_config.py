@@ -311,3 +311,25 @@ def test_the_dev_stack_backs_up_to_the_lab_backup_host(key_path):
     assert 'BACKUP_PATH="/srv/backup"' in lab and dev.repository.endswith(":/srv/backup/galera")
     assert (dev.schedule, dev.ssh_key_path, dev.known_hosts_path) == (
         "@daily", "lab/.state/id_ed25519", "lab/.state/backup_known_hosts")
+
+
+@pytest.mark.parametrize("snapshot", ["latest", "81170a6a", "81170a6a" * 8])
+def test_restore_takes_latest_or_a_snapshot_id(key_path, snapshot):
+    s = parse_settings(stack_config(key_path, backup=backup(), restore={"snapshot": snapshot}), SECRET_KEYS)
+    assert s.restore.snapshot == snapshot
+
+
+@pytest.mark.parametrize("restore,with_backup,message", [
+    ({"snapshot": "81170a6"}, True, "galera-swarm:restore.snapshot: '81170a6' is neither `latest` nor a snapshot "
+     "id (8 to 64 hex digits, as `make backups` shows)"),
+    ({"snapshot": "Latest"}, True, "galera-swarm:restore.snapshot: 'Latest' is neither `latest` nor a snapshot id"),
+    ({}, True, "galera-swarm:restore.snapshot: missing; set `latest` or a snapshot id from `make backups`"),
+    ({"snapshot": "latest", "pointInTime": "2026-12-01T10:00:00Z"}, True, "galera-swarm:restore.pointInTime"),
+    ({"snapshot": "latest"}, False, "galera-swarm:restore: needs `backup`, whose repository and password the backup "
+     "is read with; set galera-swarm:backup (README: Backups)"),
+])
+def test_bad_restore_settings_are_refused(key_path, restore, with_backup, message):
+    sections = {"backup": backup()} if with_backup else {}
+    with pytest.raises(ConfigError) as err:
+        parse_settings(stack_config(key_path, restore=restore, **sections), SECRET_KEYS)
+    assert any(p.startswith(message) for p in err.value.problems), err.value.problems

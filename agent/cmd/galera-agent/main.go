@@ -165,6 +165,9 @@ func backupCommand(args []string, env config.Env, out io.Writer) int {
 			return 1
 		}
 		fmt.Fprintf(out, "snapshot %s: %s of %s in %.0f s\n", rep.Snapshot, humanize.IBytes(uint64(rep.Bytes)), rep.Node, rep.Seconds)
+		if rep.Warning != "" {
+			fmt.Fprintf(os.Stderr, "galera-agent backup now: warning: %s\n", rep.Warning)
+		}
 		return 0
 	case len(args) == 1 && args[0] == "list":
 		snaps, err := bs.Snapshots(context.Background(), runner.BackupPrograms)
@@ -177,12 +180,21 @@ func backupCommand(args []string, env config.Env, out io.Writer) int {
 			fmt.Fprintf(out, "%-10s %-20s %-28s %10s\n", s.ID, s.Time.UTC().Format("2006-01-02 15:04:05"), s.Node, humanize.IBytes(uint64(s.Bytes)))
 		}
 		fmt.Fprintf(out, "%d snapshots in %s\n", len(snaps), bs.Repository)
-		if rep, ok, err := runner.LastBackup(cfg.Endpoints, cfg.Etcd, cfg.Prefix()); err == nil && ok {
-			if rep.Error != "" {
-				fmt.Fprintf(out, "last backup FAILED at %s on %s: %s\n", rep.Finished.Format(time.RFC3339), rep.Node, rep.Error)
-			} else {
-				fmt.Fprintf(out, "last backup %s at %s on %s\n", rep.Snapshot, rep.Finished.Format(time.RFC3339), rep.Node)
+		st, err := runner.ReadBackupState(cfg.Endpoints, cfg.Etcd, cfg.Prefix())
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "galera-agent backup list: %v\n", err)
+			return 1
+		}
+		if rep := st.Last; rep != nil && rep.Error != "" {
+			fmt.Fprintf(out, "last backup FAILED at %s on %s: %s\n", rep.Finished.Format(time.RFC3339), rep.Node, rep.Error)
+		} else if rep != nil {
+			fmt.Fprintf(out, "last backup %s at %s on %s\n", rep.Snapshot, rep.Finished.Format(time.RFC3339), rep.Node)
+			if rep.Warning != "" {
+				fmt.Fprintf(out, "  warning: %s\n", rep.Warning)
 			}
+		}
+		if st.Running != "" {
+			fmt.Fprintf(out, "backup %s running on %s\n", st.Running, st.RunningOn)
 		}
 		return 0
 	}
