@@ -1,5 +1,5 @@
 # The two README commands, and a few more for day-to-day work.
-.PHONY: up up-by-hand test unit preview down bench bench-lb backup backups
+.PHONY: up up-by-hand test unit preview down bench bench-lb backup backups restore-drill
 
 up:        ## bootstrap the machine, build the lab, pulumi up the dev stack
 	bash scripts/up.sh
@@ -28,5 +28,8 @@ bench-lb:  ## sysbench direct to the Galera nodes vs through galera-lb, one run 
 backup:    ## take a backup of the running stack now; prints its snapshot id, size and node
 	bash scripts/backup.sh now
 
-backups:   ## list the backups in the stack's repository, and the last backup's report
+backups:   ## list the backups in the stack's repository, and the last backup's and drill's reports
 	bash scripts/backup.sh list
+
+restore-drill: ## restore the newest backup into a throwaway server and CHECK TABLE every table
+	bash scripts/backup.sh drill

@@ -87,6 +87,7 @@ if backup_settings is not None:
     backup = GaleraBackup("backup", GaleraBackupArgs(
         repository=backup_settings.repository, schedule=backup_settings.schedule,
         keep=RetentionPolicy(last=keep.last, daily=keep.daily, weekly=keep.weekly, monthly=keep.monthly),
+        drill_schedule=backup_settings.drill_schedule,
         password=settings.passwords.backup,
         ssh_private_key=pulumi.Output.secret(backup_login.private_key) if backup_login else None,
         known_hosts=backup_login.known_hosts if backup_login else None,

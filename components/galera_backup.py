@@ -54,14 +54,15 @@ class RetentionPolicy:
 
 @dataclass
 class GaleraBackupArgs:
-    """`repository` a restic repository URL, `schedule` a cron schedule (UTC), both checked by
-    the stack's schema; `password` a secret Input. `ssh_private_key` (secret Input) and
+    """`repository` a restic repository URL, `schedule` and `drill_schedule` (the restore
+    drills') cron schedules (UTC), all checked by the stack's schema; `password` a secret Input. `ssh_private_key` (secret Input) and
     `known_hosts` (OpenSSH known_hosts lines) are the texts of an sftp repository's login, both
     or neither (None: not sftp). `restore_snapshot`: `latest` or a snapshot id that a new
     cluster starts from (None: a new cluster starts empty)."""
     repository: pulumi.Input[str]
     schedule: pulumi.Input[str]
     keep: RetentionPolicy
+    drill_schedule: str
     password: pulumi.Input[str]
     ssh_private_key: Optional[pulumi.Input[str]] = None
     known_hosts: Optional[pulumi.Input[str]] = None
@@ -76,15 +77,16 @@ class BackupTaskSpec:
     secret_mounts: Sequence[docker.ServiceTaskSpecContainerSpecSecretArgs]
 
 
-def backup_env(*, repository: str, schedule: str, keep: RetentionPolicy, sftp: bool,
+def backup_env(*, repository: str, schedule: str, keep: RetentionPolicy, drill_schedule: str, sftp: bool,
                restore_snapshot: Optional[str] = None) -> dict[str, str]:
-    """The task environment galera-agent's scheduler reads: the repository, schedule and keep
-    policy, and the paths of the secret files (PASSWORD_FILE; SSH_KEY_FILE and KNOWN_HOSTS_FILE
+    """The task environment galera-agent's scheduler reads: the repository, schedule, keep
+    policy and the restore drills' schedule, and the paths of the secret files (PASSWORD_FILE; SSH_KEY_FILE and KNOWN_HOSTS_FILE
     for an sftp repository); never a password. RESTORE_SNAPSHOT with `restore_snapshot`."""
     env = {
         "BACKUP_REPOSITORY": repository,
         "BACKUP_SCHEDULE": schedule,
         "BACKUP_KEEP": keep.keep(),
+        "BACKUP_DRILL_SCHEDULE": drill_schedule,
         "BACKUP_PASSWORD_FILE": service_spec.secret_path(PASSWORD_FILE),
     }
     if sftp:
@@ -119,7 +121,7 @@ class GaleraBackup(pulumi.ComponentResource):
                        service_spec.mount_secret(hosts.id, hosts.name, KNOWN_HOSTS_FILE)]
 
         self.env = pulumi.Output.all(args.repository, args.schedule).apply(
-            lambda v: backup_env(repository=v[0], schedule=v[1], keep=args.keep, sftp=sftp,
+            lambda v: backup_env(repository=v[0], schedule=v[1], keep=args.keep, drill_schedule=args.drill_schedule, sftp=sftp,
                                  restore_snapshot=args.restore_snapshot))
         self.secret_mounts = mounts
         self.register_outputs({"env": self.env, "secret_mounts": self.secret_mounts})

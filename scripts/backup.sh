@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# `make backup` and `make backups`: the running stack's backups, through galera-agent in a
-# Galera task (its environment and secrets: no password passes through here).
+# `make backup`, `make backups` and `make restore-drill`: the running stack's backups, through
+# galera-agent in a Galera task (its environment and secrets: no password passes through here).
 #
 #   scripts/backup.sh now     take a backup now; prints its snapshot id, size and node
-#   scripts/backup.sh list    the snapshots in the repository and the last backup's report
+#   scripts/backup.sh drill   a restore drill of the newest snapshot now; prints its result
+#   scripts/backup.sh list    the snapshots in the repository, the last backup's and drill's reports
 #
 # The stack (STACK, default dev; its project in STACK_DIR, default this checkout) must be up
 # (`make up`); the lab's hosts are tried in turn for one that runs a Galera task.
@@ -51,8 +52,8 @@ in_galera_task() {
 main() {
   local service
   case ${1:-} in
-    now | list) ;;
-    *) error "usage: scripts/backup.sh now|list" ;;
+    now | drill | list) ;;
+    *) error "usage: scripts/backup.sh now|drill|list" ;;
   esac
   service=$(galera_service)
   in_galera_task "$service" backup "$1"

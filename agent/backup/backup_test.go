@@ -42,6 +42,8 @@ func TestLoad(t *testing.T) {
 		{"all set", good, ""},
 		{"no repository: no backups", map[string]string{"BACKUP_SCHEDULE": "x"}, ""},
 		{"restore the latest", with("RESTORE_SNAPSHOT", "latest"), ""},
+		{"a drill schedule", with("BACKUP_DRILL_SCHEDULE", "@weekly"), ""},
+		{"a bad drill schedule", with("BACKUP_DRILL_SCHEDULE", "weekly"), "BACKUP_DRILL_SCHEDULE=weekly is not a cron schedule"},
 		{"restore an id", with("RESTORE_SNAPSHOT", "81170a6a"), ""},
 		{"restore a bad id", with("RESTORE_SNAPSHOT", "81170a6"), `RESTORE_SNAPSHOT=81170a6 is neither "latest" nor a snapshot id`},
 		{"restore without a repository", map[string]string{"RESTORE_SNAPSHOT": "latest"}, "RESTORE_SNAPSHOT=latest needs BACKUP_REPOSITORY"},
@@ -400,5 +402,28 @@ func TestRestoreWritesThePreparedSnapshotAndItsGaleraPosition(t *testing.T) {
 	}
 	if rows, _ := os.ReadFile(filepath.Join(full, "ibdata1")); string(rows) != "live rows" {
 		t.Fatalf("a refused restore touched the data: %q", rows)
+	}
+}
+
+func TestParseTableChecks(t *testing.T) {
+	out := "shop.orders\tcheck\tstatus\tOK\nshop.orders\t3815263924\n" +
+		"shop.broken\tcheck\terror\tSize of datafile is: 12 Should be: 16\nshop.broken\tcheck\terror\tCorrupt\nshop.broken\tNULL\n" +
+		"mysql.gtid_slave_pos\tcheck\tnote\tThe storage engine for the table doesn't support check\nmysql.gtid_slave_pos\tcheck\tstatus\tOK\nmysql.gtid_slave_pos\t0\n"
+	got := ParseTableChecks(out)
+	want := []TableCheck{
+		{Name: "shop.orders", Checksum: "3815263924"},
+		{Name: "shop.broken", Checksum: "NULL", Problem: "error: Size of datafile is: 12 Should be: 16; error: Corrupt"},
+		{Name: "mysql.gtid_slave_pos", Checksum: "0"},
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("ParseTableChecks\n got %+v\nwant %+v", got, want)
+	}
+	if bad := (DrillResult{Tables: got}).Failed(); len(bad) != 1 || bad[0].Name != "shop.broken" {
+		t.Fatalf("Failed = %+v", bad)
+	}
+	reordered := DrillResult{Tables: []TableCheck{got[2], got[0], got[1]}}
+	changed := DrillResult{Tables: []TableCheck{got[0], got[1], {Name: "mysql.gtid_slave_pos", Checksum: "1"}}}
+	if d := (DrillResult{Tables: got}).Digest(); len(d) != 16 || d != reordered.Digest() || d == changed.Digest() {
+		t.Fatalf("Digest %s, reordered %s, changed %s", d, reordered.Digest(), changed.Digest())
 	}
 }

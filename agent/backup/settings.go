@@ -23,13 +23,17 @@ type Keep struct{ Last, Daily, Weekly, Monthly int }
 // Settings are a node's backup settings (components/galera_backup.py sets them); no password
 // is in the environment, only the paths of the swarm secrets.
 type Settings struct {
-	Repository     string        // BACKUP_REPOSITORY: a restic repository URL; "" = no backups
-	ScheduleText   string        // BACKUP_SCHEDULE: cron's 5 fields or a descriptor (@daily), UTC
-	Schedule       cron.Schedule // ScheduleText parsed
-	Keep           Keep          // BACKUP_KEEP: "last=N,daily=N,weekly=N,monthly=N"
-	PasswordFile   string        // BACKUP_PASSWORD_FILE: the repository's password (restic's RESTIC_PASSWORD_FILE)
-	SSHKeyFile     string        // BACKUP_SSH_KEY_FILE: the private key for sftp: repositories
-	KnownHostsFile string        // BACKUP_KNOWN_HOSTS_FILE: the sftp host's key, checked strictly
+	Repository   string        // BACKUP_REPOSITORY: a restic repository URL; "" = no backups
+	ScheduleText string        // BACKUP_SCHEDULE: cron's 5 fields or a descriptor (@daily), UTC
+	Schedule     cron.Schedule // ScheduleText parsed
+	Keep         Keep          // BACKUP_KEEP: "last=N,daily=N,weekly=N,monthly=N"
+	// BACKUP_DRILL_SCHEDULE: when one node runs a restore drill of the newest snapshot (cron,
+	// UTC); "": on demand only (galera-agent backup drill).
+	DrillScheduleText string
+	DrillSchedule     cron.Schedule // nil without DrillScheduleText
+	PasswordFile      string        // BACKUP_PASSWORD_FILE: the repository's password (restic's RESTIC_PASSWORD_FILE)
+	SSHKeyFile        string        // BACKUP_SSH_KEY_FILE: the private key for sftp: repositories
+	KnownHostsFile    string        // BACKUP_KNOWN_HOSTS_FILE: the sftp host's key, checked strictly
 	// RESTORE_SNAPSHOT: the snapshot a new cluster starts from ("latest" or a restic snapshot
 	// id, 8 to 64 hex digits); "": a new cluster starts empty. Only a node that bootstraps a
 	// new cluster (no cluster recorded, no node holding data) restores (runner).
@@ -65,6 +69,11 @@ func Load(env config.Env) (Settings, error) {
 	if s.Keep, err = ParseKeep(get("BACKUP_KEEP")); err != nil {
 		return s, err
 	}
+	if s.DrillScheduleText = get("BACKUP_DRILL_SCHEDULE"); s.DrillScheduleText != "" {
+		if s.DrillSchedule, err = parseCron("BACKUP_DRILL_SCHEDULE", s.DrillScheduleText); err != nil {
+			return s, err
+		}
+	}
 	if s.PasswordFile == "" {
 		return s, fail("BACKUP_PASSWORD_FILE is not set: the file holding the repository's password (a swarm secret)")
 	}
@@ -82,13 +91,16 @@ func fail(format string, args ...any) error { return logx.Fail("backup_settings"
 // ParseSchedule parses BACKUP_SCHEDULE with cron's standard rules (robfig/cron ParseStandard:
 // minute hour day-of-month month day-of-week, or @yearly/@monthly/@weekly/@daily/@hourly),
 // evaluated in UTC.
-func ParseSchedule(text string) (cron.Schedule, error) {
+func ParseSchedule(text string) (cron.Schedule, error) { return parseCron("BACKUP_SCHEDULE", text) }
+
+// parseCron parses the schedule of variable `name` by ParseSchedule's rules.
+func parseCron(name, text string) (cron.Schedule, error) {
 	if text == "" {
-		return nil, fail("BACKUP_SCHEDULE is not set: a cron schedule, e.g. @daily or '30 2 * * *'")
+		return nil, fail("%s is not set: a cron schedule, e.g. @daily or '30 2 * * *'", name)
 	}
 	sched, err := cron.ParseStandard("CRON_TZ=UTC " + text)
 	if err != nil {
-		return nil, fail("BACKUP_SCHEDULE=%s is not a cron schedule (%v): give 5 fields, e.g. '30 2 * * *', or @daily", text, err)
+		return nil, fail("%s=%s is not a cron schedule (%v): give 5 fields, e.g. '30 2 * * *', or @daily", name, text, err)
 	}
 	return sched, nil
 }

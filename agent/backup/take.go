@@ -20,6 +20,8 @@ type Programs struct {
 	Mariabackup []string // e.g. {"mariabackup"}
 	Mbstream    []string // e.g. {"mbstream"}
 	Restic      []string // e.g. {"restic"}
+	Mariadbd    []string // e.g. {"mariadbd"} (a restore drill's private server)
+	Client      []string // e.g. {"mariadb"} (the drill's checks)
 	Socket      string   // mariadbd's socket (root logs in through unix_socket)
 	DataOwner   string   // the OS user a restored data directory goes to ("": left as is)
 }
@@ -282,9 +284,13 @@ type Snapshot struct {
 	Node   string    `json:"hostname"`
 	Tags   []string  `json:"tags"`
 	Bytes  int64     `json:"-"`
+	// Unreadable: why restic could not read the snapshot's size ("": it could), e.g. a
+	// damaged repository.
+	Unreadable string `json:"-"`
 }
 
-// Snapshots lists this project's snapshots, oldest first, each with its size.
+// Snapshots lists this project's snapshots, oldest first, each with its size (or why it
+// could not be read: Snapshot.Unreadable).
 func (s Settings) Snapshots(ctx context.Context, p Programs) ([]Snapshot, error) {
 	snaps, err := s.snapshotList(ctx, p)
 	if err != nil {
@@ -293,7 +299,9 @@ func (s Settings) Snapshots(ctx context.Context, p Programs) ([]Snapshot, error)
 	for i := range snaps {
 		stats, err := s.restic(ctx, p, nil, "stats", "--mode", "restore-size", "--json", snaps[i].ID)
 		if err != nil {
-			return nil, stats.failure("reading the size of snapshot "+snaps[i].ID, s.Repository)
+			// Listed all the same: the listing is how an operator sees what is there.
+			snaps[i].Unreadable = stats.failure("reading the size of snapshot "+snaps[i].ID, s.Repository).Error()
+			continue
 		}
 		var st struct {
 			TotalSize int64 `json:"total_size"`

@@ -35,6 +35,7 @@ type Facts struct {
 	RunnerState     string
 	MariadbdRunning bool
 	SSTReceiving    bool
+	Restoring       bool          // a backup is being restored (RESTORE_SNAPSHOT), before mariadbd starts
 	Uptime          time.Duration // of the container (PID 1)
 }
 
@@ -51,6 +52,10 @@ func Verdict(f Facts, o Options) (healthy bool, message string) {
 				msg = "Galera node is receiving a state transfer (SST running; mariadbd does not answer yet)"
 			}
 			return transferCounts(f, o, msg)
+		}
+		if o.TransferOK && f.Restoring {
+			// Like a state transfer: a long restore must not get the task replaced halfway.
+			return transferCounts(f, o, "Galera node is restoring a backup (RESTORE_SNAPSHOT; mariadbd starts once it is prepared)")
 		}
 		return false, "Galera node is not running (mariadbd does not answer)"
 	}

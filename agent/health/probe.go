@@ -14,9 +14,10 @@ import (
 	"github.com/galera-swarm/galera-swarm/agent/wsrep"
 )
 
-// Paths the runner writes (runner.DrainFlag, runner.StateFile).
+// Paths the runner writes (runner.DrainFlag, runner.StateFile), and the work directory that
+// exists while a backup is restored (backup.RestoreWorkDir in the data directory).
 type Paths struct {
-	DrainFlag, StateFile string
+	DrainFlag, StateFile, RestoreDir string
 }
 
 // Probe gathers the facts of this container: the drain flag, the server's status over the
@@ -34,6 +35,10 @@ func Probe(p Paths) Facts {
 	}
 	f.MariadbdRunning = exec.Command("pgrep", "-x", "mariadbd").Run() == nil
 	f.SSTReceiving = exec.Command("pgrep", "-f", "wsrep_sst_mariabackup.*--role joiner").Run() == nil
+	if p.RestoreDir != "" {
+		_, err := os.Stat(p.RestoreDir)
+		f.Restoring = err == nil
+	}
 	f.Uptime = uptimeOfPID1()
 	return f
 }

@@ -5,21 +5,34 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
+	"github.com/robfig/cron/v3"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/galera-swarm/galera-swarm/agent/backup"
 	"github.com/galera-swarm/galera-swarm/agent/config"
 )
 
-// The backup keys under the cluster's prefix.
+// The cluster's backup jobs, of two kinds (a backup, a restore drill), each with its keys
+// under the cluster's prefix:
+//
+//	<kind>/request      the id of an on-demand job (galera-agent backup now | drill)
+//	<kind>/claims/<id>  the node that takes job <id>
+//	<kind>/last         JobReport of the newest job of the kind that ended
+//
+// and one key for both: backup/running = "<kind> <id> <node>" of the job being run, under
+// its node's lease (a node that dies mid-job frees it): one job at a time in the cluster.
 const (
-	keyBackupRequest = "backup/request" // the id of an on-demand backup (galera-agent backup now)
-	keyBackupClaims  = "backup/claims/" // backup/claims/<id> = the node that takes backup <id>
-	keyBackupRunning = "backup/running" // the id of the backup being taken, under its node's lease
-	keyBackupLast    = "backup/last"    // BackupReport of the newest backup that ended
+	JobBackup        = "backup"
+	JobDrill         = "drill"
+	keyBackupRunning = "backup/running"
 )
+
+func requestKey(kind string) string { return kind + "/request" }
+func claimsKey(kind string) string  { return kind + "/claims/" }
+func lastKey(kind string) string    { return kind + "/last" }
 
 const (
 	// backupPoll: how often a node looks for an on-demand request.
@@ -36,21 +49,25 @@ const (
 
 // BackupPrograms are the image's programs and mariadbd's socket.
 var BackupPrograms = backup.Programs{Mariabackup: []string{"mariabackup"}, Mbstream: []string{"mbstream"}, Restic: []string{"restic"},
+	Mariadbd: []string{Mysqld}, Client: []string{"mariadb"},
 	Socket: "/run/mysqld/mysqld.sock", DataOwner: "mysql"}
 
-// BackupReport is what etcd's backup/last says of the newest backup that ended.
-type BackupReport struct {
+// JobReport is what etcd's <kind>/last says of the newest job of a kind that ended.
+type JobReport struct {
+	Kind     string    `json:"kind"`
 	ID       string    `json:"id"`
 	Node     string    `json:"node"`
-	Snapshot string    `json:"snapshot,omitempty"`
+	Snapshot string    `json:"snapshot,omitempty"` // the snapshot written (backup) or restored (drill)
 	Bytes    int64     `json:"bytes"`
 	Seconds  float64   `json:"seconds"`
+	Tables   int       `json:"tables,omitempty"` // a drill's tables checked
+	Digest   string    `json:"digest,omitempty"` // a drill's digest of the tables' checksums
 	Error    string    `json:"error,omitempty"`
 	Warning  string    `json:"warning,omitempty"` // a good snapshot, but its retention failed
 	Finished time.Time `json:"finished"`
 }
 
-// BackupID names a backup by its time (scheduled or requested), sortable as text.
+// BackupID names a job by its time (scheduled or requested), sortable as text.
 func BackupID(t time.Time) string { return fmt.Sprintf("%020d", t.UnixNano()) }
 
 // WithBackups turns the node's backup scheduler on (backup.Load's settings).
@@ -59,55 +76,74 @@ func (r *Runner) WithBackups(s backup.Settings) *Runner {
 	return r
 }
 
-// scheduleBackups runs while the node runs: at each scheduled time, and for each on-demand
-// request, it offers to take the backup (offerBackup).
+// scheduledJob is one kind of job in a node's scheduler.
+type scheduledJob struct {
+	kind     string
+	schedule cron.Schedule // nil: on demand only
+	next     time.Time
+	handled  string // the last request settled
+}
+
+// scheduleBackups runs while the node runs: at each scheduled time of the backups and of the
+// restore drills, and for each on-demand request, it offers to run the job (offerJob).
 func (r *Runner) scheduleBackups(ctx context.Context) {
 	const step = "backup"
-	next := r.backup.Schedule.Next(time.Now())
-	r.log.Note(step, "backups to %s on schedule %q (UTC; next %s), keeping %s", r.backup.Repository,
-		r.backup.ScheduleText, next.UTC().Format(time.RFC3339), r.backup.Keep)
-	handled := ""
+	now := time.Now()
+	jobs := []*scheduledJob{{kind: JobBackup, schedule: r.backup.Schedule}, {kind: JobDrill, schedule: r.backup.DrillSchedule}}
+	for _, j := range jobs {
+		if j.schedule != nil {
+			j.next = j.schedule.Next(now)
+		}
+	}
+	drills := "restore drills on demand only"
+	if jobs[1].schedule != nil {
+		drills = fmt.Sprintf("restore drills on schedule %q (next %s)", r.backup.DrillScheduleText, jobs[1].next.UTC().Format(time.RFC3339))
+	}
+	r.log.Note(step, "backups to %s on schedule %q (UTC; next %s), keeping %s; %s", r.backup.Repository,
+		r.backup.ScheduleText, jobs[0].next.UTC().Format(time.RFC3339), r.backup.Keep, drills)
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-time.After(backupPoll):
 		}
-		if id, err := r.disc.Get(keyBackupRequest); err == nil && id != "" && id != handled && r.offerBackup(ctx, id, true) {
-			handled = id
-		}
-		if !time.Now().Before(next) {
-			if time.Since(next) < backupLate {
-				r.offerBackup(ctx, BackupID(next), false)
+		for _, j := range jobs {
+			if id, err := r.disc.Get(requestKey(j.kind)); err == nil && id != "" && id != j.handled && r.offerJob(ctx, j.kind, id, true) {
+				j.handled = id
 			}
-			next = r.backup.Schedule.Next(time.Now())
+			if j.schedule != nil && !time.Now().Before(j.next) {
+				if time.Since(j.next) < backupLate {
+					r.offerJob(ctx, j.kind, BackupID(j.next), false)
+				}
+				j.next = j.schedule.Next(time.Now())
+			}
 		}
 	}
 }
 
-// offerBackup: this node's part in backup `id` (an on-demand `request`, or a scheduled time).
-// It waits its place in backup.Rank times backupStandIn, then claims the backup unless
-// another node did or another backup is running (one etcd transaction, ClaimBackup: one
-// node per backup, one backup at a time in the cluster), takes it and reports it in
-// backup/last. True when the backup is settled: claimed by this node or another, or a
-// scheduled one skipped because another backup is running; false when this node is not
-// Synced, etcd fails, or a request meets a running backup (offered again at the next poll).
-func (r *Runner) offerBackup(ctx context.Context, id string, request bool) bool {
-	const step = "backup"
+// offerJob: this node's part in job `id` of `kind` (an on-demand `request`, or a scheduled
+// time). It waits its place in backup.Rank times backupStandIn, then claims the job unless
+// another node did or another job is running (one etcd transaction, ClaimJob: one node per
+// job, one job at a time in the cluster), runs it and reports it in <kind>/last. True when
+// the job is settled: claimed by this node or another, or a scheduled one skipped because
+// another job is running; false when this node is not Synced, etcd fails, or a request meets
+// a running job (offered again at the next poll).
+func (r *Runner) offerJob(ctx context.Context, kind, id string, request bool) bool {
+	step := kind
 	recs, err := r.disc.Read(ctx)
 	if err != nil {
 		return false
 	}
 	place := backup.Place(recs.Nodes, r.cfg.NodeName)
 	if place < 0 {
-		return r.claimed(id)
+		return r.claimed(kind, id)
 	}
 	select {
 	case <-ctx.Done():
 		return false
 	case <-time.After(time.Duration(place) * backupStandIn):
 	}
-	claim, running, err := r.disc.ClaimBackup(id, request)
+	claim, running, err := r.disc.ClaimJob(kind, id, request)
 	switch {
 	case err != nil:
 		return false
@@ -116,20 +152,37 @@ func (r *Runner) offerBackup(ctx context.Context, id string, request bool) bool 
 	case claim == claimBusy && request:
 		return false
 	case claim == claimBusy:
-		r.log.Warn(step, "scheduled backup %s skipped: backup %s is still running", id, running)
+		r.log.Warn(step, "scheduled %s %s skipped: %s is still running", kind, id, running)
 		return true
 	}
 	defer func() {
-		if err := r.disc.EndBackup(id); err != nil {
-			r.log.Warn(step, "could not end backup %s in etcd (its key goes with this node's lease): %v", id, err)
+		if err := r.disc.EndJob(kind, id); err != nil {
+			r.log.Warn(step, "could not end %s %s in etcd (its key goes with this node's lease): %v", kind, id, err)
 		}
 	}()
-	r.log.Note(step, "taking backup %s (place %d among the Synced nodes)", id, place)
+	r.log.Note(step, "taking %s %s (place %d among the Synced nodes)", kind, id, place)
+	var report JobReport
+	if kind == JobDrill {
+		report = r.drill(ctx, id)
+	} else {
+		report = r.takeBackup(ctx, id, recs)
+	}
+	data, _ := json.Marshal(report)
+	if err := r.disc.Put(lastKey(kind), string(data)); err != nil {
+		r.log.Warn(step, "could not record %s %s in etcd: %v", kind, id, err)
+	}
+	_ = r.disc.DeleteBefore(claimsKey(kind), claimsKey(kind)+BackupID(time.Now().Add(-claimsKept)))
+	return true
+}
+
+// takeBackup takes backup `id` on this node (backup.Take) and says how it went.
+func (r *Runner) takeBackup(ctx context.Context, id string, recs Records) JobReport {
+	const step = JobBackup
 	res, err := r.backup.Take(ctx, BackupPrograms, backup.Job{Node: r.cfg.NodeName, OwnNode: ownNode(recs)})
 	for _, l := range res.RemovedLocks {
 		r.log.Note(step, "removed the %s: no backup of this cluster runs, so a killed backup left it", l)
 	}
-	report := BackupReport{ID: id, Node: r.cfg.NodeName, Snapshot: res.Snapshot, Bytes: res.Bytes,
+	report := JobReport{Kind: JobBackup, ID: id, Node: r.cfg.NodeName, Snapshot: res.Snapshot, Bytes: res.Bytes,
 		Seconds: res.Duration.Seconds(), Warning: res.RetentionFailure, Finished: time.Now().UTC()}
 	if err != nil {
 		report.Error = err.Error()
@@ -140,12 +193,31 @@ func (r *Runner) offerBackup(ctx context.Context, id string, request bool) bool 
 	if res.RetentionFailure != "" {
 		r.log.Warn(step, "backup %s: %s", id, res.RetentionFailure)
 	}
-	data, _ := json.Marshal(report)
-	if err := r.disc.Put(keyBackupLast, string(data)); err != nil {
-		r.log.Warn(step, "could not record backup %s in etcd: %v", id, err)
+	return report
+}
+
+// drill runs restore drill `id` on the newest snapshot (backup.Drill) and says how it went:
+// an error when the snapshot does not restore or a table fails CHECK TABLE (named).
+func (r *Runner) drill(ctx context.Context, id string) JobReport {
+	const step = JobDrill
+	res, err := r.backup.Drill(ctx, BackupPrograms, "latest")
+	report := JobReport{Kind: JobDrill, ID: id, Node: r.cfg.NodeName, Snapshot: res.Snapshot.ID, Bytes: res.Snapshot.Bytes,
+		Seconds: res.Duration.Seconds(), Tables: len(res.Tables), Digest: res.Digest(), Finished: time.Now().UTC()}
+	if bad := res.Failed(); err == nil && len(bad) > 0 {
+		var names []string
+		for _, t := range bad {
+			names = append(names, fmt.Sprintf("%s (%s)", t.Name, t.Problem))
+		}
+		err = fmt.Errorf("snapshot %s restored, but %d of %d tables fail CHECK TABLE: %s", res.Snapshot.ID, len(bad), len(res.Tables), strings.Join(names, ", "))
 	}
-	_ = r.disc.DeleteBefore(keyBackupClaims, keyBackupClaims+BackupID(time.Now().Add(-claimsKept)))
-	return true
+	if err != nil {
+		report.Error = err.Error()
+		r.log.Error(step, "restore drill %s FAILED: %v", id, err)
+		return report
+	}
+	r.log.Note(step, "restore drill %s: snapshot %s (of %s at %s) restored and prepared, %d tables pass CHECK TABLE (checksum digest %s), in %.0f s",
+		id, res.Snapshot.ID, res.Snapshot.Node, res.Snapshot.Time.UTC().Format(time.RFC3339), len(res.Tables), report.Digest, res.Duration.Seconds())
+	return report
 }
 
 // ownNode says whether a hostname is one of this cluster's Galera nodes, as etcd knows them
@@ -158,8 +230,8 @@ func ownNode(recs Records) func(string) bool {
 	}
 }
 
-func (r *Runner) claimed(id string) bool {
-	v, err := r.disc.Get(keyBackupClaims + id)
+func (r *Runner) claimed(kind, id string) bool {
+	v, err := r.disc.Get(claimsKey(kind) + id)
 	return err == nil && v != ""
 }
 
@@ -196,25 +268,26 @@ const (
 	claimBusy                      // another backup is running
 )
 
-// ClaimBackup claims backup `id` for this node in one transaction: only while no node has
-// claimed it and no backup runs (backup/running absent) and, for a request, while
-// backup/request still holds id. It writes backup/claims/<id> = this node, backup/running =
-// id under this node's lease (a node that dies mid-backup frees it when the lease ends), and
-// for a request deletes backup/request. running is the id of the backup that runs, when busy.
-func (d *Discovery) ClaimBackup(id string, request bool) (outcome claimOutcome, running string, err error) {
+// ClaimJob claims job `id` of `kind` for this node in one transaction: only while no node has
+// claimed it and no job runs (backup/running absent) and, for a request, while
+// <kind>/request still holds id. It writes <kind>/claims/<id> = this node, backup/running =
+// "<kind> <id> <node>" under this node's lease (a node that dies mid-job frees it when the
+// lease ends), and for a request deletes <kind>/request. running is backup/running's value
+// ("<kind> <id> <node>"), when busy.
+func (d *Discovery) ClaimJob(kind, id string, request bool) (outcome claimOutcome, running string, err error) {
 	ctx, cancel := timeout()
 	defer cancel()
-	claim, run, req := d.prefix+keyBackupClaims+id, d.prefix+keyBackupRunning, d.prefix+keyBackupRequest
+	claim, run, req := d.prefix+claimsKey(kind)+id, d.prefix+keyBackupRunning, d.prefix+requestKey(kind)
 	cmps := []clientv3.Cmp{clientv3.Compare(clientv3.CreateRevision(claim), "=", 0),
 		clientv3.Compare(clientv3.CreateRevision(run), "=", 0)}
-	ops := []clientv3.Op{clientv3.OpPut(claim, d.name), clientv3.OpPut(run, id, clientv3.WithLease(d.lease))}
+	ops := []clientv3.Op{clientv3.OpPut(claim, d.name), clientv3.OpPut(run, runningValue(kind, id, d.name), clientv3.WithLease(d.lease))}
 	if request {
 		cmps = append(cmps, clientv3.Compare(clientv3.Value(req), "=", id))
 		ops = append(ops, clientv3.OpDelete(req))
 	}
 	resp, err := d.client().Txn(ctx).If(cmps...).Then(ops...).Else(clientv3.OpGet(claim), clientv3.OpGet(run)).Commit()
 	if err != nil {
-		return claimTaken, "", fmt.Errorf("claiming backup %s in %s: %w", id, d.prefix, d.checked(err))
+		return claimTaken, "", fmt.Errorf("claiming %s %s in %s: %w", kind, id, d.prefix, d.checked(err))
 	}
 	if resp.Succeeded {
 		return claimWon, "", nil
@@ -226,28 +299,32 @@ func (d *Discovery) ClaimBackup(id string, request bool) (outcome claimOutcome, 
 	return claimTaken, "", nil
 }
 
-// EndBackup deletes backup/running if it still holds id (one transaction).
-func (d *Discovery) EndBackup(id string) error {
+// runningValue is backup/running's value for job `id` of `kind` on `node`.
+func runningValue(kind, id, node string) string { return kind + " " + id + " " + node }
+
+// EndJob deletes backup/running if it still holds this node's job `id` (one transaction).
+func (d *Discovery) EndJob(kind, id string) error {
 	ctx, cancel := timeout()
 	defer cancel()
 	run := d.prefix + keyBackupRunning
-	_, err := d.client().Txn(ctx).If(clientv3.Compare(clientv3.Value(run), "=", id)).Then(clientv3.OpDelete(run)).Commit()
+	_, err := d.client().Txn(ctx).If(clientv3.Compare(clientv3.Value(run), "=", runningValue(kind, id, d.name))).
+		Then(clientv3.OpDelete(run)).Commit()
 	if err != nil {
-		return fmt.Errorf("ending backup %s in %s: %w", id, d.prefix, d.checked(err))
+		return fmt.Errorf("ending %s %s in %s: %w", kind, id, d.prefix, d.checked(err))
 	}
 	return nil
 }
 
-// Request puts backup/request = id unless a request is pending (one transaction): the id
-// of the request to wait for, this one or the pending one.
-func (d *Discovery) Request(id string) (string, error) {
+// Request puts <kind>/request = id unless a request is pending (one transaction): the id of
+// the request to wait for, this one or the pending one.
+func (d *Discovery) Request(kind, id string) (string, error) {
 	ctx, cancel := timeout()
 	defer cancel()
-	req := d.prefix + keyBackupRequest
+	req := d.prefix + requestKey(kind)
 	resp, err := d.client().Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(req), "=", 0)).
 		Then(clientv3.OpPut(req, id)).Else(clientv3.OpGet(req)).Commit()
 	if err != nil {
-		return "", fmt.Errorf("requesting a backup in %s: %w", d.prefix, d.checked(err))
+		return "", fmt.Errorf("requesting a %s in %s: %w", kind, d.prefix, d.checked(err))
 	}
 	if pending := resp.Responses[0].GetResponseRange(); !resp.Succeeded && len(pending.Kvs) > 0 {
 		return string(pending.Kvs[0].Value), nil
@@ -265,28 +342,28 @@ func (d *Discovery) DeleteBefore(from, to string) error {
 	return nil
 }
 
-// RequestBackup is `galera-agent backup now`: it asks the cluster's schedulers for a backup
-// (etcd backup/request; when a request is pending, it waits for that one: two callers at once
-// share one backup) and waits up to `wait` for its report in backup/last. An error when the
-// backup failed (its report's error) or no report came in time.
-func RequestBackup(endpoints []string, login config.EtcdLogin, prefix string, wait time.Duration) (BackupReport, error) {
+// RequestJob is `galera-agent backup now|drill`: it asks the cluster's schedulers for a job
+// of `kind` (etcd <kind>/request; when a request is pending, it waits for that one: two
+// callers at once share one job) and waits up to `wait` for its report in <kind>/last. An
+// error when the job failed (its report's error) or no report came in time.
+func RequestJob(kind string, endpoints []string, login config.EtcdLogin, prefix string, wait time.Duration) (JobReport, error) {
 	d, closeDiscovery, err := dialDiscovery(endpoints, login, prefix)
 	if err != nil {
-		return BackupReport{}, err
+		return JobReport{}, err
 	}
 	defer closeDiscovery()
-	id, err := d.Request(BackupID(time.Now()))
+	id, err := d.Request(kind, BackupID(time.Now()))
 	if err != nil {
-		return BackupReport{}, err
+		return JobReport{}, err
 	}
 	deadline := time.Now().Add(wait)
 	for time.Now().Before(deadline) {
 		time.Sleep(2 * time.Second)
-		v, err := d.Get(keyBackupLast)
+		v, err := d.Get(lastKey(kind))
 		if err != nil {
 			continue
 		}
-		var rep BackupReport
+		var rep JobReport
 		if json.Unmarshal([]byte(v), &rep) == nil && rep.ID == id {
 			if rep.Error != "" {
 				return rep, errors.New(rep.Error)
@@ -294,21 +371,22 @@ func RequestBackup(endpoints []string, login config.EtcdLogin, prefix string, wa
 			return rep, nil
 		}
 	}
-	node, _ := d.Get(keyBackupClaims + id)
+	node, _ := d.Get(claimsKey(kind) + id)
 	if node == "" {
-		return BackupReport{}, fmt.Errorf("no node took backup %s within %s: is a Galera node Synced, with backups configured (BACKUP_REPOSITORY)?", id, wait)
+		return JobReport{}, fmt.Errorf("no node took %s %s within %s: is a Galera node Synced, with backups configured (BACKUP_REPOSITORY)?", kind, id, wait)
 	}
-	return BackupReport{}, fmt.Errorf("%s took backup %s but reported no end within %s (its log says more)", node, id, wait)
+	return JobReport{}, fmt.Errorf("%s took %s %s but reported no end within %s (its log says more)", node, kind, id, wait)
 }
 
-// BackupState is etcd's word on the cluster's backups.
+// BackupState is etcd's word on the cluster's backup jobs.
 type BackupState struct {
-	Last      *BackupReport // the newest backup that ended (nil: none yet)
-	Running   string        // the id of the backup being taken ("": none)
-	RunningOn string        // the node taking it
+	LastBackup *JobReport // the newest backup that ended (nil: none yet)
+	LastDrill  *JobReport // the newest restore drill that ended (nil: none yet)
+	Running    string     // "<kind> <id>" of the job being run ("": none)
+	RunningOn  string     // the node running it
 }
 
-// ReadBackupState reads backup/last and backup/running (`galera-agent backup list`).
+// ReadBackupState reads <kind>/last and backup/running (`galera-agent backup list`).
 func ReadBackupState(endpoints []string, login config.EtcdLogin, prefix string) (BackupState, error) {
 	d, closeDiscovery, err := dialDiscovery(endpoints, login, prefix)
 	if err != nil {
@@ -316,19 +394,30 @@ func ReadBackupState(endpoints []string, login config.EtcdLogin, prefix string) 
 	}
 	defer closeDiscovery()
 	var st BackupState
-	if v, err := d.Get(keyBackupLast); err != nil {
-		return st, err
-	} else if v != "" {
-		st.Last = &BackupReport{}
-		if err := json.Unmarshal([]byte(v), st.Last); err != nil {
-			return st, fmt.Errorf("reading %s/%s: %w", prefix, keyBackupLast, err)
-		}
-	}
-	if st.Running, err = d.Get(keyBackupRunning); err != nil || st.Running == "" {
+	if st.LastBackup, err = d.lastReport(JobBackup); err != nil {
 		return st, err
 	}
-	st.RunningOn, err = d.Get(keyBackupClaims + st.Running)
+	if st.LastDrill, err = d.lastReport(JobDrill); err != nil {
+		return st, err
+	}
+	running, err := d.Get(keyBackupRunning)
+	if fields := strings.Fields(running); len(fields) == 3 {
+		st.Running, st.RunningOn = fields[0]+" "+fields[1], fields[2]
+	}
 	return st, err
+}
+
+// lastReport is <kind>/last (nil: no job of the kind ended yet).
+func (d *Discovery) lastReport(kind string) (*JobReport, error) {
+	v, err := d.Get(lastKey(kind))
+	if err != nil || v == "" {
+		return nil, err
+	}
+	var rep JobReport
+	if err := json.Unmarshal([]byte(v), &rep); err != nil {
+		return nil, fmt.Errorf("reading %s%s: %w", d.prefix, lastKey(kind), err)
+	}
+	return &rep, nil
 }
 
 // dialDiscovery connects to etcd for a one-off command (no node's registration): the

@@ -149,3 +149,20 @@ func (f *forgetful) Read(ctx context.Context) (Records, error) {
 	}
 	return f.fakeRegistry.Read(ctx)
 }
+
+func TestNotNewSaysWhyARestoreIsNotUsed(t *testing.T) {
+	for _, tc := range []struct {
+		own    decision.Position
+		action decision.Action
+		want   string
+	}{
+		{decision.Position{UUID: "6f1d2a3c-0b1e-11ef-9a7d-2b4c5d6e7f80", Seqno: 42}, decision.Join,
+			"this node holds data of cluster 6f1d2a3c-0b1e-11ef-9a7d-2b4c5d6e7f80 (seqno 42)"},
+		{decision.Position{}, decision.BootstrapRecovered, "this node recovers the cluster from its data"},
+		{decision.Position{}, decision.Join, "this node joins a cluster that exists"},
+	} {
+		if got := notNew(tc.own, tc.action); got != tc.want {
+			t.Errorf("notNew(%+v, %v) = %q, want %q", tc.own, tc.action, got, tc.want)
+		}
+	}
+}

@@ -387,7 +387,7 @@ func rememberPeers(incoming, self string) {
 }
 
 // HealthPaths are the files the health check reads.
-var HealthPaths = health.Paths{DrainFlag: DrainFlag, StateFile: StateFile}
+var HealthPaths = health.Paths{DrainFlag: DrainFlag, StateFile: StateFile, RestoreDir: DataDir + "/" + backup.RestoreWorkDir}
 
 // startHealthServer serves the node's health on port 9200 for HAProxy (200 when Synced, 503
 // otherwise, the state in the body; AVAILABLE_WHEN_DONOR=1 counts a donor as healthy).
@@ -431,6 +431,10 @@ func (r *Runner) startMysqld(d decision.Decision) error {
 		args = append(args, "--wsrep-cluster-address=gcomm://"+strings.Join(d.JoinAddresses, ","))
 		r.publish(decision.StateJoining)
 	}
+	if r.backup.RestoreSnapshot != "" && d.Action != decision.BootstrapNew {
+		r.log.Note("restore", "RESTORE_SNAPSHOT=%s not used: %s (only a new cluster, with no data anywhere, starts from a backup; nothing is overwritten)",
+			r.backup.RestoreSnapshot, notNew(r.own, d.Action))
+	}
 	if r.recovered != "" && d.Action != decision.BootstrapNew {
 		args = append(args, "--wsrep-start-position="+r.recovered)
 	}
@@ -447,6 +451,17 @@ func (r *Runner) startMysqld(d decision.Decision) error {
 	r.srv = srv
 	r.mu.Unlock()
 	return nil
+}
+
+// notNew says why a node does not start a new cluster, for the restore's note.
+func notNew(own decision.Position, action decision.Action) string {
+	switch {
+	case own.HasData():
+		return fmt.Sprintf("this node holds data of cluster %s (seqno %d)", own.UUID, own.Seqno)
+	case action == decision.BootstrapRecovered:
+		return "this node recovers the cluster from its data"
+	}
+	return "this node joins a cluster that exists"
 }
 
 // monitor publishes the node state every 2 s while mariadbd runs; gives mariadbd's exit

@@ -1,7 +1,9 @@
 """Physical backups (galera-agent's scheduler, mariabackup streamed into restic): one node per
 backup, not the load balancer's writer; the snapshot is a backup that prepares; restic's
 retention; a wrong repository password fails loudly and writes no snapshot; one backup at a
-time in the cluster; a node killed mid-backup leaves no snapshot and no lock in the way."""
+time in the cluster; a node killed mid-backup leaves no snapshot and no lock in the way; a new
+cluster restores a backup; a restore drill checks every table, and fails loudly on a damaged
+repository."""
 
 from __future__ import annotations
 
@@ -118,8 +120,7 @@ def test_two_requests_at_once_share_one_backup_which_waits_for_a_running_one(bac
     cluster, _ = backed_up
     before = snapshot_ids(listing(cluster))
     running = "00000000000000000001"
-    etcdctl(cluster.etcd, "put", cluster.etcd_key("backup/claims/" + running), "elsewhere")
-    etcdctl(cluster.etcd, "put", cluster.etcd_key("backup/running"), running)
+    etcdctl(cluster.etcd, "put", cluster.etcd_key("backup/running"), f"backup {running} elsewhere")
     command = ["docker", "exec", cluster.nodes[0], "galera-agent", "backup", "now", "--timeout", "300"]
     requests = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                 for _ in range(2)]
@@ -206,3 +207,45 @@ def test_a_new_cluster_restores_the_latest_backup_and_takes_the_stack_s_password
         assert restored.sql(node, "SELECT id, item FROM shop.orders ORDER BY id") == "1\ttea\n2\tmilk\n3\tbread", node
     assert restored.status(restored.nodes[0])["wsrep_cluster_state_uuid"] == source_uuid
     assert restored.login(restored.nodes[2], "root", "a-new-root-password", via=restored.nodes[0]) == "root@%"
+
+
+def test_a_restore_drill_restores_the_newest_snapshot_and_checks_every_table(backed_up):
+    """Item 5: `galera-agent backup drill` restores the newest snapshot into a throwaway
+    mariadbd (no wsrep, no network) on one node, CHECK TABLE and CHECKSUM TABLE on every
+    table; the result is printed, logged by that node and listed."""
+    cluster, _ = backed_up
+    newest = snapshot_ids(listing(cluster))[-1]
+    done = docker("exec", cluster.nodes[0], "galera-agent", "backup", "drill", "--timeout", "300", timeout=330)
+    m = re.match(r"^drill of snapshot ([0-9a-f]{8}) on (\S+): restored and prepared, (\d+) tables pass CHECK TABLE, "
+                 r"checksum digest ([0-9a-f]{16}), in \d+ s$", done.stdout.strip())
+    assert m and m.group(1) == newest, done.stdout
+    tables = int(m.group(3))
+    assert tables >= 30, done.stdout  # mysql.* and shop.orders
+    drilled = [line for line in cluster.entrypoint_lines(m.group(2)) if "[drill] restore drill" in line]
+    assert len(drilled) == 1 and f"snapshot {newest}" in drilled[0], drilled
+    listed = listing(cluster)
+    assert "last restore drill at" in listed and f"{tables} tables pass CHECK TABLE, checksum digest {m.group(4)}" in listed
+    # A second drill of the same snapshot finds the same checksums.
+    again = docker("exec", cluster.nodes[1], "galera-agent", "backup", "drill", "--timeout", "300", timeout=330)
+    assert f"checksum digest {m.group(4)}" in again.stdout, (done.stdout, again.stdout)
+    leftovers = docker("exec", m.group(2), "bash", "-c", "ls -d /tmp/restore-drill-* 2>/dev/null || true").stdout
+    assert leftovers.strip() == "", leftovers
+
+
+def test_a_drill_of_a_damaged_repository_fails_loudly(backed_up):
+    """Item 7: every data pack in the repository damaged (a byte run overwritten): the drill
+    fails, exits non-zero naming the snapshot and restic's verdict, and the node logs an error;
+    `backup list` still lists the snapshots and marks the ones it cannot read. Last in the
+    module: the repository stays damaged."""
+    cluster, _ = backed_up
+    docker("exec", cluster.nodes[0], "bash", "-c",
+           f"find {REPOSITORY}/data -type f | while read -r pack; do "
+           "printf 'DAMAGED-BY-THE-TEST' | dd of=\"$pack\" bs=1 seek=40 conv=notrunc status=none; done")
+    failed = docker("exec", cluster.nodes[0], "galera-agent", "backup", "drill", "--timeout", "300",
+                    check=False, timeout=330)
+    assert failed.returncode == 1, failed
+    assert "galera-agent backup drill: " in failed.stderr and "reading snapshot" in failed.stderr, failed.stderr
+    assert any("[ERROR] [drill] restore drill" in line and "FAILED" in line
+               for n in cluster.nodes for line in cluster.entrypoint_lines(n)), "no error line in any node's log"
+    listed = listing(cluster)  # still lists what is there, and says what it cannot read
+    assert "last restore drill FAILED" in listed and "UNREADABLE" in listed and "ciphertext verification failed" in listed, listed

@@ -27,17 +27,17 @@ DEFAULT_KEEP = RetentionPolicy(last=7, daily=7, weekly=4, monthly=6)
 
 @pytest.mark.parametrize("sftp,expected", [
     (True, {"BACKUP_REPOSITORY": REPOSITORY, "BACKUP_SCHEDULE": "0 3 * * *",
-            "BACKUP_KEEP": "last=1,daily=2,weekly=3,monthly=0",
+            "BACKUP_KEEP": "last=1,daily=2,weekly=3,monthly=0", "BACKUP_DRILL_SCHEDULE": "0 4 * * 0",
             "BACKUP_PASSWORD_FILE": "/run/secrets/backup-password",
             "BACKUP_SSH_KEY_FILE": "/run/secrets/backup-ssh-key",
             "BACKUP_KNOWN_HOSTS_FILE": "/run/secrets/backup-known-hosts"}),
     (False, {"BACKUP_REPOSITORY": REPOSITORY, "BACKUP_SCHEDULE": "0 3 * * *",
-             "BACKUP_KEEP": "last=1,daily=2,weekly=3,monthly=0",
+             "BACKUP_KEEP": "last=1,daily=2,weekly=3,monthly=0", "BACKUP_DRILL_SCHEDULE": "0 4 * * 0",
              "BACKUP_PASSWORD_FILE": "/run/secrets/backup-password"}),
 ])
 def test_backup_env_is_the_agents_interface(sftp, expected):
-    assert backup_env(repository=REPOSITORY, schedule="0 3 * * *",
-                      keep=RetentionPolicy(last=1, daily=2, weekly=3, monthly=0), sftp=sftp) == expected
+    assert backup_env(repository=REPOSITORY, schedule="0 3 * * *", keep=RetentionPolicy(last=1, daily=2, weekly=3, monthly=0),
+                      drill_schedule="0 4 * * 0", sftp=sftp) == expected
 
 
 def run_with_backup(key_path, section: dict, **overrides):
@@ -63,7 +63,7 @@ def test_an_sftp_backup_reaches_the_galera_tasks_as_env_and_secret_files(key_pat
         **galera_env(cluster_name="galera", discovery_endpoint="etcd:2379", peers_dns="tasks.mysql-galera",
                      cluster_size=CLUSTER_SIZE_TEMPLATE, database="wordpress", user="wordpress"),
         "BACKUP_REPOSITORY": REPOSITORY, "BACKUP_SCHEDULE": "30 2 * * *",
-        "BACKUP_KEEP": "last=7,daily=7,weekly=4,monthly=12",
+        "BACKUP_KEEP": "last=7,daily=7,weekly=4,monthly=12", "BACKUP_DRILL_SCHEDULE": "@weekly",
         "BACKUP_PASSWORD_FILE": "/run/secrets/backup-password",
         "BACKUP_SSH_KEY_FILE": "/run/secrets/backup-ssh-key",
         "BACKUP_KNOWN_HOSTS_FILE": "/run/secrets/backup-known-hosts"}
@@ -115,7 +115,8 @@ def test_a_repository_that_is_not_sftp_mounts_only_the_password(key_path):
         "/run/secrets/mysql-root-password", "/run/secrets/mysql-app-password", "/run/secrets/etcd-galera-password",
         "/run/secrets/backup-password"]
     assert {k: v for k, v in container["env"].items() if k.startswith("BACKUP_")} == backup_env(
-        repository="rest:https://192.0.2.60:8000/galera", schedule="@hourly", keep=DEFAULT_KEEP, sftp=False)
+        repository="rest:https://192.0.2.60:8000/galera", schedule="@hourly", keep=DEFAULT_KEEP,
+        drill_schedule="@weekly", sftp=False)
 
 
 def test_backup_changes_only_the_galera_tasks_env_and_secrets(key_path, sftp_files):
@@ -157,7 +158,7 @@ def test_a_plain_backup_password_stops_the_program(key_path):
 
 def test_only_one_sftp_text_is_refused():
     with pytest.raises(ValueError, match="ssh_private_key and known_hosts both"):
-        GaleraBackup("b", GaleraBackupArgs(repository=REPOSITORY, schedule="@daily", keep=DEFAULT_KEEP,
+        GaleraBackup("b", GaleraBackupArgs(repository=REPOSITORY, schedule="@daily", keep=DEFAULT_KEEP, drill_schedule="@weekly",
                                            password="pw", ssh_private_key="key"))
 
 

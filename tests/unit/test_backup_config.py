@@ -51,7 +51,7 @@ def test_no_backup_section_means_no_backups(key_path):
 
 def test_defaults_are_daily_with_restics_usual_keep_policy(key_path):
     s = settings_with(key_path, backup())
-    assert s.backup.schedule == "@daily"
+    assert s.backup.schedule == "@daily" and s.backup.drill_schedule == "@weekly"
     assert (s.backup.keep.last, s.backup.keep.daily, s.backup.keep.weekly, s.backup.keep.monthly) == (7, 7, 4, 6)
     assert (s.backup.ssh_key_path, s.backup.known_hosts_path) == (None, None)
     assert is_secret(s.passwords.backup) and resolve(s.passwords.backup) == BACKUP_PASSWORD
@@ -333,3 +333,9 @@ def test_bad_restore_settings_are_refused(key_path, restore, with_backup, messag
     with pytest.raises(ConfigError) as err:
         parse_settings(stack_config(key_path, restore=restore, **sections), SECRET_KEYS)
     assert any(p.startswith(message) for p in err.value.problems), err.value.problems
+
+
+def test_the_drill_schedule_follows_the_schedule_rules(key_path):
+    assert settings_with(key_path, backup(drillSchedule="0 4 * * 0")).backup.drill_schedule == "0 4 * * 0"
+    assert problems_of(key_path, backup(drillSchedule="@every 1h")) == [
+        f"galera-swarm:backup.drillSchedule: '@every 1h' is not a descriptor the backup scheduler takes; {FIX}"]

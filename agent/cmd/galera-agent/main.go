@@ -9,8 +9,9 @@
 //	galera-agent forget NODE-NAME...        remove the etcd records of nodes removed for good
 //	                                        (CLUSTER_NAME, DISCOVERY_SERVICE, ETCD_PASSWORD[_FILE] from the environment)
 //	galera-agent backup now [--timeout S]   have the cluster take a backup now; prints its snapshot
-//	galera-agent backup list                the snapshots in the repository, and the last backup's report
-//	                                        (both in a Galera task: its environment and secrets)
+//	galera-agent backup drill [--timeout S] have the cluster run a restore drill of the newest snapshot now
+//	galera-agent backup list                the snapshots in the repository, the last backup's and drill's reports
+//	                                        (all three in a Galera task: its environment and secrets)
 package main
 
 import (
@@ -35,7 +36,7 @@ import (
 	"github.com/galera-swarm/galera-swarm/agent/runner"
 )
 
-const usage = "usage: galera-agent run [MARIADBD-OPTION...] | health [OPTION...] | passwords STEP [OPTION...] | elect [CLUSTER-UUID] < positions | forget NODE-NAME... | backup now|list"
+const usage = "usage: galera-agent run [MARIADBD-OPTION...] | health [OPTION...] | passwords STEP [OPTION...] | elect [CLUSTER-UUID] < positions | forget NODE-NAME... | backup now|drill|list"
 
 func main() {
 	if len(os.Args) < 2 {
@@ -127,11 +128,11 @@ func run(mysqldArgs []string) int {
 	return runner.New(cfg, log, mysqldArgs).WithBackups(backups).Run()
 }
 
-// backupCommand is `galera-agent backup now|list`, run in a Galera task (docker exec: the
-// task's environment and secrets): 0 on success, 1 when the backup or the listing failed, 2 for
-// a usage error or settings that do not allow backups.
+// backupCommand is `galera-agent backup now|drill|list`, run in a Galera task (docker exec:
+// the task's environment and secrets): 0 on success, 1 when the backup, the drill or the
+// listing failed, 2 for a usage error or settings that do not allow backups.
 func backupCommand(args []string, env config.Env, out io.Writer) int {
-	const use = "usage: galera-agent backup now [--timeout SECONDS] | list"
+	const use = "usage: galera-agent backup now [--timeout SECONDS] | drill [--timeout SECONDS] | list"
 	cfg, err := config.Load(env)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "galera-agent backup: %v\n", err)
@@ -145,61 +146,87 @@ func backupCommand(args []string, env config.Env, out io.Writer) int {
 		fmt.Fprintf(os.Stderr, "galera-agent backup: %v\n", err)
 		return 2
 	}
-	switch {
-	case len(args) >= 1 && args[0] == "now":
-		wait := 2 * time.Hour
-		if len(args) == 3 && args[1] == "--timeout" {
-			n, err := strconv.Atoi(args[2])
-			if err != nil || n < 1 {
-				fmt.Fprintf(os.Stderr, "galera-agent backup now: --timeout %s is not a whole number of seconds\n%s\n", args[2], use)
-				return 2
-			}
-			wait = time.Duration(n) * time.Second
-		} else if len(args) != 1 {
-			fmt.Fprintln(os.Stderr, use)
+	if len(args) == 1 && args[0] == "list" {
+		return listBackups(cfg, bs, out)
+	}
+	if len(args) == 0 || (args[0] != "now" && args[0] != "drill") {
+		fmt.Fprintln(os.Stderr, use)
+		return 2
+	}
+	kind := map[string]string{"now": runner.JobBackup, "drill": runner.JobDrill}[args[0]]
+	wait := 2 * time.Hour
+	if len(args) == 3 && args[1] == "--timeout" {
+		n, err := strconv.Atoi(args[2])
+		if err != nil || n < 1 {
+			fmt.Fprintf(os.Stderr, "galera-agent backup %s: --timeout %s is not a whole number of seconds\n%s\n", args[0], args[2], use)
 			return 2
 		}
-		rep, err := runner.RequestBackup(cfg.Endpoints, cfg.Etcd, cfg.Prefix(), wait)
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "galera-agent backup now: %v\n", err)
-			return 1
-		}
-		fmt.Fprintf(out, "snapshot %s: %s of %s in %.0f s\n", rep.Snapshot, humanize.IBytes(uint64(rep.Bytes)), rep.Node, rep.Seconds)
-		if rep.Warning != "" {
-			fmt.Fprintf(os.Stderr, "galera-agent backup now: warning: %s\n", rep.Warning)
-		}
-		return 0
-	case len(args) == 1 && args[0] == "list":
-		snaps, err := bs.Snapshots(context.Background(), runner.BackupPrograms)
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "galera-agent backup list: %v\n", err)
-			return 1
-		}
-		fmt.Fprintf(out, "%-10s %-20s %-28s %10s\n", "SNAPSHOT", "TIME (UTC)", "NODE", "SIZE")
-		for _, s := range snaps {
-			fmt.Fprintf(out, "%-10s %-20s %-28s %10s\n", s.ID, s.Time.UTC().Format("2006-01-02 15:04:05"), s.Node, humanize.IBytes(uint64(s.Bytes)))
-		}
-		fmt.Fprintf(out, "%d snapshots in %s\n", len(snaps), bs.Repository)
-		st, err := runner.ReadBackupState(cfg.Endpoints, cfg.Etcd, cfg.Prefix())
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "galera-agent backup list: %v\n", err)
-			return 1
-		}
-		if rep := st.Last; rep != nil && rep.Error != "" {
-			fmt.Fprintf(out, "last backup FAILED at %s on %s: %s\n", rep.Finished.Format(time.RFC3339), rep.Node, rep.Error)
-		} else if rep != nil {
-			fmt.Fprintf(out, "last backup %s at %s on %s\n", rep.Snapshot, rep.Finished.Format(time.RFC3339), rep.Node)
-			if rep.Warning != "" {
-				fmt.Fprintf(out, "  warning: %s\n", rep.Warning)
-			}
-		}
-		if st.Running != "" {
-			fmt.Fprintf(out, "backup %s running on %s\n", st.Running, st.RunningOn)
-		}
+		wait = time.Duration(n) * time.Second
+	} else if len(args) != 1 {
+		fmt.Fprintln(os.Stderr, use)
+		return 2
+	}
+	rep, err := runner.RequestJob(kind, cfg.Endpoints, cfg.Etcd, cfg.Prefix(), wait)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "galera-agent backup %s: %v\n", args[0], err)
+		return 1
+	}
+	if kind == runner.JobDrill {
+		fmt.Fprintf(out, "drill of snapshot %s on %s: restored and prepared, %d tables pass CHECK TABLE, checksum digest %s, in %.0f s\n",
+			rep.Snapshot, rep.Node, rep.Tables, rep.Digest, rep.Seconds)
 		return 0
 	}
-	fmt.Fprintln(os.Stderr, use)
-	return 2
+	fmt.Fprintf(out, "snapshot %s: %s of %s in %.0f s\n", rep.Snapshot, humanize.IBytes(uint64(rep.Bytes)), rep.Node, rep.Seconds)
+	if rep.Warning != "" {
+		fmt.Fprintf(os.Stderr, "galera-agent backup now: warning: %s\n", rep.Warning)
+	}
+	return 0
+}
+
+// listBackups is `galera-agent backup list`: the snapshots, the last backup's and the last
+// drill's report, the job running now.
+func listBackups(cfg config.Settings, bs backup.Settings, out io.Writer) int {
+	snaps, err := bs.Snapshots(context.Background(), runner.BackupPrograms)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "galera-agent backup list: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(out, "%-10s %-20s %-28s %10s\n", "SNAPSHOT", "TIME (UTC)", "NODE", "SIZE")
+	var unreadable []string
+	for _, s := range snaps {
+		size := humanize.IBytes(uint64(s.Bytes))
+		if s.Unreadable != "" {
+			size, unreadable = "UNREADABLE", append(unreadable, s.Unreadable)
+		}
+		fmt.Fprintf(out, "%-10s %-20s %-28s %10s\n", s.ID, s.Time.UTC().Format("2006-01-02 15:04:05"), s.Node, size)
+	}
+	fmt.Fprintf(out, "%d snapshots in %s\n", len(snaps), bs.Repository)
+	for _, why := range unreadable {
+		fmt.Fprintf(out, "  %s (is the repository damaged? make restore-drill checks a snapshot)\n", why)
+	}
+	st, err := runner.ReadBackupState(cfg.Endpoints, cfg.Etcd, cfg.Prefix())
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "galera-agent backup list: %v\n", err)
+		return 1
+	}
+	if rep := st.LastBackup; rep != nil && rep.Error != "" {
+		fmt.Fprintf(out, "last backup FAILED at %s on %s: %s\n", rep.Finished.Format(time.RFC3339), rep.Node, rep.Error)
+	} else if rep != nil {
+		fmt.Fprintf(out, "last backup %s at %s on %s\n", rep.Snapshot, rep.Finished.Format(time.RFC3339), rep.Node)
+		if rep.Warning != "" {
+			fmt.Fprintf(out, "  warning: %s\n", rep.Warning)
+		}
+	}
+	if rep := st.LastDrill; rep != nil && rep.Error != "" {
+		fmt.Fprintf(out, "last restore drill FAILED at %s on %s: %s\n", rep.Finished.Format(time.RFC3339), rep.Node, rep.Error)
+	} else if rep != nil {
+		fmt.Fprintf(out, "last restore drill at %s on %s: snapshot %s restored, %d tables pass CHECK TABLE, checksum digest %s, in %.0f s\n",
+			rep.Finished.Format(time.RFC3339), rep.Node, rep.Snapshot, rep.Tables, rep.Digest, rep.Seconds)
+	}
+	if st.Running != "" {
+		fmt.Fprintf(out, "%s running on %s\n", st.Running, st.RunningOn)
+	}
+	return 0
 }
 
 // forget is run by the stack after it drained hosts it removes (components/galera_service.py):
