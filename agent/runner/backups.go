@@ -201,8 +201,8 @@ func (r *Runner) takeBackup(ctx context.Context, id string, recs Records) JobRep
 func (r *Runner) drill(ctx context.Context, id string) JobReport {
 	const step = JobDrill
 	res, err := r.backup.Drill(ctx, BackupPrograms, "latest")
-	report := JobReport{Kind: JobDrill, ID: id, Node: r.cfg.NodeName, Snapshot: res.Snapshot.ID, Bytes: res.Snapshot.Bytes,
-		Seconds: res.Duration.Seconds(), Tables: len(res.Tables), Digest: res.Digest(), Finished: time.Now().UTC()}
+	report := JobReport{Kind: JobDrill, ID: id, Node: r.cfg.NodeName, Snapshot: res.Snapshot.ID,
+		Seconds: res.Duration.Seconds(), Tables: len(res.Tables), Finished: time.Now().UTC()}
 	if bad := res.Failed(); err == nil && len(bad) > 0 {
 		var names []string
 		for _, t := range bad {
@@ -215,6 +215,7 @@ func (r *Runner) drill(ctx context.Context, id string) JobReport {
 		r.log.Error(step, "restore drill %s FAILED: %v", id, err)
 		return report
 	}
+	report.Digest = res.Digest()
 	r.log.Note(step, "restore drill %s: snapshot %s (of %s at %s) restored and prepared, %d tables pass CHECK TABLE (checksum digest %s), in %.0f s",
 		id, res.Snapshot.ID, res.Snapshot.Node, res.Snapshot.Time.UTC().Format(time.RFC3339), len(res.Tables), report.Digest, res.Duration.Seconds())
 	return report

@@ -619,7 +619,8 @@ def test_after_destroy_and_the_volumes_removed_up_restores_the_cluster_from_a_ba
     """Issue 17 item 3: `destroy`, every Galera and etcd volume removed by hand (the hosts lose
     all data; the backup host keeps its repository), then `up` with restore.snapshot: one node
     restores the snapshot and bootstraps, the others join it; the rows of the backup are
-    back, a row written after it is not, and WordPress serves the post published before."""
+    back, a row written after it is not, `make restore-drill` checks the snapshot, and
+    WordPress serves the post published before."""
     lab_hosts = deployed.lab
     lb_sql(deployed, "CREATE TABLE wordpress.restore_check (id INT PRIMARY KEY, note TEXT); "
                      "INSERT INTO wordpress.restore_check VALUES (1, 'in the backup')")
@@ -647,6 +648,11 @@ def test_after_destroy_and_the_volumes_removed_up_restores_the_cluster_from_a_ba
     assert lb_sql(deployed, "SELECT COUNT(*) FROM wordpress.lbcheck") == "50"
     for host in deployed.hosts:
         assert galera_sql(lab_hosts, host, "SELECT COUNT(*) FROM wordpress.restore_check") == "1", host
+    # `make restore-drill` on the restored cluster checks the same snapshot off the cluster.
+    drilled = run_backup_script(deployed, "drill").strip()
+    assert re.match(rf"^drill of snapshot {snapshot[:8]} on mysql-galera-\S+: restored and prepared, \d+ tables pass "
+                    r"CHECK TABLE, checksum digest [0-9a-f]{16}, in \d+ s$", drilled), drilled
+    FIGURES.append(f"make restore-drill: {drilled}")
     # WordPress logs in with the stack's application password and finds its site.
     for url in deployed.outputs()["wordpress_urls"]:
         with urllib.request.urlopen(url, timeout=30) as response:
