@@ -744,8 +744,10 @@ class BackupSettings(_Schema):
         "@daily", description="when one node takes a backup, in UTC: 5 cron fields (minute hour day-of-month month "
         "day-of-week) or @yearly, @monthly, @weekly, @daily, @hourly (robfig/cron's standard form)")
     keep: BackupKeep = _section(description="restic forget's keep policy")
+    # Not @weekly: that is Sunday 00:00, the time of the default @daily backup, and a drill
+    # meeting a running backup is skipped.
     drill_schedule: Schedule = Field(
-        "@weekly", description="when one node runs a restore drill of the newest snapshot (a throwaway server, "
+        "0 12 * * 0", description="when one node runs a restore drill of the newest snapshot (a throwaway server, "
         "CHECK TABLE on every table; `make restore-drill` runs one now), in UTC, in the form of `schedule`")
     ssh_key_path: Optional[Text] = Field(
         None, description="private key (OpenSSH, no passphrase) that logs in to an sftp repository; a swarm secret "

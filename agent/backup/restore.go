@@ -29,10 +29,11 @@ var backupMetadata = []string{"xtrabackup_", "mariadb_backup_", "backup-my.cnf"}
 // Restore writes snapshot `snapshot` ("latest": the newest with SnapshotTag) into dataDir,
 // prepared, owned by p.DataOwner: restic dump | mbstream -x into a work directory,
 // `mariabackup --prepare`, the files moved into dataDir, and grastate.dat written from the
-// backup's xtrabackup_galera_info with safe_to_bootstrap: 1, so the node bootstraps a
-// cluster that goes on from the backup's position (the others join it by SST). dataDir must
-// hold nothing but an earlier restore's work directory (a restore never overwrites data:
-// the caller checks grastate first; an error names what is there). Errors name the step.
+// backup's xtrabackup_galera_info with safe_to_bootstrap: 1 (last, so that a restore cut
+// before leaves no grastate), so the node bootstraps a cluster that goes on from the
+// backup's position (the others join it by SST). dataDir must hold nothing but an earlier
+// restore's work directory (a restore never overwrites data: the caller checks grastate
+// first; an error names what is there). Errors name the step.
 func (s Settings) Restore(ctx context.Context, p Programs, snapshot, dataDir string) (Restored, error) {
 	chosen, err := s.findSnapshot(ctx, p, snapshot)
 	if err != nil {
@@ -67,17 +68,19 @@ func (s Settings) Restore(ctx context.Context, p Programs, snapshot, dataDir str
 	if err != nil {
 		return Restored{}, fmt.Errorf("snapshot %s: %w", chosen.ID, err)
 	}
+	// grastate.dat comes last: until it is there, the directory holds no data as the agent
+	// sees it (HasData), so a restore cut anywhere before is started again from empty.
+	if p.DataOwner != "" {
+		if err := chownTree(work, p.DataOwner); err != nil {
+			return Restored{}, err
+		}
+	}
 	if err := moveInto(work, dataDir); err != nil {
 		return Restored{}, err
 	}
 	grastate := fmt.Sprintf("# GALERA saved state\nversion: 2.1\nuuid:    %s\nseqno:   %d\nsafe_to_bootstrap: 1\n", uuid, seqno)
-	if err := os.WriteFile(filepath.Join(dataDir, "grastate.dat"), []byte(grastate), 0o660); err != nil {
+	if err := writeSynced(filepath.Join(dataDir, "grastate.dat"), []byte(grastate), p.DataOwner); err != nil {
 		return Restored{}, fmt.Errorf("writing grastate.dat: %w", err)
-	}
-	if p.DataOwner != "" {
-		if err := chownTree(dataDir, p.DataOwner); err != nil {
-			return Restored{}, err
-		}
 	}
 	return Restored{Snapshot: chosen, UUID: uuid, Seqno: seqno}, nil
 }
@@ -119,14 +122,18 @@ func (s Settings) extract(ctx context.Context, p Programs, id, dir string) error
 		return fmt.Errorf("piping restic dump: %w", err)
 	}
 	unpack.Stdin = stream
+	ownGroup(dump) // restic and its ssh end with the agent, or with ctx
 	if err := dump.Start(); err != nil {
 		return fmt.Errorf("starting restic dump: %w", err)
 	}
 	unpackErr := unpack.Run()
 	if unpackErr != nil {
-		_ = dump.Process.Kill()
+		_ = stream.Close() // restic's next write fails, and it ends
 	}
-	if err := dump.Wait(); err != nil && unpackErr == nil {
+	dumpErr := dump.Wait()
+	cutByUs := unpackErr != nil && strings.Contains(dumpLog.String(), "broken pipe")
+	if dumpErr != nil && !cutByUs {
+		// restic failed on its own (a damaged pack, the repository gone): its cause first.
 		return resticFailure("reading snapshot "+id, s.Repository, dumpLog.String(), sshLog.read())
 	}
 	if unpackErr != nil {
@@ -148,6 +155,29 @@ func ParseGaleraInfo(text string) (uuid string, seqno int64, err error) {
 		return "", 0, fmt.Errorf("xtrabackup_galera_info %q is not <uuid>:<seqno>", fields[0])
 	}
 	return u, seqno, nil
+}
+
+// writeSynced writes data to path, flushed to disk (fsync), owned by `owner` ("": as is).
+func writeSynced(path string, data []byte, owner string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o660)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if owner != "" {
+		return chownTree(path, owner)
+	}
+	return nil
 }
 
 // moveInto renames the entries of work into dir (mariabackup's metadata files are left

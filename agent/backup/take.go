@@ -297,7 +297,7 @@ func (s Settings) Snapshots(ctx context.Context, p Programs) ([]Snapshot, error)
 		return nil, err
 	}
 	for i := range snaps {
-		stats, err := s.restic(ctx, p, nil, "stats", "--mode", "restore-size", "--json", snaps[i].ID)
+		stats, err := s.restic(ctx, p, nil, "--no-lock", "stats", "--mode", "restore-size", "--json", snaps[i].ID)
 		if err != nil {
 			// Listed all the same: the listing is how an operator sees what is there.
 			snaps[i].Unreadable = stats.failure("reading the size of snapshot "+snaps[i].ID, s.Repository).Error()
@@ -317,7 +317,8 @@ func (s Settings) Snapshots(ctx context.Context, p Programs) ([]Snapshot, error)
 // snapshotList lists this project's snapshots, oldest first (restic's order), without sizes;
 // none when there is no repository yet.
 func (s Settings) snapshotList(ctx context.Context, p Programs) ([]Snapshot, error) {
-	listed, err := s.restic(ctx, p, nil, "snapshots", "--tag", SnapshotTag, "--json")
+	// --no-lock: a listing only reads, and holds no lock that a backup's clearLocks would meet.
+	listed, err := s.restic(ctx, p, nil, "--no-lock", "snapshots", "--tag", SnapshotTag, "--json")
 	if err != nil && repositoryMissing(listed.stderr) {
 		return nil, nil // no backup was taken yet: the first makes the repository
 	}

@@ -107,6 +107,11 @@ func (r *Runner) scheduleBackups(ctx context.Context) {
 			return
 		case <-time.After(backupPoll):
 		}
+		// No job runs here between polls: a backup/running naming this node is one whose end
+		// could not be written (etcd away at that moment); it would block every job.
+		if err := r.disc.EndStaleJob(); err != nil {
+			r.log.Warn(step, "%v", err)
+		}
 		for _, j := range jobs {
 			if id, err := r.disc.Get(requestKey(j.kind)); err == nil && id != "" && id != j.handled && r.offerJob(ctx, j.kind, id, true) {
 				j.handled = id
@@ -143,7 +148,8 @@ func (r *Runner) offerJob(ctx context.Context, kind, id string, request bool) bo
 		return false
 	case <-time.After(time.Duration(place) * backupStandIn):
 	}
-	claim, running, err := r.disc.ClaimJob(kind, id, request)
+	lease := r.disc.leaseID()
+	claim, running, err := r.disc.ClaimJob(kind, id, request, lease)
 	switch {
 	case err != nil:
 		return false
@@ -161,11 +167,16 @@ func (r *Runner) offerJob(ctx context.Context, kind, id string, request bool) bo
 		}
 	}()
 	r.log.Note(step, "taking %s %s (place %d among the Synced nodes)", kind, id, place)
+	// The claim lasts as long as the lease: when it ends, another node may claim the next job
+	// (and take the locks of this one for stale), so this one stops.
+	jobCtx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	go r.stopWithLease(jobCtx, lease, stop)
 	var report JobReport
 	if kind == JobDrill {
-		report = r.drill(ctx, id)
+		report = r.drill(jobCtx, id)
 	} else {
-		report = r.takeBackup(ctx, id, recs)
+		report = r.takeBackup(jobCtx, id, recs)
 	}
 	data, _ := json.Marshal(report)
 	if err := r.disc.Put(lastKey(kind), string(data)); err != nil {
@@ -173,6 +184,27 @@ func (r *Runner) offerJob(ctx context.Context, kind, id string, request bool) bo
 	}
 	_ = r.disc.DeleteBefore(claimsKey(kind), claimsKey(kind)+BackupID(time.Now().Add(-claimsKept)))
 	return true
+}
+
+// errLeaseEnded stops a job whose claim ended with this node's etcd lease.
+var errLeaseEnded = errors.New("this node's etcd lease ended, and its claim on the job with it")
+
+// stopWithLease calls stop(errLeaseEnded) once `lease` is no longer kept alive (checked every
+// second), until ctx ends.
+func (r *Runner) stopWithLease(ctx context.Context, lease clientv3.LeaseID, stop context.CancelCauseFunc) {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			if r.disc.KeepAliveEnded() || r.disc.leaseID() != lease {
+				stop(errLeaseEnded)
+				return
+			}
+		}
+	}
 }
 
 // takeBackup takes backup `id` on this node (backup.Take) and says how it went.
@@ -272,16 +304,16 @@ const (
 // ClaimJob claims job `id` of `kind` for this node in one transaction: only while no node has
 // claimed it and no job runs (backup/running absent) and, for a request, while
 // <kind>/request still holds id. It writes <kind>/claims/<id> = this node, backup/running =
-// "<kind> <id> <node>" under this node's lease (a node that dies mid-job frees it when the
+// "<kind> <id> <node>" under `lease`, this node's (a node that dies mid-job frees it when the
 // lease ends), and for a request deletes <kind>/request. running is backup/running's value
 // ("<kind> <id> <node>"), when busy.
-func (d *Discovery) ClaimJob(kind, id string, request bool) (outcome claimOutcome, running string, err error) {
+func (d *Discovery) ClaimJob(kind, id string, request bool, lease clientv3.LeaseID) (outcome claimOutcome, running string, err error) {
 	ctx, cancel := timeout()
 	defer cancel()
 	claim, run, req := d.prefix+claimsKey(kind)+id, d.prefix+keyBackupRunning, d.prefix+requestKey(kind)
 	cmps := []clientv3.Cmp{clientv3.Compare(clientv3.CreateRevision(claim), "=", 0),
 		clientv3.Compare(clientv3.CreateRevision(run), "=", 0)}
-	ops := []clientv3.Op{clientv3.OpPut(claim, d.name), clientv3.OpPut(run, runningValue(kind, id, d.name), clientv3.WithLease(d.lease))}
+	ops := []clientv3.Op{clientv3.OpPut(claim, d.name), clientv3.OpPut(run, runningValue(kind, id, d.name), clientv3.WithLease(lease))}
 	if request {
 		cmps = append(cmps, clientv3.Compare(clientv3.Value(req), "=", id))
 		ops = append(ops, clientv3.OpDelete(req))
@@ -312,6 +344,22 @@ func (d *Discovery) EndJob(kind, id string) error {
 		Then(clientv3.OpDelete(run)).Commit()
 	if err != nil {
 		return fmt.Errorf("ending %s %s in %s: %w", kind, id, d.prefix, d.checked(err))
+	}
+	return nil
+}
+
+// EndStaleJob deletes backup/running when it names this node (one transaction on the value
+// read): called only while this node runs no job.
+func (d *Discovery) EndStaleJob() error {
+	running, err := d.Get(keyBackupRunning)
+	if fields := strings.Fields(running); err != nil || len(fields) != 3 || fields[2] != d.name {
+		return nil
+	}
+	ctx, cancel := timeout()
+	defer cancel()
+	run := d.prefix + keyBackupRunning
+	if _, err := d.client().Txn(ctx).If(clientv3.Compare(clientv3.Value(run), "=", running)).Then(clientv3.OpDelete(run)).Commit(); err != nil {
+		return fmt.Errorf("ending the stale %s in %s: %w", running, d.prefix, d.checked(err))
 	}
 	return nil
 }
@@ -374,6 +422,10 @@ func RequestJob(kind string, endpoints []string, login config.EtcdLogin, prefix 
 	}
 	node, _ := d.Get(claimsKey(kind) + id)
 	if node == "" {
+		running, _ := d.Get(keyBackupRunning)
+		if running != "" {
+			return JobReport{}, fmt.Errorf("no node took %s %s within %s: the cluster is still running %s (etcd %s%s)", kind, id, wait, running, d.prefix, keyBackupRunning)
+		}
 		return JobReport{}, fmt.Errorf("no node took %s %s within %s: is a Galera node Synced, with backups configured (BACKUP_REPOSITORY)?", kind, id, wait)
 	}
 	return JobReport{}, fmt.Errorf("%s took %s %s but reported no end within %s (its log says more)", node, kind, id, wait)

@@ -166,3 +166,37 @@ func TestNotNewSaysWhyARestoreIsNotUsed(t *testing.T) {
 		}
 	}
 }
+
+func TestAJobStopsWhenItsLeaseEnds(t *testing.T) {
+	d := &Discovery{}
+	d.lease.Store(7)
+	r := &Runner{disc: d}
+	for _, tc := range []struct {
+		name       string
+		breakLease func()
+	}{
+		{"the keep-alive ended", func() { d.keepAliveEnded.Store(true) }},
+		{"a new lease was granted", func() { d.lease.Store(8) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d.lease.Store(7)
+			d.keepAliveEnded.Store(false)
+			ctx, stop := context.WithCancelCause(context.Background())
+			defer stop(nil)
+			go r.stopWithLease(ctx, 7, stop)
+			time.Sleep(1200 * time.Millisecond)
+			if ctx.Err() != nil {
+				t.Fatalf("stopped while the lease lives: %v", context.Cause(ctx))
+			}
+			tc.breakLease()
+			select {
+			case <-ctx.Done():
+				if !errors.Is(context.Cause(ctx), errLeaseEnded) {
+					t.Fatalf("stopped for %v", context.Cause(ctx))
+				}
+			case <-time.After(3 * time.Second):
+				t.Fatal("the job went on after its lease ended")
+			}
+		})
+	}
+}

@@ -51,7 +51,7 @@ type Discovery struct {
 	ttl       time.Duration
 	leaseFile string
 
-	lease          clientv3.LeaseID
+	lease          atomic.Int64 // a clientv3.LeaseID (leaseID)
 	keepAliveEnded atomic.Bool
 	cancelKeep     context.CancelFunc
 }
@@ -151,7 +151,8 @@ func (d *Discovery) Grant() (clientv3.LeaseID, error) {
 		cancelKeep()
 		return 0, fmt.Errorf("keeping lease %x alive: %w", resp.ID, err)
 	}
-	d.lease, d.cancelKeep = resp.ID, cancelKeep
+	d.lease.Store(int64(resp.ID))
+	d.cancelKeep = cancelKeep
 	d.keepAliveEnded.Store(false)
 	go func() {
 		for range ch { // drained so that the client never drops answers; closed when it ends
@@ -162,13 +163,16 @@ func (d *Discovery) Grant() (clientv3.LeaseID, error) {
 	return resp.ID, nil
 }
 
+// leaseID is the node's current lease (0: none); read by the backup scheduler's goroutine too.
+func (d *Discovery) leaseID() clientv3.LeaseID { return clientv3.LeaseID(d.lease.Load()) }
+
 // KeepAliveEnded reports whether the lease is no longer renewed (etcd away too long, or lost).
 func (d *Discovery) KeepAliveEnded() bool { return d.keepAliveEnded.Load() }
 
 // EnsureLeaseFile writes the lease file again if it went (e.g. a wiped data directory).
 func (d *Discovery) EnsureLeaseFile() {
 	if st, err := os.Stat(d.leaseFile); err != nil || st.Size() == 0 {
-		_ = os.WriteFile(d.leaseFile, []byte(fmt.Sprintf("%x\n", int64(d.lease))), 0o600)
+		_ = os.WriteFile(d.leaseFile, []byte(fmt.Sprintf("%x\n", d.lease.Load())), 0o600)
 	}
 }
 
@@ -176,7 +180,7 @@ func (d *Discovery) EnsureLeaseFile() {
 func (d *Discovery) Publish(r decision.NodeRecord) error {
 	ctx, cancel := timeout()
 	defer cancel()
-	_, err := d.client().Put(ctx, d.prefix+keyNodes+d.name, r.String(), clientv3.WithLease(d.lease))
+	_, err := d.client().Put(ctx, d.prefix+keyNodes+d.name, r.String(), clientv3.WithLease(d.leaseID()))
 	return d.checked(err)
 }
 
@@ -219,7 +223,7 @@ func (d *Discovery) TakeBootstrap(noCluster bool) (bool, error) {
 	ctx, cancel := timeout()
 	defer cancel()
 	resp, err := d.client().Txn(ctx).If(cmps...).
-		Then(clientv3.OpPut(d.prefix+keyBootstrap, d.name, clientv3.WithLease(d.lease))).Commit()
+		Then(clientv3.OpPut(d.prefix+keyBootstrap, d.name, clientv3.WithLease(d.leaseID()))).Commit()
 	if err != nil {
 		return false, fmt.Errorf("taking %s%s: %w", d.prefix, keyBootstrap, d.checked(err))
 	}
@@ -249,7 +253,7 @@ func (d *Discovery) RecordUUID(uuid string) (bool, error) {
 
 // Revoke gives the registration up at once (nodes/<name> and a held bootstrap key go).
 func (d *Discovery) Revoke() {
-	if d.lease == 0 {
+	if d.leaseID() == 0 {
 		return
 	}
 	if d.cancelKeep != nil {
@@ -257,9 +261,9 @@ func (d *Discovery) Revoke() {
 	}
 	ctx, cancel := timeout()
 	defer cancel()
-	_, _ = d.client().Revoke(ctx, d.lease)
+	_, _ = d.client().Revoke(ctx, d.leaseID())
 	_ = os.Remove(d.leaseFile)
-	d.lease = 0
+	d.lease.Store(0)
 }
 
 // Forget removes the records of nodes that left the cluster for good (their host was removed

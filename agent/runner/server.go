@@ -11,7 +11,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/galera-swarm/galera-swarm/agent/backup"
 	"github.com/galera-swarm/galera-swarm/agent/credentials"
 	"github.com/galera-swarm/galera-swarm/agent/logx"
 )
@@ -125,7 +124,7 @@ func (r *Runner) restoreDatadir() error {
 	started := time.Now()
 	got, err := r.backup.Restore(context.Background(), BackupPrograms, r.backup.RestoreSnapshot, DataDir)
 	if err != nil {
-		return logx.Fail(step, "%v; the data directory holds at most the work directory %s, which the next try removes", err, backup.RestoreWorkDir)
+		return logx.Fail(step, "%v; the data directory holds a cut restore (no grastate.dat, so no data to the agent), which the next start removes before it restores again", err)
 	}
 	r.log.Note(step, "restored snapshot %s (of %s at %s): cluster %s at seqno %d, in %.0f s; bootstrapping from it",
 		got.Snapshot.ID, got.Snapshot.Node, got.Snapshot.Time.UTC().Format(time.RFC3339), got.UUID, got.Seqno, time.Since(started).Seconds())

@@ -63,7 +63,7 @@ def test_an_sftp_backup_reaches_the_galera_tasks_as_env_and_secret_files(key_pat
         **galera_env(cluster_name="galera", discovery_endpoint="etcd:2379", peers_dns="tasks.mysql-galera",
                      cluster_size=CLUSTER_SIZE_TEMPLATE, database="wordpress", user="wordpress"),
         "BACKUP_REPOSITORY": REPOSITORY, "BACKUP_SCHEDULE": "30 2 * * *",
-        "BACKUP_KEEP": "last=7,daily=7,weekly=4,monthly=12", "BACKUP_DRILL_SCHEDULE": "@weekly",
+        "BACKUP_KEEP": "last=7,daily=7,weekly=4,monthly=12", "BACKUP_DRILL_SCHEDULE": "0 12 * * 0",
         "BACKUP_PASSWORD_FILE": "/run/secrets/backup-password",
         "BACKUP_SSH_KEY_FILE": "/run/secrets/backup-ssh-key",
         "BACKUP_KNOWN_HOSTS_FILE": "/run/secrets/backup-known-hosts"}
@@ -116,7 +116,7 @@ def test_a_repository_that_is_not_sftp_mounts_only_the_password(key_path):
         "/run/secrets/backup-password"]
     assert {k: v for k, v in container["env"].items() if k.startswith("BACKUP_")} == backup_env(
         repository="rest:https://192.0.2.60:8000/galera", schedule="@hourly", keep=DEFAULT_KEEP,
-        drill_schedule="@weekly", sftp=False)
+        drill_schedule="0 12 * * 0", sftp=False)
 
 
 def test_backup_changes_only_the_galera_tasks_env_and_secrets(key_path, sftp_files):

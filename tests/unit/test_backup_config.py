@@ -51,7 +51,7 @@ def test_no_backup_section_means_no_backups(key_path):
 
 def test_defaults_are_daily_with_restics_usual_keep_policy(key_path):
     s = settings_with(key_path, backup())
-    assert s.backup.schedule == "@daily" and s.backup.drill_schedule == "@weekly"
+    assert s.backup.schedule == "@daily" and s.backup.drill_schedule == "0 12 * * 0"
     assert (s.backup.keep.last, s.backup.keep.daily, s.backup.keep.weekly, s.backup.keep.monthly) == (7, 7, 4, 6)
     assert (s.backup.ssh_key_path, s.backup.known_hosts_path) == (None, None)
     assert is_secret(s.passwords.backup) and resolve(s.passwords.backup) == BACKUP_PASSWORD
