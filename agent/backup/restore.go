@@ -74,6 +74,9 @@ func (s Settings) Restore(ctx context.Context, p Programs, snapshot, dataDir str
 		if err := chownTree(work, p.DataOwner); err != nil {
 			return Restored{}, err
 		}
+		if err := chownTree(dataDir, p.DataOwner); err != nil { // the directory itself: only the work directory is in it now
+			return Restored{}, err
+		}
 	}
 	if err := moveInto(work, dataDir); err != nil {
 		return Restored{}, err
