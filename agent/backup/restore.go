@@ -71,10 +71,8 @@ func (s Settings) Restore(ctx context.Context, p Programs, snapshot, dataDir str
 	// grastate.dat comes last: until it is there, the directory holds no data as the agent
 	// sees it (HasData), so a restore cut anywhere before is started again from empty.
 	if p.DataOwner != "" {
-		if err := chownTree(work, p.DataOwner); err != nil {
-			return Restored{}, err
-		}
-		if err := chownTree(dataDir, p.DataOwner); err != nil { // the directory itself: only the work directory is in it now
+		// dataDir holds only the work directory now: one walk gives both to the owner.
+		if err := chownTree(dataDir, p.DataOwner); err != nil {
 			return Restored{}, err
 		}
 	}
