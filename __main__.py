@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pulumi
 
+from components.cluster_certificates import ClusterCertificates, ClusterCertificatesArgs
 from components.etcd_discovery import EtcdDiscovery, EtcdDiscoveryArgs, member_names
 from components.galera_backup import GaleraBackup, GaleraBackupArgs, RetentionPolicy
 from components.galera_service import GaleraService, GaleraServiceArgs, ResourceLimits
@@ -95,6 +96,15 @@ if backup_settings is not None:
     pulumi.export("backup_repository", backup_settings.repository)
 
 g = settings.galera
+# The stack's CA and the Galera nodes' certificate (issued once, kept in state).
+certificates = None
+if settings.tls.enabled:
+    certificates = ClusterCertificates("tls", ClusterCertificatesArgs(
+        ca_name=f"galera-swarm {pulumi.get_project()}/{pulumi.get_stack()} CA", service_name=g.service_name,
+        extra_names=[settings.load_balancer.service_name] if settings.load_balancer.enabled else []), on_swarm)
+    pulumi.export("tls_ca_certificate", certificates.ca_certificate)
+    pulumi.export("tls_expiry", certificates.expiry)
+
 # Part of every URN under it: a rename re-creates the cluster (PasswordRotation aliases one child).
 GALERA_RESOURCE_NAME = "galera"
 galera = GaleraService(GALERA_RESOURCE_NAME, GaleraServiceArgs(
@@ -108,7 +118,8 @@ galera = GaleraService(GALERA_RESOURCE_NAME, GaleraServiceArgs(
     publish_port=g.publish_port, constraints=list(g.constraints),
     leader_connection=swarm.leader_connection, modes=modes,
     forget_hostnames=swarm.drained_hostnames if leaving else None,
-    backup=backup.task_spec() if backup else None), on_swarm)
+    backup=backup.task_spec() if backup else None,
+    tls=certificates.task_spec() if certificates else None), on_swarm)
 
 # Names from config, not the services' outputs: the load balancer and WordPress find their
 # backends by DNS and retry, so they need not wait for Galera (or the load balancer) to

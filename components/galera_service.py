@@ -6,7 +6,8 @@ bootstrap flag that would break the next restart. Passwords reach the tasks only
 secrets mounted as files (`*_FILE`), never as environment values; so does the etcd user's
 (`galera`, EtcdDiscovery's secret). A password rotation's steps are PasswordRotation's
 (components/password_rotation.py). With backups, the nodes also get GaleraBackup's
-environment and secrets (components/galera_backup.py: galera-agent runs the schedule).
+environment and secrets (components/galera_backup.py: galera-agent runs the schedule), and
+with TLS ClusterCertificates' (components/cluster_certificates.py).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import pulumi_command as command
 import pulumi_docker as docker
 
 from components import etcd_discovery, remote, service_spec
+from components.cluster_certificates import TlsTaskSpec
 from components.galera_backup import BackupTaskSpec
 
 # The component's type token: part of every URN under it (password_rotation aliases one).
@@ -80,6 +82,9 @@ class GaleraServiceArgs:
     # GaleraBackup's environment and secrets for the nodes (GaleraBackup.task_spec()); None: no
     # backups, and the service spec is what it is without them.
     backup: Optional[BackupTaskSpec] = None
+    # ClusterCertificates' environment and secrets (ClusterCertificates.task_spec()); None: no
+    # TLS between the nodes.
+    tls: Optional[TlsTaskSpec] = None
 
 
 # Swarm names each task's container after the node it runs on (see the hostname below); the
@@ -179,9 +184,10 @@ class GaleraService(pulumi.ComponentResource):
                    service_spec.mount_secret(app.id, app.name, APP_PASSWORD_FILE),
                    service_spec.mount_secret(args.etcd_password_secret_id, args.etcd_password_secret_name,
                                              ETCD_PASSWORD_FILE)]
-        if args.backup is not None:
-            env = pulumi.Output.all(env, args.backup.env).apply(lambda v: {**v[0], **v[1]})
-            secrets += args.backup.secret_mounts
+        for extra in (args.tls, args.backup):
+            if extra is not None:
+                env = pulumi.Output.all(env, extra.env).apply(lambda v: {**v[0], **v[1]})
+                secrets += extra.secret_mounts
         ports = [(args.publish_port, MYSQL_PORT)] if args.publish_port else []
         service = service_spec.replicated_service(
             f"{name}-{args.service_name}",

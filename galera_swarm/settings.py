@@ -680,6 +680,13 @@ def _per_host_replicas(service: str) -> Any:
                  json_schema_extra={"default_doc": "one per active host"})
 
 
+class TlsSettings(_Schema):
+    """TLS between the Galera nodes (README: TLS inside the cluster)."""
+    enabled: Flag = Field(True, description="Galera replication, state transfers and MariaDB's client port over TLS "
+                          "with the stack's own CA; a node without its certificate is not admitted. Turning it on "
+                          "for a running cluster is not a rolling change (README: TLS inside the cluster)")
+
+
 class LoadBalancerSettings(_Schema):
     image: Optional[ImageReference] = _image_field("haproxy")
     enabled: Flag = Field(True, description="run HAProxy `galera-lb` in front of Galera; required with `dnsrr`")
@@ -851,6 +858,7 @@ class StackSettings(_Schema):
     images: ImageSettings = _section(description="where the project's images come from")
     etcd: EtcdSettings = _section(description="etcd for discovery")
     galera: GaleraSettings = _section(description="the Galera cluster")
+    tls: TlsSettings = _section(description="TLS inside the cluster")
     load_balancer: LoadBalancerSettings = _section(description="HAProxy in front of Galera")
     wordpress: WordPressSettings = _section(description="WordPress on top")
     backup: Optional[BackupSettings] = Field(None, description="scheduled backups (absent: none)")

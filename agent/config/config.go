@@ -38,6 +38,7 @@ type Settings struct {
 	SSTPasswordSet bool
 
 	Etcd EtcdLogin // the etcd user EtcdUser, ETCD_PASSWORD[_FILE]
+	TLS  TLS       // TLS_CA_FILE, TLS_CERT_FILE, TLS_KEY_FILE (LoadTLS)
 }
 
 // EtcdUser is the etcd user a Galera node logs in as: the etcd image creates it with a role that
@@ -149,6 +150,9 @@ func Load(env Env) (Settings, error) {
 		s.ClusterSize = n
 	}
 	if s.Etcd, err = LoadEtcdLogin(env); err != nil {
+		return s, err
+	}
+	if s.TLS, err = LoadTLS(env, time.Now()); err != nil {
 		return s, err
 	}
 	s.Endpoints = Endpoints(s.DiscoveryService)

@@ -24,6 +24,15 @@ const (
 	DrainFlag = "/run/galera-draining"
 	// StateFile: this node's state (decision.State*), read by the health check.
 	StateFile = "/run/galera-node-state"
+	// TLSDir: the node's copies of its TLS files (installTLS), the OS user mysql's.
+	TLSDir = "/run/mysqld/tls"
+)
+
+// The file names under TLSDir.
+const (
+	tlsCA   = "ca.pem"
+	tlsCert = "cert.pem"
+	tlsKey  = "key.pem"
 )
 
 // Grastate is what grastate.dat says: the fields uuid, seqno and safe_to_bootstrap.
@@ -88,8 +97,15 @@ func RecoveredPosition(log string) string {
 
 // MyCnf renders the Galera settings file written at each start. No wsrep_sst_auth: on the
 // donor mariabackup runs as the OS user mysql and logs in as 'mysql'@'localhost' through
-// unix_socket, so SST needs no password (nor its rotation).
+// unix_socket, so SST needs no password (nor its rotation). With TLS (tlsCnf) replication,
+// IST, SST and client connections are encrypted.
 func MyCnf(s config.Settings, address string) string {
+	providerOptions := "gcache.size=256M"
+	clientTLS, sstTLS := "", ""
+	if s.TLS.Enabled() {
+		providerOptions += ";" + galeraTLSOptions(TLSDir)
+		clientTLS, sstTLS = tlsCnf(TLSDir)
+	}
 	return fmt.Sprintf(`# Written by galera-entrypoint at each start.
 [mysqld]
 bind-address = 0.0.0.0
@@ -104,9 +120,60 @@ wsrep_cluster_name = %s
 wsrep_node_name = %s
 wsrep_node_address = %s
 wsrep_sst_method = mariabackup
-wsrep_provider_options = "gcache.size=256M"
-%s
-`, s.ClusterName, s.NodeName, address, s.ExtraMyCnf)
+wsrep_provider_options = "%s"
+%s%s
+%s`, s.ClusterName, s.NodeName, address, providerOptions, clientTLS, s.ExtraMyCnf, sstTLS)
+}
+
+// galeraTLSOptions: Galera's own TLS (replication and IST on 4567/4568) with the files in dir.
+// Galera verifies every peer's certificate against socket.ssl_ca, in both directions, so a
+// node without a certificate of that CA is never admitted.
+func galeraTLSOptions(dir string) string {
+	return fmt.Sprintf("socket.ssl=yes;socket.ssl_ca=%s;socket.ssl_cert=%s;socket.ssl_key=%s",
+		filepath.Join(dir, tlsCA), filepath.Join(dir, tlsCert), filepath.Join(dir, tlsKey))
+}
+
+// tlsCnf: the server's client TLS (its [mysqld] lines: MariaDB presents the certificate on
+// 3306) and the state transfer's section. The mariabackup SST script reads ssl-ca/-cert/-key
+// from [sst] (and [mysqld]); encrypt=4 makes socat use TLS and demand a peer certificate, and
+// VERIFY_CA checks it against the CA (wsrep_sst_mariabackup in MariaDB 10.11).
+func tlsCnf(dir string) (mysqld, sst string) {
+	ca, cert, key := filepath.Join(dir, tlsCA), filepath.Join(dir, tlsCert), filepath.Join(dir, tlsKey)
+	mysqld = fmt.Sprintf("ssl_ca = %s\nssl_cert = %s\nssl_key = %s\n", ca, cert, key)
+	sst = fmt.Sprintf("[sst]\nencrypt = 4\nssl-mode = VERIFY_CA\nssl-ca = %s\nssl-cert = %s\nssl-key = %s\n", ca, cert, key)
+	return mysqld, sst
+}
+
+// installTLS copies the node's TLS files (LoadTLS checked them) into TLSDir for the OS user
+// mysql, the key readable by mysql only: mariadbd, Galera and the SST script run as mysql,
+// and a swarm secret is root's.
+func installTLS(t config.TLS) error {
+	if err := os.MkdirAll(TLSDir, 0o750); err != nil {
+		return fmt.Errorf("making %s: %w", TLSDir, err)
+	}
+	if err := chownMysql(TLSDir); err != nil {
+		return err
+	}
+	for _, f := range []struct {
+		from, name string
+		mode       os.FileMode
+	}{{t.CAFile, tlsCA, 0o644}, {t.CertFile, tlsCert, 0o644}, {t.KeyFile, tlsKey, 0o600}} {
+		data, err := os.ReadFile(f.from)
+		if err != nil {
+			return fmt.Errorf("reading %s: %w", f.from, err)
+		}
+		to := filepath.Join(TLSDir, f.name)
+		if err := os.WriteFile(to, data, f.mode); err != nil {
+			return fmt.Errorf("writing %s: %w", to, err)
+		}
+		if err := os.Chmod(to, f.mode); err != nil {
+			return fmt.Errorf("writing %s: %w", to, err)
+		}
+		if err := chownMysql(to); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // chownMysql gives path to the OS user mysql.
@@ -129,6 +196,11 @@ func writeConfig(s config.Settings, address string) error {
 	}
 	if err := chownMysql("/run/mysqld"); err != nil {
 		return err
+	}
+	if s.TLS.Enabled() {
+		if err := installTLS(s.TLS); err != nil {
+			return err
+		}
 	}
 	if err := os.WriteFile(GaleraCnf, []byte(MyCnf(s, address)), 0o600); err != nil {
 		return fmt.Errorf("writing %s: %w", GaleraCnf, err)

@@ -73,6 +73,31 @@ func TestMyCnf(t *testing.T) {
 	if strings.Contains(cnf, "wsrep_sst_auth") {
 		t.Error("SST needs no password")
 	}
+	if strings.Contains(cnf, "ssl") {
+		t.Errorf("no TLS files, no TLS:\n%s", cnf)
+	}
+}
+
+func TestMyCnfWithTLS(t *testing.T) {
+	s := config.Settings{ClusterName: "gs", NodeName: "g1", ExtraMyCnf: "max_connections = 500",
+		TLS: config.TLS{CAFile: "/run/secrets/ca", CertFile: "/run/secrets/cert", KeyFile: "/run/secrets/key"}}
+	cnf := MyCnf(s, "10.0.0.1")
+	// The installed copies, not the secrets (the OS user mysql reads them); [sst] after [mysqld]'s lines.
+	want := `wsrep_provider_options = "gcache.size=256M;socket.ssl=yes;socket.ssl_ca=/run/mysqld/tls/ca.pem;socket.ssl_cert=/run/mysqld/tls/cert.pem;socket.ssl_key=/run/mysqld/tls/key.pem"
+ssl_ca = /run/mysqld/tls/ca.pem
+ssl_cert = /run/mysqld/tls/cert.pem
+ssl_key = /run/mysqld/tls/key.pem
+max_connections = 500
+[sst]
+encrypt = 4
+ssl-mode = VERIFY_CA
+ssl-ca = /run/mysqld/tls/ca.pem
+ssl-cert = /run/mysqld/tls/cert.pem
+ssl-key = /run/mysqld/tls/key.pem
+`
+	if !strings.HasSuffix(cnf, want) {
+		t.Errorf("cnf ends\n%s\nwant\n%s", cnf, want)
+	}
 }
 
 func TestExitStatusAndServerEnv(t *testing.T) {

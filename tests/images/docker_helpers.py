@@ -17,8 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from components import etcd_discovery
+from components.cluster_certificates import CA_FILE, CERT_FILE, KEY_FILE, tls_env
 from components.galera_service import APP_PASSWORD_FILE, ETCD_PASSWORD_FILE, ROOT_PASSWORD_FILE, galera_env
 from components.service_spec import SECRETS_DIR
+from galera_swarm import tls
 
 REPO = Path(__file__).resolve().parents[2]
 IMAGES_DIR = REPO / "images"
@@ -75,6 +77,32 @@ def new_secrets_dir() -> Path:
     secrets_dir.chmod(0o755)
     write_etcd_secrets(secrets_dir)
     return secrets_dir
+
+
+# The test clusters' Galera service name: their certificate's names (tls.node_names).
+TLS_SERVICE_NAME = "gsimg-galera"
+_ISSUED: dict[str, tuple[tls.KeyPair, tls.KeyPair]] = {}
+
+
+def cluster_pki(ca_name: str = "gsimg CA") -> tuple[tls.KeyPair, tls.KeyPair]:
+    """A CA named `ca_name` and a Galera node certificate it signed, as ClusterCertificates
+    issues them (galera_swarm.tls); issued once per name and test session."""
+    if ca_name not in _ISSUED:
+        ca = tls.issue_ca(ca_name)
+        _ISSUED[ca_name] = (ca, tls.issue_certificate(ca, TLS_SERVICE_NAME, tls.node_names(TLS_SERVICE_NAME)))
+    return _ISSUED[ca_name]
+
+
+def write_tls_files(directory: Path, ca: tls.KeyPair, node: tls.KeyPair) -> dict[str, Path]:
+    """The TLS files under the swarm secrets' file names in `directory` (readable by all, like
+    a bind mount of them would be); gives {file name: path}."""
+    files = {CA_FILE: ca.certificate, CERT_FILE: node.certificate, KEY_FILE: node.private_key}
+    paths = {}
+    for name, text in files.items():
+        paths[name] = directory / name
+        paths[name].write_text(text)
+        paths[name].chmod(0o644)
+    return paths
 
 
 def etcd_run_args(secrets_dir: Path) -> list[str]:
@@ -151,6 +179,8 @@ class GaleraCluster:
     secrets_as_files: str = "second"
     # Extra `docker create` arguments per node name (e.g. --health-* flags).
     extra_args: dict[str, list[str]] = field(default_factory=dict)
+    # TLS between the nodes with cluster_pki()'s files, as the stack runs them (tls_env).
+    tls: bool = True
 
     @property
     def etcd(self) -> str:
@@ -175,10 +205,12 @@ class GaleraCluster:
             **galera_env(cluster_name="gsimg", discovery_endpoint=f"{self.etcd}:2379",
                          peers_dns=self.alias, cluster_size=self.size, database=APP_DATABASE,
                          user=APP_USER),
+            **(tls_env() if self.tls else {}),
             "RECOVERY_WAIT_TIMEOUT": "90",
             "ETCD_WAIT_TIMEOUT": "30",
             **self.env,
         }
+        self.tls_files = write_tls_files(self.secrets_dir, *cluster_pki()) if self.tls else {}
         self.write_secrets(root=self.root_password, app=self.app_password)
         for node in self.nodes:
             self.create_node(node)
@@ -206,6 +238,9 @@ class GaleraCluster:
         if self.uses_files(node):
             args += ["-v", f"{self.secrets_dir}:/run/secrets:ro"]
         else:
+            # The TLS files are files on every node (as swarm secrets are).
+            for name, path in self.tls_files.items():
+                args += ["-v", f"{path}:{SECRETS_DIR}/{name}:ro"]
             # VAR instead of VAR_FILE (never both).
             values = {"root": self.root_password, "app": self.app_password, "etcd": ETCD_GALERA_PASSWORD}
             for short, (key, _) in self.SECRETS.items():

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import runpy
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -54,6 +55,13 @@ class SwarmMocks(pulumi.runtime.Mocks):
         if args.typ == "command:remote:Command":
             outputs["stdout"] = self._command_stdout(args.name, args.inputs)
             outputs["stderr"] = ""
+        if args.typ == "command:local:Command":
+            # Local commands are the program's own (the certificate issuer): run them for real.
+            stdin = args.inputs.get("stdin", "")
+            stdin = stdin["value"] if isinstance(stdin, dict) else stdin  # a secret's wire form
+            run = subprocess.run(["/bin/sh", "-c", args.inputs["create"]], input=stdin,
+                                 capture_output=True, text=True, cwd=ROOT, check=True)
+            outputs["stdout"], outputs["stderr"] = run.stdout.rstrip("\n"), run.stderr
         if args.typ in ("docker:index/secret:Secret", "docker:index/serviceConfig:ServiceConfig"):
             outputs.setdefault("name", f"{args.name}-0c1d2e3")
         self.resources.append(Recorded(args.typ, args.name, dict(args.inputs), outputs, bool(args.custom),

@@ -13,6 +13,7 @@ import pytest
 
 from components.galera_backup import (KNOWN_HOSTS_FILE, PASSWORD_FILE, RESOURCE_TYPE, SSH_KEY_FILE, GaleraBackup,
                                       GaleraBackupArgs, RetentionPolicy, backup_env)
+from components.cluster_certificates import tls_env
 from components.galera_service import CLUSTER_SIZE_TEMPLATE, galera_env
 from tests.unit.conftest import (NAMESPACE, PASSWORDS, SwarmMocks, is_secret, resolve, run_program, secret_input,
                                  stack_config)
@@ -62,12 +63,14 @@ def test_an_sftp_backup_reaches_the_galera_tasks_as_env_and_secret_files(key_pat
     assert container["env"] == {
         **galera_env(cluster_name="galera", discovery_endpoint="etcd:2379", peers_dns="tasks.mysql-galera",
                      cluster_size=CLUSTER_SIZE_TEMPLATE, database="wordpress", user="wordpress"),
+        **tls_env(),
         "BACKUP_REPOSITORY": REPOSITORY, "BACKUP_SCHEDULE": "30 2 * * *",
         "BACKUP_KEEP": "last=7,daily=7,weekly=4,monthly=12", "BACKUP_DRILL_SCHEDULE": "0 12 * * 0",
         "BACKUP_PASSWORD_FILE": "/run/secrets/backup-password",
         "BACKUP_SSH_KEY_FILE": "/run/secrets/backup-ssh-key",
         "BACKUP_KNOWN_HOSTS_FILE": "/run/secrets/backup-known-hosts"}
-    assert container["secrets"][3:] == [
+    # After the node's own three and the three TLS files.
+    assert container["secrets"][6:] == [
         {"secretId": "backup-backup-password-id", "secretName": "backup-backup-password-0c1d2e3",
          "fileName": "/run/secrets/backup-password"},
         # OpenSSH refuses a key file that others may read.
@@ -113,7 +116,7 @@ def test_a_repository_that_is_not_sftp_mounts_only_the_password(key_path):
     container = galera_spec(run)["taskSpec"]["containerSpec"]
     assert [s["fileName"] for s in container["secrets"]] == [
         "/run/secrets/mysql-root-password", "/run/secrets/mysql-app-password", "/run/secrets/etcd-galera-password",
-        "/run/secrets/backup-password"]
+        *tls_env().values(), "/run/secrets/backup-password"]
     assert {k: v for k, v in container["env"].items() if k.startswith("BACKUP_")} == backup_env(
         repository="rest:https://192.0.2.60:8000/galera", schedule="@hourly", keep=DEFAULT_KEEP,
         drill_schedule="0 12 * * 0", sftp=False)
@@ -124,11 +127,11 @@ def test_backup_changes_only_the_galera_tasks_env_and_secrets(key_path, sftp_fil
     with_backup = run_with_backup(key_path, {"repository": REPOSITORY, **sftp_files})
     plain, backed_up = galera_spec(without), galera_spec(with_backup)
     assert not any(k.startswith("BACKUP_") for k in plain["taskSpec"]["containerSpec"]["env"])
-    assert len(plain["taskSpec"]["containerSpec"]["secrets"]) == 3
+    assert len(plain["taskSpec"]["containerSpec"]["secrets"]) == 6  # the node's three, TLS's three
     strip = lambda spec: {**spec, "taskSpec": {**spec["taskSpec"], "containerSpec": {  # noqa: E731
         k: v for k, v in spec["taskSpec"]["containerSpec"].items() if k not in ("env", "secrets")}}}
     assert strip(plain) == strip(backed_up)
-    assert backed_up["taskSpec"]["containerSpec"]["secrets"][:3] == plain["taskSpec"]["containerSpec"]["secrets"]
+    assert backed_up["taskSpec"]["containerSpec"]["secrets"][:6] == plain["taskSpec"]["containerSpec"]["secrets"]
     # The other services are untouched.
     others = lambda run: {r.inputs["name"]: r.inputs for r in run.mocks.of_type(SERVICE)  # noqa: E731
                           if r.inputs["name"] != "mysql-galera"}

@@ -11,6 +11,7 @@ import re
 import pytest
 from pulumi.runtime import mocks as mock_runtime
 
+from components.cluster_certificates import tls_env
 from components.galera_service import CLUSTER_SIZE_TEMPLATE, galera_env
 from components.haproxy_config import HAPROXY_DEFAULTS, render_haproxy_config
 from components.load_balancer import server_slots
@@ -98,7 +99,8 @@ def test_every_docker_resource_goes_through_the_swarm_leaders_provider(program):
     (provider,) = mocks.of_type("pulumi:providers:docker")
     assert provider.inputs["host"] == "ssh://root@192.0.2.11:22"
     docker_resources = [r for r in mocks.custom() if r.typ.startswith("docker:index/")]
-    assert len(docker_resources) == 10  # network, 4 secrets (2 MariaDB, 2 etcd), haproxy config, 4 services
+    # network, 7 secrets (2 MariaDB, 2 etcd, 3 TLS), haproxy config, 4 services
+    assert len(docker_resources) == 13
     for r in docker_resources:
         assert r.provider is not None and r.provider.split("::")[-2] == "swarm-docker", (r.name, r.provider)
 
@@ -139,15 +141,17 @@ def test_component_args_hold_no_provider_and_no_resource(qualified):
 def test_galera_tasks_get_exactly_the_env_of_galera_env(program):
     # The image tests start their nodes with galera_env too: what they prove holds for the stack.
     sent = env_of(services(program(galera={"replicas": 3, "clusterName": "prod", "user": "app"}))["mysql-galera"])
-    assert sent == galera_env(cluster_name="prod", discovery_endpoint="etcd:2379", peers_dns="tasks.mysql-galera",
-                              cluster_size=CLUSTER_SIZE_TEMPLATE, database="wordpress", user="app")
+    assert sent == {**galera_env(cluster_name="prod", discovery_endpoint="etcd:2379", peers_dns="tasks.mysql-galera",
+                                 cluster_size=CLUSTER_SIZE_TEMPLATE, database="wordpress", user="app"), **tls_env()}
     assert sent == {
         "CLUSTER_NAME": "prod", "DISCOVERY_SERVICE": "etcd:2379", "PEERS_DNS": "tasks.mysql-galera",
         "CLUSTER_SIZE": '{{index .Service.Labels "com.galera-swarm.cluster-size"}}',
         "MYSQL_ROOT_PASSWORD_FILE": "/run/secrets/mysql-root-password",
         "MYSQL_DATABASE": "wordpress", "MYSQL_USER": "app",
         "MYSQL_PASSWORD_FILE": "/run/secrets/mysql-app-password",
-        "ETCD_PASSWORD_FILE": "/run/secrets/etcd-galera-password"}
+        "ETCD_PASSWORD_FILE": "/run/secrets/etcd-galera-password",
+        "TLS_CA_FILE": "/run/secrets/galera-tls-ca", "TLS_CERT_FILE": "/run/secrets/galera-tls-cert",
+        "TLS_KEY_FILE": "/run/secrets/galera-tls-key"}
 
 
 def test_the_cluster_size_is_a_service_label_so_scaling_restarts_no_node(program):

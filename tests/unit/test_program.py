@@ -7,6 +7,7 @@ import base64
 
 import pytest
 
+from components.cluster_certificates import tls_env
 from tests.unit.conftest import PASSWORDS, SwarmMocks, is_secret, node_id, resolve, run_program, secret_input, stack_config
 
 SERVICE = "docker:index/service:Service"
@@ -44,8 +45,9 @@ def test_without_load_balancer_wordpress_talks_to_galera(program):
 
 def test_passwords_are_swarm_secrets_and_never_environment_values(program):
     run = program()
-    secrets = run.mocks.of_type("docker:index/secret:Secret")
-    assert len(secrets) == 4  # MariaDB's root and app, etcd's root and galera
+    # MariaDB's root and app, etcd's root and galera (the others are ClusterCertificates').
+    secrets = [s for s in run.mocks.of_type("docker:index/secret:Secret") if not s.name.startswith("tls-")]
+    assert len(secrets) == 4
     stored = {base64.b64decode(secret_input(s.inputs["data"])).decode() for s in secrets}
     assert stored == set(PASSWORDS.values())
     for name, spec in services(run).items():
@@ -55,7 +57,7 @@ def test_passwords_are_swarm_secrets_and_never_environment_values(program):
     assert galera_env["MYSQL_ROOT_PASSWORD_FILE"] == "/run/secrets/mysql-root-password"
     mounted = [s["fileName"] for s in services(run)["mysql-galera"]["taskSpec"]["containerSpec"]["secrets"]]
     assert mounted == ["/run/secrets/mysql-root-password", "/run/secrets/mysql-app-password",
-                       "/run/secrets/etcd-galera-password"]
+                       "/run/secrets/etcd-galera-password", *tls_env().values()]
     assert not any("SST" in key for key in galera_env)
     assert galera_env["PEERS_DNS"] == "tasks.mysql-galera"
     wp_secret = services(run)["wordpress"]["taskSpec"]["containerSpec"]["secrets"][0]
@@ -198,17 +200,18 @@ def test_wordpress_url_names_a_port_other_than_80():
     assert site_url("192.0.2.11", 80) == "http://192.0.2.11/"
 
 
-@pytest.mark.parametrize("host_count,total", [(1, 18), (3, 24), (5, 30)])
+@pytest.mark.parametrize("host_count,total", [(1, 23), (3, 29), (5, 35)])
 def test_resource_counts(program, host_count, total):
     run = program(host_count=host_count)
-    # 15 that do not depend on the host count: provider, network, 5 secrets, haproxy config,
-    # 4 services, the lookup of WordPress's nodes (host mode), the two password rotation steps;
+    # 20 that do not depend on the host count: provider, network, 5 secrets, haproxy config,
+    # 4 services, the lookup of WordPress's nodes (host mode), the two password rotation steps,
+    # the two certificate commands and their three secrets;
     # the swarm's commands grow with hosts.
     assert len(run.mocks.of_type(SERVICE)) == 4
     assert len(run.mocks.custom()) == total
     components = sorted(r.typ for r in run.mocks.resources if not r.custom)
     assert components == [f"galera-swarm:index:{c}" for c in (
-        "EtcdDiscovery", "GaleraLoadBalancer", "GaleraService", "OverlayNetwork", "PasswordRotation",
+        "ClusterCertificates", "EtcdDiscovery", "GaleraLoadBalancer", "GaleraService", "OverlayNetwork", "PasswordRotation",
         "SwarmCluster", "WordPressApp")]
 
 
