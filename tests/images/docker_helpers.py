@@ -105,6 +105,17 @@ def write_tls_files(directory: Path, ca: tls.KeyPair, node: tls.KeyPair) -> dict
     return paths
 
 
+def rogue_node_command(cluster_name: str, peer: str, tls_options: str | None = None) -> str:
+    """A bash command for a container of the Galera image: a mariadbd with the cluster's name
+    but none of our agent (fresh data, wsrep on, `peer` its only address), with
+    `tls_options` as Galera's socket.ssl options if given. A node that reaches no Primary
+    component gives up after Galera's pc.wait_prim_timeout (30 s): "Failed to open channel"."""
+    options = f" --wsrep-provider-options='{tls_options}'" if tls_options else ""
+    return (f"mariadb-install-db --user=mysql >/dev/null 2>&1; exec mariadbd --user=mysql --wsrep-on=ON "
+            f"--wsrep-provider=/usr/lib/galera/libgalera_smm.so --wsrep-cluster-name={cluster_name} "
+            f"--wsrep-cluster-address=gcomm://{peer} --binlog-format=ROW --wsrep-sst-method=mariabackup{options}")
+
+
 def etcd_run_args(secrets_dir: Path) -> list[str]:
     """`docker run` arguments of an etcd member: its password files mounted like swarm secrets,
     and the image's variables naming them (etcd_discovery.auth_env)."""

@@ -13,11 +13,11 @@ from components.cluster_certificates import CA_FILE, CERT_FILE, KEY_FILE
 from components.service_spec import SECRETS_DIR
 from tests.images.conftest import MEASUREMENTS, make_cluster
 from tests.images.docker_helpers import (APP_PASSWORD, APP_USER, GaleraCluster, cluster_pki,
-                                         container_ip, docker, write_tls_files)
+                                         container_ip, docker, rogue_node_command,
+                                         write_tls_files)
 
 # How long the rogues get to give up (each retries its peers every few seconds for 30 s).
 ROGUE_SECONDS = 90
-WSREP_PROVIDER = "/usr/lib/galera/libgalera_smm.so"
 # Galera's TLS options with the files where write_tls_files put them.
 ROGUE_TLS_OPTIONS = (f"socket.ssl=yes;socket.ssl_ca={SECRETS_DIR}/{CA_FILE};"
                      f"socket.ssl_cert={SECRETS_DIR}/{CERT_FILE};socket.ssl_key={SECRETS_DIR}/{KEY_FILE}")
@@ -49,15 +49,6 @@ def test_the_state_transfer_runs_over_tls_and_checks_the_ca(tls_cluster: GaleraC
     assert "ssl://" in tls_cluster.logs(donor)
 
 
-def rogue_command(peer: str, tls_options: str | None) -> str:
-    """A mariadbd of the Galera image with the cluster's name but none of our agent: fresh data,
-    wsrep on, `peer` as its only address; with `tls_options` Galera's socket.ssl options."""
-    options = f" --wsrep-provider-options='{tls_options}'" if tls_options else ""
-    return (f"mariadb-install-db --user=mysql >/dev/null 2>&1; exec mariadbd --user=mysql --wsrep-on=ON "
-            f"--wsrep-provider={WSREP_PROVIDER} --wsrep-cluster-name=gsimg --wsrep-cluster-address=gcomm://{peer} "
-            f"--binlog-format=ROW --wsrep-sst-method=mariabackup{options}")
-
-
 def test_a_node_without_a_certificate_of_the_cluster_ca_is_not_admitted(tls_cluster: GaleraCluster, tmp_path):
     donor, _ = tls_cluster.nodes
     peer = container_ip(donor, tls_cluster.network)
@@ -75,7 +66,8 @@ def test_a_node_without_a_certificate_of_the_cluster_ca_is_not_admitted(tls_clus
     for name, (files, options) in rogues.items():
         mount = ["-v", f"{files}:{SECRETS_DIR}:ro"] if files else []
         docker("run", "-d", "--name", f"{tls_cluster.prefix}-rogue-{name}", "--network", tls_cluster.network,
-               *mount, "--entrypoint", "bash", tls_cluster.images["galera"], "-c", rogue_command(peer, options))
+               *mount, "--entrypoint", "bash", tls_cluster.images["galera"], "-c",
+               rogue_node_command("gsimg", peer, options))
 
     # A node that reaches no Primary component gives up (Galera's pc.wait_prim_timeout, 30 s).
     containers = [f"{tls_cluster.prefix}-rogue-{rogue}" for rogue in rogues]

@@ -33,6 +33,7 @@ from tests.integration.stack_checks import (
     CLUSTER_STATUS, ETCD_UNAUTHENTICATED, GALERA_TASK, MYSQL_PORT, READ_PORT, SCALE_HOSTS, SERVICES, STACK_HOSTS,
     AvailabilityProbe, Deployed, SyncedProbe, WordPressProbe, etcdctl_as_root, etcdctl_without_login, galera_log, galera_sql,
     galera_tasks_by_host, landed_on, lb_sql, lost_rows, service_replicas, synced_in_cluster_of, wait_all_synced, wsrep)
+from tests.images.docker_helpers import rogue_node_command
 from tests.toolchain.pulumi_stack import REPO_ROOT, Stack
 from tests.wordpress_site import install, login, publish_post, render_in_chromium
 
@@ -179,6 +180,10 @@ def test_no_secret_in_plain_text(deployed: Deployed):
     secrets_ += [deployed.config_secret(k) for k in ("etcdRootPassword", "etcdPassword")]
     secrets_ += [deployed.stack.pulumi("config", "get", "--path", "galera-swarm:backup.password").stdout.strip()]
     secrets_ += [lab_hosts.sh("docker1", f"docker swarm join-token -q {role}") for role in ("manager", "worker")]
+    # The Galera nodes' TLS key (the lines of its base64 body).
+    tls_key = lab_hosts.sh("docker1", f"docker exec {GALERA_TASK} cat /run/secrets/galera-tls-key")
+    assert "PRIVATE KEY" in tls_key
+    secrets_ += [line for line in tls_key.splitlines() if "PRIVATE KEY" not in line]
     key_lines = [line for line in open(lab_hosts.info["ssh_key"]).read().splitlines() if "PRIVATE KEY" not in line]
     exported = deployed.stack.pulumi("stack", "export").stdout
     inspected = lab_hosts.sh("docker1", "docker service inspect " + " ".join(SERVICES))
@@ -217,6 +222,57 @@ def test_etcd_refuses_clients_that_do_not_log_in(deployed: Deployed):
     assert etcdctl_as_root(lab_hosts, "docker1", "get", "--print-value-only", "/galera/galera/bootstrap") != "rogue"
     # The cluster's own records are there for whoever logs in.
     assert etcdctl_as_root(lab_hosts, "docker1", "get", "--print-value-only", "/galera/galera/uuid")
+
+
+# How long a rogue node gets to give up (Galera's pc.wait_prim_timeout is 30 s).
+ROGUE_SECONDS = 90
+
+
+def test_a_node_without_the_stacks_certificate_is_not_admitted(deployed: Deployed):
+    # A plain container on the overlay (attachable, as WordPress's network is): the Galera
+    # image's mariadbd with the cluster's name, every node's address and no certificate.
+    lab_hosts = deployed.lab
+    image = lab_hosts.sh("docker1", "docker service inspect mysql-galera "
+                                    "--format '{{.Spec.TaskTemplate.ContainerSpec.Image}}'").split("@")[0]
+    command = rogue_node_command("galera", "tasks.mysql-galera")
+    since = lab_hosts.sh("docker1", "date +%s")
+    lab_hosts.sh("docker1", f"docker run -d --name rogue-galera --network {deployed.outputs()['network']} "
+                            f"--entrypoint bash {image} -c {shlex.quote(command)}")
+    sizes = []
+    try:
+        deadline = time.monotonic() + ROGUE_SECONDS
+        while time.monotonic() < deadline:
+            sizes.append(tuple(wsrep(lab_hosts, h)["wsrep_cluster_size"] for h in deployed.hosts))
+            if lab_hosts.sh("docker1", "docker inspect -f '{{.State.Running}}' rogue-galera") != "true":
+                break
+            time.sleep(5)
+        rogue_log = lab_hosts.sh("docker1", "docker logs rogue-galera 2>&1 | tail -40")
+    finally:
+        lab_hosts.sh("docker1", "docker rm -f -v rogue-galera", check=False)
+    FIGURES.append(f"rogue node without a certificate: cluster sizes while it tried {sorted(set(sizes))}; "
+                   f"it logged: {rogue_log.splitlines()[-3:]}")
+    assert set(sizes) == {("3", "3", "3")}, sizes
+    assert "Failed to open channel 'galera'" in rogue_log, rogue_log
+    refused = lab_hosts.sh("docker1", f"docker logs --since {since} {GALERA_TASK} 2>&1 | "
+                                      "grep -c 'Failed to establish connection: unexpected eof' || true")
+    assert int(refused) > 0
+
+
+def test_the_nodes_show_the_stacks_ca_and_encrypt_client_sessions(deployed: Deployed):
+    ca = deployed.outputs()["tls_ca_certificate"]
+    lab_hosts = deployed.lab
+    # The node on docker2 asked from the node on docker1, with the CA of the stack's output.
+    peer = galera_sql(lab_hosts, "docker2", "SELECT @@wsrep_node_address")
+    for port, starttls in ((4567, ""), (3306, "-starttls mysql")):
+        shown = lab_hosts.sh("docker1", f"docker exec {GALERA_TASK} bash -c "
+                             + shlex.quote(f"printf '%s' {shlex.quote(ca)} > /tmp/stack-ca.pem; "
+                                           f"openssl s_client {starttls} -connect {peer}:{port} "
+                                           "-CAfile /tmp/stack-ca.pem </dev/null 2>&1"), check=False)
+        assert "Verify return code: 0 (ok)" in shown and "CN = mysql-galera" in shown, (port, shown)
+    # Through the load balancer, as the application user.
+    cipher = lb_sql(deployed, "SHOW STATUS LIKE 'Ssl_cipher'", user="wordpress",
+                    password=deployed.config_secret("appPassword")).split("\t")
+    assert cipher[1].startswith("TLS_"), cipher
 
 
 def backup_script_env(deployed: Deployed) -> dict[str, str]:
