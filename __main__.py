@@ -161,7 +161,8 @@ if wp_settings.enabled:
         db_password_secret_name=passwords.app_password_secret_name,
         image=wp_settings.image, leader_connection=swarm.leader_connection,
         manager_address=swarm.manager_address, service_name=wp_settings.service_name,
-        replicas=wp_settings.replicas, port=wp_settings.port, modes=modes), on_swarm)
+        replicas=wp_settings.replicas, port=wp_settings.port, modes=modes,
+        db_tls=certificates is not None), on_swarm)
     resolve_wordpress_rolled(app.service_id)
     pulumi.export("wordpress_service", app.service_name)
     pulumi.export("wordpress_urls", app.urls)

@@ -38,18 +38,22 @@ class WordPressAppArgs:
     replicas: pulumi.Input[int]
     port: int
     modes: service_spec.ServiceModes
+    # Connect to the database over TLS (the Galera nodes run it: ClusterCertificates).
+    db_tls: bool = False
 
 
-def wordpress_env(*, db_host: str, db_name: str, db_user: str, host_mode: bool) -> dict[str, str]:
+def wordpress_env(*, db_host: str, db_name: str, db_user: str, host_mode: bool, db_tls: bool = False) -> dict[str, str]:
     """The task environment of a WordPress replica (images/wordpress's variables); the database
     password is the secret file PASSWORD_FILE. `host_mode`: its port is published on the
-    node that runs it (publish mode host)."""
+    node that runs it (publish mode host). `db_tls`: its database sessions are encrypted."""
     env = {
         "WORDPRESS_DB_HOST": db_host,
         "WORDPRESS_DB_NAME": db_name,
         "WORDPRESS_DB_USER": db_user,
         "WORDPRESS_DB_PASSWORD_FILE": service_spec.secret_path(PASSWORD_FILE),
     }
+    if db_tls:
+        env["WORDPRESS_DB_SSL"] = "true"
     if host_mode:
         # No single address fronts host-mode ports: each node's replica answers under the
         # address a visitor used, instead of redirecting to the one the site was installed on.
@@ -80,7 +84,8 @@ class WordPressApp(pulumi.ComponentResource):
             container_spec=docker.ServiceTaskSpecContainerSpecArgs(
                 image=args.image,
                 env=pulumi.Output.all(args.db_host, args.db_name, args.db_user).apply(
-                    lambda v: wordpress_env(db_host=v[0], db_name=v[1], db_user=v[2], host_mode=host_mode)),
+                    lambda v: wordpress_env(db_host=v[0], db_name=v[1], db_user=v[2], host_mode=host_mode,
+                                            db_tls=args.db_tls)),
                 secrets=[service_spec.mount_secret(args.db_password_secret_id, args.db_password_secret_name,
                                                    PASSWORD_FILE)],
             ),

@@ -4,6 +4,10 @@
 # WORDPRESS_DB_PASSWORD[_FILE], WORDPRESS_DB_NAME, WORDPRESS_TABLE_PREFIX) and
 # WORDPRESS_SITE_URL, and runs Apache.
 #
+# WORDPRESS_DB_SSL: `true` makes WordPress connect to the database over TLS
+# (MYSQL_CLIENT_FLAGS = MYSQLI_CLIENT_SSL). WordPress 6.1 gives PHP's mysqlnd no CA, so the
+# session is encrypted but the server's certificate is not verified; unset or `false`: no TLS.
+#
 # WORDPRESS_SITE_URL: unset, WordPress keeps the address it was installed under and sends
 # every visitor there; an http(s) URL fixes that address; `from-request` makes it the
 # address the visitor asked for (scheme http), so each replica answers under its own host
@@ -26,6 +30,9 @@ setup_env() {
     error "WORDPRESS_DB_PASSWORD is not set; set WORDPRESS_DB_PASSWORD or WORDPRESS_DB_PASSWORD_FILE (e.g. a docker secret)"
   [[ "$WORDPRESS_TABLE_PREFIX" =~ ^[A-Za-z0-9_]+$ ]] ||
     error "WORDPRESS_TABLE_PREFIX=$WORDPRESS_TABLE_PREFIX may hold only letters, digits and '_'"
+  : "${WORDPRESS_DB_SSL:=false}"
+  [[ "$WORDPRESS_DB_SSL" == true || "$WORDPRESS_DB_SSL" == false ]] ||
+    error "WORDPRESS_DB_SSL=$WORDPRESS_DB_SSL: use true (TLS to the database) or false"
   : "${WORDPRESS_SITE_URL:=}"
   [[ -z "$WORDPRESS_SITE_URL" || "$WORDPRESS_SITE_URL" == from-request ||
     "$WORDPRESS_SITE_URL" =~ ^https?://[A-Za-z0-9.:-]+(/[A-Za-z0-9._~/-]*)?$ ]] ||
@@ -83,11 +90,14 @@ write_config() {
       printf "define('%s', %s);\n" "$name" "$(php_string "$(salt "$name")")"
     done
     printf "define('FS_METHOD', 'direct');\n"
+    if [[ "$WORDPRESS_DB_SSL" == true ]]; then
+      printf "define('MYSQL_CLIENT_FLAGS', MYSQLI_CLIENT_SSL);\n"
+    fi
     site_url_php
   } >"$CONFIG"
   chown root:www-data "$CONFIG"
   umask 022
-  note "wrote $CONFIG (database $WORDPRESS_DB_NAME on $WORDPRESS_DB_HOST as $WORDPRESS_DB_USER)"
+  note "wrote $CONFIG (database $WORDPRESS_DB_NAME on $WORDPRESS_DB_HOST as $WORDPRESS_DB_USER, TLS $WORDPRESS_DB_SSL)"
 }
 
 _main() {

@@ -38,15 +38,16 @@ def db_secret(tmp_path_factory):
 
 
 @contextmanager
-def running_wordpress(cluster, haproxy, db_secret, name: str, table_prefix: str, env: tuple[str, ...] = ()):
-    """A wordpress container on the cluster's network, with extra `env` ("K=V"); yields its
-    base URL on 127.0.0.1."""
+def running_wordpress(cluster, haproxy, db_secret, name: str, table_prefix: str, env: tuple[str, ...] = (),
+                      wait: float = 60):
+    """A wordpress container on the cluster's network, with extra `env` ("K=V"; they win over
+    the defaults); yields its base URL on 127.0.0.1 once it reaches its database (for up to
+    `wait` s; AssertionError with its last answer)."""
     container = f"{cluster.prefix}-{name}"
     docker("run", "-d", "--name", container, "--network", cluster.network, "-p", "127.0.0.1::80",
-           *[arg for item in env for arg in ("-e", item)],
            "-e", f"WORDPRESS_DB_HOST={haproxy}:3306", "-e", f"WORDPRESS_DB_USER={APP_USER}",
            "-e", "WORDPRESS_DB_PASSWORD_FILE=/run/secrets/db_password", "-e", f"WORDPRESS_DB_NAME={APP_DATABASE}",
-           "-e", f"WORDPRESS_TABLE_PREFIX={table_prefix}",
+           "-e", f"WORDPRESS_TABLE_PREFIX={table_prefix}", *[arg for item in env for arg in ("-e", item)],
            "-v", f"{db_secret}:/run/secrets/db_password:ro", cluster.images["wordpress"])
     try:
         base = f"http://{published_port(container, 80)}"
@@ -54,10 +55,13 @@ def running_wordpress(cluster, haproxy, db_secret, name: str, table_prefix: str,
         # WordPress answers 500, "Error establishing a database connection".
         try:
             wait_until("WordPress to answer on port 80 with its database reachable",
-                       lambda: (answer := _get_or_none(base + "/")) and answer[0] != 500 and answer, 60)
+                       lambda: (answer := _get_or_none(base + "/")) and answer[0] != 500 and answer, wait)
         except AssertionError as err:
             proxy = docker("logs", "--tail", "30", haproxy, check=False)
-            raise AssertionError(f"{err}\nlast answer: {str(_get_or_none(base + '/'))[:600]}\n"
+            answer = _get_or_none(base + "/")
+            heading = re.search(r"<h1>(.*?)</h1>", answer[1] if answer else "", re.S)
+            raise AssertionError(f"{err}\nlast answer: {str(answer)[:600]}\n"
+                                 f"its heading: {heading.group(1).strip() if heading else None}\n"
                                  f"{haproxy} log:\n{proxy.stdout}{proxy.stderr}") from None
         yield base
     finally:
@@ -73,6 +77,26 @@ def test_wordpress_install_page_renders_against_the_cluster(cluster, haproxy, db
         assert status == 200
         assert "<title>WordPress &rsaquo; Installation</title>" in body
         assert "Error establishing a database connection" not in body
+
+
+def test_wordpress_reaches_an_account_that_requires_tls_only_with_db_ssl(cluster, haproxy, tmp_path):
+    # An account that refuses sessions without TLS (REQUIRE SSL): WordPress with
+    # WORDPRESS_DB_SSL=true reaches it, without it gets no connection.
+    user, password = f"wptls{secrets.token_hex(3)}", f"pw-{secrets.token_hex(6)}"
+    cluster.sql(cluster.nodes[0], f"CREATE USER '{user}'@'%' IDENTIFIED BY '{password}' REQUIRE SSL; "
+                                  f"GRANT ALL ON {APP_DATABASE}.* TO '{user}'@'%'")
+    secret = tmp_path / "tls_db_password"
+    secret.write_text(password)
+    secret.chmod(0o644)
+    env = (f"WORDPRESS_DB_USER={user}",)
+    with running_wordpress(cluster, haproxy, secret, "wp-tls", f"wp_tls{secrets.token_hex(3)}_",
+                           env=(*env, "WORDPRESS_DB_SSL=true")) as base:
+        status, body, _ = http_get(base + "/wp-admin/install.php")
+        assert status == 200 and "Error establishing a database connection" not in body
+    with pytest.raises(AssertionError, match="Error establishing a database connection"):
+        with running_wordpress(cluster, haproxy, secret, "wp-no-tls", f"wp_notls{secrets.token_hex(3)}_", env=env,
+                               wait=20):
+            pass
 
 
 @dataclass

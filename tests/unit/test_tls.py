@@ -118,6 +118,9 @@ def test_the_galera_tasks_get_the_ca_and_a_certificate_it_signed_as_secret_files
     assert mounts["/run/secrets/galera-tls-key"]["fileMode"] == 0o400
     for name, spec in ((r.inputs["name"], r.inputs) for r in run.mocks.of_type("docker:index/service:Service")):
         assert "PRIVATE KEY" not in json.dumps(spec), name
+    # WordPress connects over TLS.
+    (wordpress,) = [r.inputs for r in run.mocks.of_type("docker:index/service:Service") if r.inputs["name"] == "wordpress"]
+    assert wordpress["taskSpec"]["containerSpec"]["env"]["WORDPRESS_DB_SSL"] == "true"
 
 
 def test_the_keys_stay_secret_in_state_and_logs(program):
@@ -159,4 +162,6 @@ def test_without_tls_the_galera_tasks_get_no_certificate(program):
     assert not [r for r in run.mocks.of_type(SECRET) if r.name.startswith("tls-")]
     (galera,) = [r.inputs for r in run.mocks.of_type("docker:index/service:Service") if r.inputs["name"] == "mysql-galera"]
     assert not any(k.startswith("TLS_") for k in galera["taskSpec"]["containerSpec"]["env"])
+    (wordpress,) = [r.inputs for r in run.mocks.of_type("docker:index/service:Service") if r.inputs["name"] == "wordpress"]
+    assert "WORDPRESS_DB_SSL" not in wordpress["taskSpec"]["containerSpec"]["env"]
     assert run.program["certificates"] is None
