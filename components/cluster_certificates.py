@@ -21,6 +21,7 @@ import json
 import shlex
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Mapping, Optional, Sequence
 
 import pulumi
@@ -37,8 +38,10 @@ CERT_FILE = "galera-tls-cert"
 KEY_FILE = "galera-tls-key"
 # The key is root's alone in the task (galera-agent copies it for mysql).
 KEY_FILE_MODE = 0o400
-# Runs galera_swarm/tls.py's CLI; the plugin runs local commands in the program directory.
+# Runs galera_swarm/tls.py's CLI with the program's Python, in the directory that holds
+# galera_swarm/.
 ISSUE_COMMAND = f"{shlex.quote(sys.executable)} -m galera_swarm.tls"
+ISSUE_DIR = str(Path(__file__).resolve().parents[1])
 # A run after the first (an update) prints the pair recorded in state instead of a new one.
 REPRINT_COMMAND = 'printf "%s" "$PULUMI_COMMAND_STDOUT"'
 
@@ -71,7 +74,8 @@ class ClusterCertificatesArgs:
 def _issue(name: str, kind: str, request: pulumi.Input[str], triggers: Sequence[pulumi.Input],
            opts: pulumi.ResourceOptions) -> pulumi.Output[tls.KeyPair]:
     run = command.local.Command(
-        name, create=f"{ISSUE_COMMAND} {kind}", update=REPRINT_COMMAND, stdin=pulumi.Output.secret(request),
+        name, create=f"{ISSUE_COMMAND} {kind}", update=REPRINT_COMMAND, dir=ISSUE_DIR,
+        stdin=pulumi.Output.secret(request),
         logging="none", triggers=list(triggers), opts=pulumi.ResourceOptions.merge(
             opts, pulumi.ResourceOptions(additional_secret_outputs=["stdout"])))
     return run.stdout.apply(tls.KeyPair.from_json)
