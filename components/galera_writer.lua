@@ -32,11 +32,19 @@ local function sort_key(ip)
   return "6 " .. ip
 end
 
+-- Checks that got no answer in time (a busy host, a lost packet): HAProxy's `fall` decides
+-- whether the node is gone, so one of them does not take the role away on one replica only
+-- (the others would keep the node: two writers, 1213s).
+local unanswered = {L4TOUT = true, L4CON = true, L6TOUT = true, L7TOUT = true, SOCKERR = true}
+
 -- HAProxy 2.6 marks a server UP as soon as DNS gives it an address, before its first check:
 -- Synced is status UP (also "UP 1/2") AND a last check that passed (`check_status` L7OK,
--- "* L7OK" while the next check runs: HAProxy's stats fields, which Server:get_stats() returns).
+-- "* L7OK" while the next check runs: HAProxy's stats fields, which Server:get_stats() returns)
+-- or went unanswered. A check the node answered otherwise (L7STS: not Synced, or draining for
+-- a shutdown) takes it out at once.
 local function is_synced(status, check_status)
-  return (status or ""):sub(1, 2) == "UP" and ((check_status or ""):gsub("^%* ", "")) == "L7OK"
+  local check = (check_status or ""):gsub("^%* ", "")
+  return (status or ""):sub(1, 2) == "UP" and (check == "L7OK" or unanswered[check] == true)
 end
 
 -- The addresses of the Synced nodes among `servers` ({addr=, status=, check_status=} each).

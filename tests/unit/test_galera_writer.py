@@ -71,7 +71,12 @@ A, B, C = "10.0.1.7", "10.0.1.9", "10.0.1.12"
     ([server(A, check_status="INI"), server(B)], B),
     ([server(A, check_status="* L7OK"), server(B)], A),  # the next check is running
     ([server(A, check_status="* INI"), server(B)], B),
-    ([server(A, status="UP 1/2", check_status="L7STS"), server(B)], B),  # its last check failed
+    ([server(A, status="UP 1/2", check_status="L7STS"), server(B)], B),  # it answered: not Synced
+    # A check that got no answer: HAProxy's `fall` decides, the node keeps the role while UP.
+    ([server(A, status="UP 1/2", check_status="L7TOUT"), server(B)], A),
+    ([server(A, status="UP 1/2", check_status="* L4TOUT"), server(B)], A),
+    ([server(A, status="UP 1/2", check_status="L4CON"), server(B)], A),
+    ([server(A, status="DOWN", check_status="L7TOUT"), server(B)], B),
     ([server(A, status="DOWN"), server(B)], B),
     ([server(A, status="MAINT", check_status="L7OK"), server(B)], B),
     ([server("0.0.0.0"), server(B)], B),  # a slot DNS has not filled
@@ -92,6 +97,14 @@ def test_a_node_that_came_back_takes_the_role_only_after_the_hold():
               (2 * HOLD + 1.5, both),         # ...for the hold...
               (2 * HOLD + 2, both)]           # ...then A
     assert choices(rounds) == [A, A, B, B, B, A]
+
+
+def test_a_check_that_timed_out_on_one_replica_keeps_the_writer_and_its_hold():
+    # A busy host: one check of A times out (HAProxy: "UP 1/2", fall 2 not reached yet). A
+    # keeps the role and its Synced-since, so it does not wait a new hold when the next passes.
+    both, a_timed_out = [server(A), server(B)], [server(A, status="UP 1/2", check_status="L7TOUT"), server(B)]
+    rounds = [(0.0, both), (HOLD, both), (HOLD + 1, a_timed_out), (HOLD + 1.5, both)]
+    assert choices(rounds) == [A, A, A, A]
 
 
 def test_with_no_node_synced_for_the_hold_the_lowest_synced_one_writes():
