@@ -17,8 +17,8 @@ from components.password_rotation import PasswordRotation, PasswordRotationArgs
 from components.service_spec import ServiceModes
 from components.swarm_cluster import LeavingHost, SshLogin, SwarmCluster, SwarmClusterArgs, SwarmHost
 from components.wordpress_app import WordPressApp, WordPressAppArgs
-from galera_swarm.lifecycle import (ETCD_HOSTS_OUTPUT, HOSTS_OUTPUT, LEADER_OUTPUT, host_keys, kept_etcd_hosts,
-                                    leaving_hosts, read_previous_deployment)
+from galera_swarm.lifecycle import (ETCD_HOSTS_OUTPUT, HOSTS_OUTPUT, LEADER_OUTPUT, TLS_EXPIRY_OUTPUT, host_keys,
+                                    kept_etcd_hosts, leaving_hosts, read_previous_deployment, tls_change)
 from galera_swarm import known_hosts
 from galera_swarm.placement import etcd_member_hosts
 from galera_swarm.settings import ConfigError, load_settings
@@ -36,6 +36,11 @@ try:
     previous = read_previous_deployment()
     keys = host_keys(settings.hosts, previous)
     leaving = leaving_hosts(keys, previous)
+    # TLS switched on or off for a running cluster is no rolling change.
+    tls_problem, tls_warning = tls_change(settings.tls.enabled, "enabled" in settings.tls.model_fields_set, previous)
+    if tls_problem:
+        raise ConfigError([tls_problem])
+    warnings += [tls_warning] if tls_warning else []
     # The sftp repository's key and known_hosts lines (None: no backups, or not sftp).
     backup_login = known_hosts.backup_sftp_login(settings.backup) if settings.backup else None
 except ConfigError as err:
@@ -103,7 +108,7 @@ if settings.tls.enabled:
         ca_name=f"galera-swarm {pulumi.get_project()}/{pulumi.get_stack()} CA", service_name=g.service_name,
         extra_names=[settings.load_balancer.service_name] if settings.load_balancer.enabled else []), on_swarm)
     pulumi.export("tls_ca_certificate", certificates.ca_certificate)
-    pulumi.export("tls_expiry", certificates.expiry)
+    pulumi.export(TLS_EXPIRY_OUTPUT, certificates.expiry)
 
 # Part of every URN under it: a rename re-creates the cluster (PasswordRotation aliases one child).
 GALERA_RESOURCE_NAME = "galera"

@@ -5,8 +5,9 @@ download from outside), each once, by a `command:local:Command` run on the machi
 `pulumi up`: its stdout (the PEM pair as JSON) is a secret output, so the keys stay in the
 stack's state, encrypted, and never in a log (logging none). Later runs print the recorded
 pair again instead of issuing another (the command's `update`), so a moved checkout or a new
-Python path changes nothing; a new pair comes only with a replacement, when the CA or the
-certificate's names change (triggers).
+Python path changes nothing; a new certificate comes with a replacement, when the CA or the
+certificate's names change (triggers), and a new CA only on purpose (`pulumi up --replace`,
+README: TLS inside the cluster). `up` warns when either nears its expiry (tls.renewal_warning).
 
 The Galera tasks get the three files as swarm secrets (TLS_CA_FILE, TLS_CERT_FILE,
 TLS_KEY_FILE: tls_env) and galera-agent turns on Galera's TLS with peer verification, the
@@ -73,11 +74,15 @@ class ClusterCertificatesArgs:
 
 def _issue(name: str, kind: str, request: pulumi.Input[str], triggers: Sequence[pulumi.Input],
            opts: pulumi.ResourceOptions) -> pulumi.Output[tls.KeyPair]:
+    """The pair `python -m galera_swarm.tls <kind>` issues for `request` (JSON text), once: a
+    change of `triggers` replaces the command (a new pair); any other change of its inputs
+    reprints the pair in state, and a new Python path or checkout is no change at all."""
     run = command.local.Command(
         name, create=f"{ISSUE_COMMAND} {kind}", update=REPRINT_COMMAND, dir=ISSUE_DIR,
         stdin=pulumi.Output.secret(request),
         logging="none", triggers=list(triggers), opts=pulumi.ResourceOptions.merge(
-            opts, pulumi.ResourceOptions(additional_secret_outputs=["stdout"])))
+            opts, pulumi.ResourceOptions(additional_secret_outputs=["stdout"], replace_on_changes=["triggers"],
+                                         ignore_changes=["create", "dir"])))
     return run.stdout.apply(tls.KeyPair.from_json)
 
 
@@ -95,7 +100,9 @@ class ClusterCertificates(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         names = tls.node_names(args.service_name, args.extra_names)
 
-        ca = _issue(f"{name}-ca", "ca", json.dumps({"commonName": args.ca_name}), [args.ca_name], child)
+        # No trigger: the CA is replaced only on purpose (`pulumi up --replace`, README), not
+        # when a rename of the stack changes its name.
+        ca = _issue(f"{name}-ca", "ca", json.dumps({"commonName": args.ca_name}), [], child)
         ca_certificate = pulumi.Output.unsecret(ca.apply(lambda p: p.certificate))
         request = ca.apply(lambda p: json.dumps({"ca": json.loads(p.to_json()), "commonName": args.service_name,
                                                  "names": names}))
@@ -113,9 +120,16 @@ class ClusterCertificates(pulumi.ComponentResource):
         # Dates are no secret (the pairs they come from are).
         self.expiry = pulumi.Output.unsecret(pulumi.Output.all(ca, node).apply(lambda v: {
             "ca": v[0].expires, "galera": v[1].expires}))
+        for what, pair in (("the stack's CA", ca), ("the Galera nodes' certificate", node)):
+            pair.apply(lambda p, what=what: _warn(tls.renewal_warning(p, what)))
         self.register_outputs({"ca_certificate": self.ca_certificate, "expiry": self.expiry})
 
     def task_spec(self) -> TlsTaskSpec:
         """The env and secret mounts, as GaleraServiceArgs.tls takes them."""
         return TlsTaskSpec(env=tls_env(), secret_mounts=self._mounts)
 
+
+
+def _warn(warning: Optional[str]) -> None:
+    if warning:
+        pulumi.log.warn(warning)

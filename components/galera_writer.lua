@@ -8,7 +8,8 @@
 -- `hash-key addr` (2.7+): its consistent-hash ring follows the server slots, which DNS
 -- fills in a different order on each replica. So the choice is a pure function of what
 -- every replica sees alike: among the nodes the reader listener's health checks call
--- Synced (status UP and a last check that passed) for HOLD seconds without a break, the one
+-- Synced (status UP and a last check that passed or went unanswered: `is_synced`) for HOLD
+-- seconds without a break, the one
 -- with the LOWEST address (see `choose`). Applied every INTERVAL_MS as weights
 -- in the writer listener: 1 for the chosen node, 0 for every other (weight 0 takes no new
 -- connection); the sessions of a node that lost the role are closed, so one node takes
@@ -34,8 +35,9 @@ end
 
 -- Checks that got no answer in time (a busy host, a lost packet): HAProxy's `fall` decides
 -- whether the node is gone, so one of them does not take the role away on one replica only
--- (the others would keep the node: two writers, 1213s).
-local unanswered = {L4TOUT = true, L4CON = true, L6TOUT = true, L7TOUT = true, SOCKERR = true}
+-- (the others would keep the node: two writers, 1213s). A refused connection (L4CON) is an
+-- answer: nothing listens there any more.
+local unanswered = {L4TOUT = true, L6TOUT = true, L7TOUT = true, SOCKERR = true}
 
 -- HAProxy 2.6 marks a server UP as soon as DNS gives it an address, before its first check:
 -- Synced is status UP (also "UP 1/2") AND a last check that passed (`check_status` L7OK,

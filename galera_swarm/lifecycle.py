@@ -41,6 +41,8 @@ LEADER_OUTPUT = "leader_host"
 ETCD_HOSTS_OUTPUT = "etcd_hosts"
 NODES_OUTPUT = "nodes"
 MANAGER_ADDRESS_OUTPUT = "manager_address"
+# Exported when the cluster runs with TLS (ClusterCertificates' expiry dates; no secret).
+TLS_EXPIRY_OUTPUT = "tls_expiry"
 
 
 class KeyedHost(Protocol):
@@ -71,6 +73,13 @@ class PreviousDeployment:
     legacy_leader_address: Optional[str] = None
     # etcd member name -> the key of the host it ran on.
     etcd_hosts: Mapping[str, str] = field(default_factory=dict)
+    # The cluster ran with TLS (the TLS_EXPIRY_OUTPUT output).
+    tls: bool = False
+
+    @property
+    def existed(self) -> bool:
+        """A deployment is recorded (not a new stack, nor one after `destroy`)."""
+        return bool(self.hosts or self.legacy_names)
 
     @classmethod
     def from_outputs(cls, outputs: Mapping[str, Any]) -> "PreviousDeployment":
@@ -83,10 +92,11 @@ class PreviousDeployment:
                           role=str(h.get("role", "manager")))
                 for key, h in recorded.items() if isinstance(h, Mapping)),
                 leader=outputs.get(LEADER_OUTPUT),
-                etcd_hosts=dict(outputs.get(ETCD_HOSTS_OUTPUT) or {}))
+                etcd_hosts=dict(outputs.get(ETCD_HOSTS_OUTPUT) or {}), tls=TLS_EXPIRY_OUTPUT in outputs)
         nodes = outputs.get(NODES_OUTPUT)
         if isinstance(nodes, Mapping) and nodes:
-            return cls(legacy_names=tuple(nodes), legacy_leader_address=outputs.get(MANAGER_ADDRESS_OUTPUT))
+            return cls(legacy_names=tuple(nodes), legacy_leader_address=outputs.get(MANAGER_ADDRESS_OUTPUT),
+                       tls=TLS_EXPIRY_OUTPUT in outputs)
         return cls()
 
 
@@ -96,8 +106,26 @@ def read_previous_deployment() -> PreviousDeployment:
     name = f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}"
     result = pulumi.runtime.invoke(READ_STACK_OUTPUTS, {"name": name})
     outputs = (result.value or {}).get("outputs") or {}
-    wanted = (HOSTS_OUTPUT, LEADER_OUTPUT, ETCD_HOSTS_OUTPUT, NODES_OUTPUT, MANAGER_ADDRESS_OUTPUT)
+    wanted = (HOSTS_OUTPUT, LEADER_OUTPUT, ETCD_HOSTS_OUTPUT, NODES_OUTPUT, MANAGER_ADDRESS_OUTPUT, TLS_EXPIRY_OUTPUT)
     return PreviousDeployment.from_outputs({k: outputs[k] for k in wanted if k in outputs})
+
+
+def tls_change(enabled: bool, chosen: bool, previous: PreviousDeployment) -> tuple[Optional[str], Optional[str]]:
+    """(problem, warning) of `tls.enabled` = `enabled` (`chosen`: set in config, not the
+    default) against the last deployment. Galera nodes with and without TLS cannot talk, so a
+    switch either way is no rolling change: each restarted node finds no peer it can talk to,
+    the update fails and swarm rolls it back (README: TLS inside the cluster). The default
+    turning TLS on for a cluster that runs without it is a problem (the stack predates TLS:
+    the operator chooses); a switch set in config is a warning. (None, None): no switch."""
+    if not previous.existed or previous.tls == enabled:
+        return None, None
+    if enabled and not chosen:
+        return (f"{NAMESPACE}:tls.enabled: this stack's Galera cluster runs without TLS, and turning TLS on "
+                "is no rolling change (README: TLS inside the cluster); choose: `pulumi config set --path "
+                f"{NAMESPACE}:tls.enabled false` keeps the cluster as it is, `true` turns TLS on"), None
+    now, before = ("on", "off") if enabled else ("off", "on")
+    return None, (f"{NAMESPACE}:tls.enabled turns TLS {now} for a cluster that runs with it {before}: no rolling "
+                  "change; the nodes need to restart all at once (README: TLS inside the cluster)")
 
 
 def same_address(a: str, b: str) -> bool:

@@ -4,8 +4,8 @@ The CA is a self-signed root that signs the leaf certificates directly: Galera r
 issued by an intermediate CA (MDEV-35812), so there is no intermediate. Keys are ECDSA P-256
 (OpenSSL 3 in MariaDB, Galera, socat and PHP take them). A leaf is for both ends of a TLS
 connection (serverAuth and clientAuth): a Galera node accepts connections from its peers and
-opens them to its peers with the one certificate. The state transfer's socat connects to
-`localhost` on the joiner, so a node certificate names it (node_names).
+opens them to its peers with the one certificate. A node certificate also names `localhost`
+(node_names), which a state transfer that checks names (ssl-mode VERIFY_IDENTITY) expects.
 
 `python -m galera_swarm.tls ca|certificate` reads a JSON request on stdin and prints the issued
 pair as JSON (KeyPair.to_json): that is how components/cluster_certificates.py issues them once
@@ -31,6 +31,8 @@ CA_VALIDITY_DAYS = 3650
 CERTIFICATE_VALIDITY_DAYS = 825
 # Issued this long before "now", so a host whose clock is a little behind accepts it.
 BACKDATE = datetime.timedelta(minutes=5)
+# `up` warns this long before an expiry (renewal_warning).
+RENEW_BEFORE = datetime.timedelta(days=60)
 # The Organization of every subject: says whose CA it is in `openssl s_client`'s output.
 ORGANIZATION = "galera-swarm"
 
@@ -58,8 +60,11 @@ class KeyPair:
 
     @classmethod
     def from_json(cls, text: str) -> "KeyPair":
-        """The pair to_json printed. Raises ValueError (naming the missing key) on other text."""
+        """The pair to_json printed. Raises ValueError (json.JSONDecodeError, or naming the
+        missing key) on other text."""
         data = json.loads(text)
+        if not isinstance(data, dict):
+            raise ValueError("an issued key pair is a JSON object")
         try:
             return cls(certificate=data["certificate"], private_key=data["privateKey"])
         except KeyError as missing:
@@ -155,11 +160,21 @@ def issue_certificate(ca: KeyPair, common_name: str, names: Sequence[str], *,
     return KeyPair(cert.public_bytes(serialization.Encoding.PEM).decode(), _key_pem(key))
 
 
+def renewal_warning(pair: KeyPair, what: str, now: datetime.datetime | None = None) -> str | None:
+    """The warning `up` prints when `pair` (`what` it is, e.g. "the stack's CA") expires
+    within RENEW_BEFORE of `now` (UTC; default the current time), or None."""
+    now = now or _utcnow()
+    if pair.not_after - now > RENEW_BEFORE:
+        return None
+    return (f"{what} expires at {pair.expires}: renew it with `pulumi up --replace` of its certificate "
+            "command (README: TLS inside the cluster)")
+
+
 def node_names(service_name: str, extra: Sequence[str] = ()) -> list[str]:
     """The names a Galera node certificate holds: the service's swarm DNS names
-    (`<service>`, `tasks.<service>`), `extra` (e.g. the load balancer's name, the hosts'
-    addresses), and `localhost` and 127.0.0.1, which the state transfer connects to. Sorted,
-    without duplicates, so the same inputs give the same list."""
+    (`<service>`, `tasks.<service>`), `extra` (e.g. the load balancer's name), and `localhost`
+    and 127.0.0.1 (for a state transfer that checks names). Sorted, without duplicates, so the
+    same inputs give the same list."""
     return sorted({service_name, f"tasks.{service_name}", *extra, "localhost", "127.0.0.1"})
 
 
@@ -184,7 +199,10 @@ def main(argv: Sequence[str], stdin: str) -> str:
         if argv[0] == "ca":
             return issue_ca(request["commonName"], days=request.get("days", CA_VALIDITY_DAYS)).to_json()
         ca = KeyPair.from_json(json.dumps(request["ca"]))
-        return issue_certificate(ca, request["commonName"], request["names"],
+        names = request["names"]
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise SystemExit("galera_swarm.tls certificate: `names` must be a list of DNS names and IP literals")
+        return issue_certificate(ca, request["commonName"], names,
                                  days=request.get("days", CERTIFICATE_VALIDITY_DAYS)).to_json()
     except KeyError as missing:
         raise SystemExit(f"galera_swarm.tls {argv[0]}: the request has no {missing}") from None

@@ -105,6 +105,11 @@ def write_tls_files(directory: Path, ca: tls.KeyPair, node: tls.KeyPair) -> dict
     return paths
 
 
+# How long a test gives a rogue node to give up (it retries its peers for pc.wait_prim_timeout,
+# 30 s, then aborts).
+ROGUE_GIVE_UP_SECONDS = 90
+
+
 def rogue_node_command(cluster_name: str, peer: str, tls_options: str | None = None) -> str:
     """A bash command for a container of the Galera image: a mariadbd with the cluster's name
     but none of our agent (fresh data, wsrep on, `peer` its only address), with

@@ -12,12 +12,9 @@ import pytest
 from components.cluster_certificates import CA_FILE, CERT_FILE, KEY_FILE
 from components.service_spec import SECRETS_DIR
 from tests.images.conftest import MEASUREMENTS, make_cluster
-from tests.images.docker_helpers import (APP_PASSWORD, APP_USER, GaleraCluster, cluster_pki,
-                                         container_ip, docker, rogue_node_command,
-                                         write_tls_files)
+from tests.images.docker_helpers import (APP_PASSWORD, APP_USER, ROGUE_GIVE_UP_SECONDS, GaleraCluster,
+                                         cluster_pki, container_ip, docker, rogue_node_command, write_tls_files)
 
-# How long the rogues get to give up (each retries its peers every few seconds for 30 s).
-ROGUE_SECONDS = 90
 # Galera's TLS options with the files where write_tls_files put them.
 ROGUE_TLS_OPTIONS = (f"socket.ssl=yes;socket.ssl_ca={SECRETS_DIR}/{CA_FILE};"
                      f"socket.ssl_cert={SECRETS_DIR}/{CERT_FILE};socket.ssl_key={SECRETS_DIR}/{KEY_FILE}")
@@ -72,7 +69,7 @@ def test_a_node_without_a_certificate_of_the_cluster_ca_is_not_admitted(tls_clus
     # A node that reaches no Primary component gives up (Galera's pc.wait_prim_timeout, 30 s).
     containers = [f"{tls_cluster.prefix}-rogue-{rogue}" for rogue in rogues]
     sizes = []
-    deadline = time.monotonic() + ROGUE_SECONDS
+    deadline = time.monotonic() + ROGUE_GIVE_UP_SECONDS
     while time.monotonic() < deadline:
         sizes.append(tuple(tls_cluster.status(n)["wsrep_cluster_size"] for n in tls_cluster.nodes))
         running = [c for c in containers
@@ -82,7 +79,7 @@ def test_a_node_without_a_certificate_of_the_cluster_ca_is_not_admitted(tls_clus
         time.sleep(5)
     MEASUREMENTS.append(f"tls: cluster sizes while three rogues tried to join: {sorted(set(sizes))}")
     assert set(sizes) == {("2", "2")}, sizes
-    assert not running, f"{running} still running after {ROGUE_SECONDS} s"
+    assert not running, f"{running} still running after {ROGUE_GIVE_UP_SECONDS} s"
 
     refused = tls_cluster.logs(donor, since=since)
     for container in containers:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import ipaddress
+import json
 import re
 import secrets
 import shlex
@@ -33,7 +34,8 @@ from tests.integration.stack_checks import (
     CLUSTER_STATUS, ETCD_UNAUTHENTICATED, GALERA_TASK, MYSQL_PORT, READ_PORT, SCALE_HOSTS, SERVICES, STACK_HOSTS,
     AvailabilityProbe, Deployed, SyncedProbe, WordPressProbe, etcdctl_as_root, etcdctl_without_login, galera_log, galera_sql,
     galera_tasks_by_host, landed_on, lb_sql, lost_rows, service_replicas, synced_in_cluster_of, wait_all_synced, wsrep)
-from tests.images.docker_helpers import rogue_node_command
+from galera_swarm import tls
+from tests.images.docker_helpers import ROGUE_GIVE_UP_SECONDS, rogue_node_command
 from tests.toolchain.pulumi_stack import REPO_ROOT, Stack
 from tests.wordpress_site import install, login, publish_post, render_in_chromium
 
@@ -180,10 +182,13 @@ def test_no_secret_in_plain_text(deployed: Deployed):
     secrets_ += [deployed.config_secret(k) for k in ("etcdRootPassword", "etcdPassword")]
     secrets_ += [deployed.stack.pulumi("config", "get", "--path", "galera-swarm:backup.password").stdout.strip()]
     secrets_ += [lab_hosts.sh("docker1", f"docker swarm join-token -q {role}") for role in ("manager", "worker")]
-    # The Galera nodes' TLS key (the lines of its base64 body).
+    # The Galera nodes' TLS key and the CA's (the lines of their base64 bodies): the CA's only
+    # in the state, as the secret stdout of its command.
     tls_key = lab_hosts.sh("docker1", f"docker exec {GALERA_TASK} cat /run/secrets/galera-tls-key")
-    assert "PRIVATE KEY" in tls_key
-    secrets_ += [line for line in tls_key.splitlines() if "PRIVATE KEY" not in line]
+    ca_key = issued_pair(deployed, "tls-ca").private_key
+    for key in (tls_key, ca_key):
+        assert "PRIVATE KEY" in key
+        secrets_ += [line for line in key.splitlines() if "PRIVATE KEY" not in line]
     key_lines = [line for line in open(lab_hosts.info["ssh_key"]).read().splitlines() if "PRIVATE KEY" not in line]
     exported = deployed.stack.pulumi("stack", "export").stdout
     inspected = lab_hosts.sh("docker1", "docker service inspect " + " ".join(SERVICES))
@@ -197,6 +202,16 @@ def test_no_secret_in_plain_text(deployed: Deployed):
             assert value not in text and encoded not in text, f"a secret in plain text in {where}"
     # The passwords, tokens and key are in the state, encrypted.
     assert exported.count('"ciphertext"') >= 8
+
+
+def issued_pair(deployed: Deployed, name: str) -> tls.KeyPair:
+    """The pair the certificate command `name` issued, read from `pulumi stack export
+    --show-secrets` (a secret output: {<sig>, "plaintext": its JSON text})."""
+    exported = json.loads(deployed.stack.pulumi("stack", "export", "--show-secrets").stdout)
+    (resource,) = [r for r in exported["deployment"]["resources"]
+                   if r["type"] == "command:local:Command" and r["urn"].endswith(f"::{name}")]
+    stdout = resource["outputs"]["stdout"]
+    return tls.KeyPair.from_json(json.loads(stdout["plaintext"]) if isinstance(stdout, dict) else stdout)
 
 
 def swarm_nodes(lab_hosts: Lab) -> dict[str, tuple[str, str]]:
@@ -224,10 +239,6 @@ def test_etcd_refuses_clients_that_do_not_log_in(deployed: Deployed):
     assert etcdctl_as_root(lab_hosts, "docker1", "get", "--print-value-only", "/galera/galera/uuid")
 
 
-# How long a rogue node gets to give up (Galera's pc.wait_prim_timeout is 30 s).
-ROGUE_SECONDS = 90
-
-
 def test_a_node_without_the_stacks_certificate_is_not_admitted(deployed: Deployed):
     # A plain container on the overlay (attachable, as WordPress's network is): the Galera
     # image's mariadbd with the cluster's name, every node's address and no certificate.
@@ -240,7 +251,7 @@ def test_a_node_without_the_stacks_certificate_is_not_admitted(deployed: Deploye
                             f"--entrypoint bash {image} -c {shlex.quote(command)}")
     sizes = []
     try:
-        deadline = time.monotonic() + ROGUE_SECONDS
+        deadline = time.monotonic() + ROGUE_GIVE_UP_SECONDS
         while time.monotonic() < deadline:
             sizes.append(tuple(wsrep(lab_hosts, h)["wsrep_cluster_size"] for h in deployed.hosts))
             if lab_hosts.sh("docker1", "docker inspect -f '{{.State.Running}}' rogue-galera") != "true":

@@ -60,7 +60,7 @@ class SwarmMocks(pulumi.runtime.Mocks):
             stdin = args.inputs.get("stdin", "")
             stdin = stdin["value"] if isinstance(stdin, dict) else stdin  # a secret's wire form
             run = subprocess.run(["/bin/sh", "-c", args.inputs["create"]], input=stdin,
-                                 capture_output=True, text=True, cwd=ROOT, check=True)
+                                 capture_output=True, text=True, cwd=args.inputs.get("dir", ROOT), check=True)
             outputs["stdout"], outputs["stderr"] = run.stdout.rstrip("\n"), run.stderr
         if args.typ in ("docker:index/secret:Secret", "docker:index/serviceConfig:ServiceConfig"):
             outputs.setdefault("name", f"{args.name}-0c1d2e3")
@@ -186,11 +186,12 @@ def run_program(config: dict[str, Any], secret_keys: Optional[list[str]] = None,
 
 
 def previous_outputs(run: ProgramRun) -> dict[str, Any]:
-    """The outputs about hosts that `run` exported, as the next deployment reads them back."""
+    """The outputs about hosts (and TLS) that `run` exported, as the next deployment reads them back."""
     swarm = run.program["swarm"]
     return {"nodes": resolve(swarm.node_ids), "manager_address": resolve(swarm.manager_address),
             "hosts": resolve(swarm.hosts), "leader_host": resolve(swarm.leader_key),
-            "etcd_hosts": run.program["etcd_placement"]}
+            "etcd_hosts": run.program["etcd_placement"],
+            **({"tls_expiry": resolve(run.program["certificates"].expiry)} if run.program["certificates"] else {})}
 
 
 def resolve(output: pulumi.Output) -> Any:

@@ -75,7 +75,7 @@ A, B, C = "10.0.1.7", "10.0.1.9", "10.0.1.12"
     # A check that got no answer: HAProxy's `fall` decides, the node keeps the role while UP.
     ([server(A, status="UP 1/2", check_status="L7TOUT"), server(B)], A),
     ([server(A, status="UP 1/2", check_status="* L4TOUT"), server(B)], A),
-    ([server(A, status="UP 1/2", check_status="L4CON"), server(B)], A),
+    ([server(A, status="UP 1/2", check_status="L4CON"), server(B)], B),  # refused: nothing listens
     ([server(A, status="DOWN", check_status="L7TOUT"), server(B)], B),
     ([server(A, status="DOWN"), server(B)], B),
     ([server(A, status="MAINT", check_status="L7OK"), server(B)], B),

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import datetime
 import json
+import subprocess
 
 import pulumi
 import pytest
@@ -16,7 +17,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from components.cluster_certificates import CA_FILE, CERT_FILE, KEY_FILE, REPRINT_COMMAND, tls_env
 from galera_swarm import tls
-from tests.unit.conftest import is_secret, resolve, secret_input
+from galera_swarm.lifecycle import PreviousDeployment, tls_change
+from tests.unit.conftest import SwarmMocks, is_secret, previous_outputs, resolve, run_program, secret_input, stack_config
 
 NOW = datetime.datetime(2026, 12, 1, 12, 0, tzinfo=datetime.timezone.utc)
 SECRET = "docker:index/secret:Secret"
@@ -89,6 +91,8 @@ def test_the_cli_issues_a_ca_then_a_certificate_of_it():
     (["ca"], "[]", "galera_swarm.tls: the request on stdin must be a JSON object"),
     (["ca"], "{}", "galera_swarm.tls ca: the request has no 'commonName'"),
     (["certificate"], '{"commonName": "n", "names": ["x"]}', "galera_swarm.tls certificate: the request has no 'ca'"),
+    (["certificate"], json.dumps({"ca": {"certificate": "c", "privateKey": "k"}, "commonName": "n", "names": "localhost"}),
+     "galera_swarm.tls certificate: `names` must be a list of DNS names and IP literals"),
 ])
 def test_the_cli_says_what_is_wrong_with_a_request(argv, stdin, message):
     with pytest.raises(SystemExit) as exit_:
@@ -132,7 +136,9 @@ def test_the_keys_stay_secret_in_state_and_logs(program):
         # A later run prints what state holds instead of issuing anew.
         assert command.inputs["update"] == REPRINT_COMMAND
         secret_input(command.inputs["stdin"])
-    # The certificate is issued anew when the CA or its names change.
+    # The CA is replaced only on purpose (a stack rename changes its name, not the CA); the
+    # certificate is issued anew when the CA or its names change.
+    assert commands["tls-ca"].inputs.get("triggers", []) == []
     ca_pem = tls.KeyPair.from_json(commands["tls-ca"].outputs["stdout"]).certificate
     assert commands["tls-galera"].inputs["triggers"] == [
         ca_pem, "127.0.0.1,galera-lb,localhost,mysql-galera,tasks.mysql-galera"]
@@ -148,12 +154,30 @@ def test_the_certificate_commands_stdout_is_an_additional_secret_output(program,
 
     def record(self, t, name, props=None, opts=None, *args, **kwargs):
         if t == "command:local:Command":
-            seen[name] = opts.additional_secret_outputs
+            seen[name] = (opts.additional_secret_outputs, opts.replace_on_changes, opts.ignore_changes)
         original(self, t, name, props, opts, *args, **kwargs)
 
     monkeypatch.setattr(pulumi.CustomResource, "__init__", record)
     program()
-    assert seen == {"tls-ca": ["stdout"], "tls-galera": ["stdout"]}
+    # A trigger replaces (a new pair; the SDK adds triggers[*]); another Python or checkout is
+    # no change at all.
+    options = (["stdout"], ["triggers", "triggers[*]"], ["create", "dir"])
+    assert seen == {"tls-ca": options, "tls-galera": options}
+
+
+def test_a_later_run_prints_the_pair_in_state_again(tmp_path):
+    recorded = tls.issue_ca("recorded", now=NOW).to_json()
+    again = subprocess.run(["/bin/sh", "-c", REPRINT_COMMAND], env={"PULUMI_COMMAND_STDOUT": recorded},
+                           capture_output=True, text=True, check=True)
+    assert again.stdout == recorded
+
+
+def test_up_warns_sixty_days_before_an_expiry(ca):
+    soon = NOW + datetime.timedelta(days=tls.CA_VALIDITY_DAYS) - tls.RENEW_BEFORE
+    assert tls.renewal_warning(ca, "the stack's CA", now=soon - datetime.timedelta(seconds=1)) is None
+    assert tls.renewal_warning(ca, "the stack's CA", now=soon) == (
+        f"the stack's CA expires at {ca.expires}: renew it with `pulumi up --replace` of its certificate command "
+        "(README: TLS inside the cluster)")
 
 
 def test_without_tls_the_galera_tasks_get_no_certificate(program):
@@ -165,3 +189,40 @@ def test_without_tls_the_galera_tasks_get_no_certificate(program):
     (wordpress,) = [r.inputs for r in run.mocks.of_type("docker:index/service:Service") if r.inputs["name"] == "wordpress"]
     assert "WORDPRESS_DB_SSL" not in wordpress["taskSpec"]["containerSpec"]["env"]
     assert run.program["certificates"] is None
+
+
+WITHOUT_TLS = PreviousDeployment.from_outputs({"hosts": {"docker1": {"name": "docker1", "address": "192.0.2.11"}}})
+WITH_TLS = PreviousDeployment.from_outputs({"hosts": {"docker1": {"name": "docker1", "address": "192.0.2.11"}},
+                                            "tls_expiry": {"ca": "2036-11-29T12:00:00Z"}})
+NEW_STACK = PreviousDeployment.from_outputs({})
+
+
+@pytest.mark.parametrize("enabled,chosen,previous,problem,warning", [
+    (True, False, NEW_STACK, None, None),
+    (False, True, NEW_STACK, None, None),
+    (True, False, WITH_TLS, None, None),
+    (False, True, WITHOUT_TLS, None, None),
+    # The default would switch a cluster that predates TLS: the operator chooses.
+    (True, False, WITHOUT_TLS, "galera-swarm:tls.enabled: this stack's Galera cluster runs without TLS, and turning "
+     "TLS on is no rolling change (README: TLS inside the cluster); choose: `pulumi config set --path "
+     "galera-swarm:tls.enabled false` keeps the cluster as it is, `true` turns TLS on", None),
+    (True, True, WITHOUT_TLS, None, "galera-swarm:tls.enabled turns TLS on for a cluster that runs with it off: no "
+     "rolling change; the nodes need to restart all at once (README: TLS inside the cluster)"),
+    (False, True, WITH_TLS, None, "galera-swarm:tls.enabled turns TLS off for a cluster that runs with it on: no "
+     "rolling change; the nodes need to restart all at once (README: TLS inside the cluster)"),
+])
+def test_switching_tls_for_a_running_cluster_is_refused_or_warned(enabled, chosen, previous, problem, warning):
+    assert tls_change(enabled, chosen, previous) == (problem, warning)
+
+
+def test_a_stack_deployed_before_tls_stops_at_preview_until_tls_enabled_is_chosen(key_path):
+    first = run_program(stack_config(key_path, tls={"enabled": False}))
+    before_tls = previous_outputs(first)
+    assert "tls_expiry" not in before_tls
+    with pytest.raises(pulumi.RunError) as refused:
+        run_program(stack_config(key_path), mocks=SwarmMocks(stack_outputs=before_tls))
+    assert "galera-swarm:tls.enabled: this stack's Galera cluster runs without TLS" in str(refused.value)
+    # Once up ran with TLS, the next run goes through (the output records it).
+    with_tls = run_program(stack_config(key_path, tls={"enabled": True}), mocks=SwarmMocks(stack_outputs=before_tls))
+    assert "tls_expiry" in previous_outputs(with_tls)
+    run_program(stack_config(key_path), mocks=SwarmMocks(stack_outputs=previous_outputs(with_tls)))
