@@ -110,6 +110,14 @@ def test_load_balancer_from_outside_reaches_every_node_and_writes_replicate(depl
         assert galera_sql(deployed.lab, host, "SELECT COUNT(*), SUM(id) FROM wordpress.lbcheck") == "50\t1275"
 
 
+def lowest_address_host(deployed: Deployed) -> str:
+    """The host whose Galera node has the lowest address: the writer every galera-lb settles on
+    (components/galera_writer.lua)."""
+    addresses = {h: ipaddress.ip_address(galera_sql(deployed.lab, h, "SELECT @@wsrep_node_address"))
+                 for h in deployed.hosts}
+    return min(addresses, key=addresses.__getitem__)
+
+
 def writer_hosts(deployed: Deployed, lb_hosts: list[str], connections: int) -> set[str]:
     """The hosts whose Galera node took `connections` connections through the writer port of
     each load balancer on `lb_hosts`."""
@@ -126,9 +134,12 @@ def test_every_load_balancer_sends_writes_to_one_node_and_reads_to_all(deployed:
     assert outputs["load_balancer_addresses"] == {"writer": [f"{a}:{MYSQL_PORT}" for a in addresses],
                                                   "reader": [f"{a}:{READ_PORT}" for a in addresses]}
     assert sorted(outputs["wordpress_urls"]) == [f"http://{a}/" for a in addresses]
-    # Each task chooses once its checks saw the nodes Synced; wait until they agree.
-    wait_until("every galera-lb on one writer", lambda: writer_hosts(deployed, lb_hosts, 5),
-               lambda nodes: len(nodes) == 1, timeout=60)
+    # Steady state: each task settles on the lowest address once every node was Synced for the
+    # hold (a node that was a donor while the others joined gets the role back then, on each
+    # task within its own checks); wait for that.
+    lowest = lowest_address_host(deployed)
+    wait_until(f"every galera-lb on {lowest} (the lowest address)", lambda: writer_hosts(deployed, lb_hosts, 5),
+               lambda nodes: nodes == {lowest}, timeout=120)
     landed = {host: landed_on(deployed, host, MYSQL_PORT, WRITER_CONNECTIONS) for host in lb_hosts}
     print(f"{WRITER_CONNECTIONS} writer connections through galera-lb on each of {lb_hosts}: {landed}")
     (writer,) = {node for hits in landed.values() for node in hits}
@@ -473,9 +484,10 @@ def test_the_writers_host_stopped_hard_moves_every_load_balancer_to_one_other_no
     lab_hosts = deployed.lab
     one_cluster_of(deployed, 3)
     lb_hosts = deployed.load_balancer_hosts()
-    wait_until("every galera-lb on one writer", lambda: writer_hosts(deployed, lb_hosts, 5),
-               lambda nodes: len(nodes) == 1, timeout=60)
-    (writer_host,) = writer_hosts(deployed, lb_hosts, 5)
+    # In steady state (the host stopped by the test before may still be in its failback hold).
+    writer_host = lowest_address_host(deployed)
+    wait_until(f"every galera-lb on {writer_host} (the lowest address)", lambda: writer_hosts(deployed, lb_hosts, 5),
+               lambda nodes: nodes == {writer_host}, timeout=120)
     survivors = [h for h in deployed.hosts if h != writer_host]
     bank = BankWorkload([(lab_hosts.address[h], MYSQL_PORT) for h in lb_hosts], "root", deployed.root_password,
                         table="wordpress.bank_accounts")
