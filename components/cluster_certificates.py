@@ -129,7 +129,6 @@ class ClusterCertificates(pulumi.ComponentResource):
         return TlsTaskSpec(env=tls_env(), secret_mounts=self._mounts)
 
 
-
 def _warn(warning: Optional[str]) -> None:
     if warning:
         pulumi.log.warn(warning)
