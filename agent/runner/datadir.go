@@ -129,8 +129,13 @@ wsrep_provider_options = "%s"
 // Galera verifies every peer's certificate against socket.ssl_ca, in both directions, so a
 // node without a certificate of that CA is never admitted.
 func galeraTLSOptions(dir string) string {
-	return fmt.Sprintf("socket.ssl=yes;socket.ssl_ca=%s;socket.ssl_cert=%s;socket.ssl_key=%s",
-		filepath.Join(dir, tlsCA), filepath.Join(dir, tlsCert), filepath.Join(dir, tlsKey))
+	ca, cert, key := tlsPaths(dir)
+	return fmt.Sprintf("socket.ssl=yes;socket.ssl_ca=%s;socket.ssl_cert=%s;socket.ssl_key=%s", ca, cert, key)
+}
+
+// tlsPaths: the CA, certificate and key files under dir (installTLS's copies in TLSDir).
+func tlsPaths(dir string) (ca, cert, key string) {
+	return filepath.Join(dir, tlsCA), filepath.Join(dir, tlsCert), filepath.Join(dir, tlsKey)
 }
 
 // tlsCnf: the server's client TLS (its [mysqld] lines: MariaDB presents the certificate on
@@ -138,7 +143,7 @@ func galeraTLSOptions(dir string) string {
 // from [sst] (and [mysqld]); encrypt=4 makes socat use TLS and demand a peer certificate, and
 // VERIFY_CA checks it against the CA (wsrep_sst_mariabackup in MariaDB 10.11).
 func tlsCnf(dir string) (mysqld, sst string) {
-	ca, cert, key := filepath.Join(dir, tlsCA), filepath.Join(dir, tlsCert), filepath.Join(dir, tlsKey)
+	ca, cert, key := tlsPaths(dir)
 	mysqld = fmt.Sprintf("ssl_ca = %s\nssl_cert = %s\nssl_key = %s\n", ca, cert, key)
 	sst = fmt.Sprintf("[sst]\nencrypt = 4\nssl-mode = VERIFY_CA\nssl-ca = %s\nssl-cert = %s\nssl-key = %s\n", ca, cert, key)
 	return mysqld, sst
@@ -154,26 +159,32 @@ func installTLS(t config.TLS) error {
 	if err := chownMysql(TLSDir); err != nil {
 		return err
 	}
+	ca, cert, key := tlsPaths(TLSDir)
 	for _, f := range []struct {
-		from, name string
-		mode       os.FileMode
-	}{{t.CAFile, tlsCA, 0o644}, {t.CertFile, tlsCert, 0o644}, {t.KeyFile, tlsKey, 0o600}} {
+		from, to string
+		mode     os.FileMode
+	}{{t.CAFile, ca, 0o644}, {t.CertFile, cert, 0o644}, {t.KeyFile, key, 0o600}} {
 		data, err := os.ReadFile(f.from)
 		if err != nil {
 			return fmt.Errorf("reading %s: %w", f.from, err)
 		}
-		to := filepath.Join(TLSDir, f.name)
-		if err := os.WriteFile(to, data, f.mode); err != nil {
-			return fmt.Errorf("writing %s: %w", to, err)
-		}
-		if err := os.Chmod(to, f.mode); err != nil {
-			return fmt.Errorf("writing %s: %w", to, err)
-		}
-		if err := chownMysql(to); err != nil {
+		if err := writeMysqlFile(f.to, data, f.mode); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// writeMysqlFile writes data to path with mode (also over an existing file's mode), owned by
+// the OS user mysql.
+func writeMysqlFile(path string, data []byte, mode os.FileMode) error {
+	if err := os.WriteFile(path, data, mode); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := os.Chmod(path, mode); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return chownMysql(path)
 }
 
 // chownMysql gives path to the OS user mysql.
@@ -202,13 +213,7 @@ func writeConfig(s config.Settings, address string) error {
 			return err
 		}
 	}
-	if err := os.WriteFile(GaleraCnf, []byte(MyCnf(s, address)), 0o600); err != nil {
-		return fmt.Errorf("writing %s: %w", GaleraCnf, err)
-	}
-	if err := os.Chmod(GaleraCnf, 0o600); err != nil {
-		return fmt.Errorf("writing %s: %w", GaleraCnf, err)
-	}
-	return chownMysql(GaleraCnf)
+	return writeMysqlFile(GaleraCnf, []byte(MyCnf(s, address)), 0o600)
 }
 
 // localPosition: the position of the local data from grastate.dat, or from InnoDB
