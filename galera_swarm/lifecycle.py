@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional, Protocol, Sequence
 
 import pulumi
+import tenacity
 
 from galera_swarm import placement
 from galera_swarm.settings import NAMESPACE, ConfigError
@@ -35,6 +36,14 @@ from galera_swarm.settings import NAMESPACE, ConfigError
 # returns the outputs of the last deployment ({} for a new stack), at preview too, without a
 # resource in the state (unlike a pulumi.StackReference).
 READ_STACK_OUTPUTS = "pulumi:pulumi:readStackOutputs"
+# What the file backend's invoke answers when it read the checkpoint while the engine was saving
+# it: the engine saves one as the run starts, and gocloud's fileblob rewrites the checkpoint's
+# `.attrs` sidecar in place (os.Create, then the JSON), so a read in between decodes an empty
+# file ("failed to load checkpoint: EOF"). The checkpoint itself is replaced atomically: the
+# next read finds both whole.
+CHECKPOINT_READ_RACE = "failed to load checkpoint: EOF"
+CHECKPOINT_READ_ATTEMPTS = 5
+CHECKPOINT_READ_WAIT_S = 0.2
 # The outputs this module reads back (__main__.py exports them).
 HOSTS_OUTPUT = "hosts"
 LEADER_OUTPUT = "leader_host"
@@ -104,10 +113,21 @@ def read_previous_deployment() -> PreviousDeployment:
     """The last deployment of the running stack, read through the engine (READ_STACK_OUTPUTS).
     Only the outputs about hosts are kept: the others hold secrets (join tokens)."""
     name = f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}"
-    result = pulumi.runtime.invoke(READ_STACK_OUTPUTS, {"name": name})
-    outputs = (result.value or {}).get("outputs") or {}
+    outputs = _read_stack_outputs(name)
     wanted = (HOSTS_OUTPUT, LEADER_OUTPUT, ETCD_HOSTS_OUTPUT, NODES_OUTPUT, MANAGER_ADDRESS_OUTPUT, TLS_EXPIRY_OUTPUT)
     return PreviousDeployment.from_outputs({k: outputs[k] for k in wanted if k in outputs})
+
+
+@tenacity.retry(retry=tenacity.retry_if_exception(lambda e: CHECKPOINT_READ_RACE in str(e)),
+                stop=tenacity.stop_after_attempt(CHECKPOINT_READ_ATTEMPTS),
+                wait=tenacity.wait_fixed(CHECKPOINT_READ_WAIT_S), reraise=True)
+def _read_stack_outputs(name: str) -> dict[str, Any]:
+    """The outputs (name -> value) of stack `name`'s last deployment through READ_STACK_OUTPUTS;
+    a read that met the engine saving the checkpoint (CHECKPOINT_READ_RACE) is tried again, up
+    to CHECKPOINT_READ_ATTEMPTS times, CHECKPOINT_READ_WAIT_S apart. Raises the invoke's
+    Exception when it fails otherwise, or every time."""
+    result = pulumi.runtime.invoke(READ_STACK_OUTPUTS, {"name": name})
+    return (result.value or {}).get("outputs") or {}
 
 
 def tls_change(enabled: bool, chosen: bool, previous: PreviousDeployment) -> tuple[Optional[str], Optional[str]]:

@@ -16,9 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
+import grpc
 import pulumi
 import pytest
 from pulumi.runtime.sync_await import _sync_await
+
+from galera_swarm.lifecycle import CHECKPOINT_READ_RACE
 
 ROOT = Path(__file__).resolve().parents[2]
 NAMESPACE = "galera-swarm"
@@ -43,12 +46,30 @@ def node_id(host_key: str) -> str:
     return (host_key.replace("-", "") + "0" * 25)[:25]
 
 
+class EngineError(grpc.RpcError):
+    """An invoke the engine answered with an error, as the gRPC client raises it (a call's
+    status code and details)."""
+
+    def __init__(self, details: str):
+        super().__init__(details)
+        self._details = details
+
+    def code(self) -> grpc.StatusCode:
+        return grpc.StatusCode.UNKNOWN
+
+    def details(self) -> str:
+        return self._details
+
+
 @dataclass
 class SwarmMocks(pulumi.runtime.Mocks):
     resources: list[Recorded] = field(default_factory=list)
     # What the engine answers when the program reads its own stack's last outputs: {} is a new
     # stack; a dict like previous_outputs(run) is the stack after that run.
     stack_outputs: dict = field(default_factory=dict)
+    # How many reads of those outputs fail first as the file backend's do when they meet the
+    # engine saving the checkpoint (lifecycle.CHECKPOINT_READ_RACE).
+    racing_reads: int = 0
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
         outputs = dict(args.inputs)
@@ -90,6 +111,9 @@ class SwarmMocks(pulumi.runtime.Mocks):
 
     def call(self, args: pulumi.runtime.MockCallArgs):
         if args.token == "pulumi:pulumi:readStackOutputs":
+            if self.racing_reads:
+                self.racing_reads -= 1
+                raise EngineError(f"invocation of {args.token} returned an error: {CHECKPOINT_READ_RACE}")
             return {"name": args.args["name"], "outputs": self.stack_outputs, "secretOutputNames": []}, []
         return {}, None
 

@@ -14,7 +14,8 @@ import pytest
 from pulumi.runtime import mocks as mock_runtime
 
 from components.swarm_cluster import SwarmHost, forget_script, leave_script, node_leave_script, removal_gate_script
-from galera_swarm.lifecycle import KnownHost, PreviousDeployment, plan_hosts
+from galera_swarm.lifecycle import (CHECKPOINT_READ_ATTEMPTS, CHECKPOINT_READ_RACE, KnownHost, PreviousDeployment,
+                                    plan_hosts)
 from galera_swarm.settings import ConfigError, parse_settings
 from tests.unit.conftest import PASSWORDS, SwarmMocks, node_id, previous_outputs, resolve, run_program, stack_config
 
@@ -57,6 +58,25 @@ def test_renaming_a_host_keeps_its_resource_names_and_node(key_path):
         "docker1": node_id("docker1"), "db2": node_id("docker2"), "docker3": node_id("docker3")}
     # The next deployment still knows db2 under the key it joined with.
     assert resolve(renamed.program["swarm"].hosts)["docker2"]["name"] == "db2"
+
+
+def test_a_read_of_the_last_outputs_that_met_a_checkpoint_save_is_tried_again(key_path):
+    # CI saw it on a new stack: the engine saved the checkpoint while the program read it.
+    first = run_program(stack_config(key_path, hosts=hosts_of(LAB)))
+    mocks = SwarmMocks(stack_outputs=previous_outputs(first), racing_reads=CHECKPOINT_READ_ATTEMPTS - 1)
+    renamed = run_program(stack_config(key_path, hosts=hosts_of(
+        [("docker1", "192.0.2.11"), ("db2", "192.0.2.12"), ("docker3", "192.0.2.13")])), mocks=mocks)
+    assert mocks.racing_reads == 0
+    # The outputs were read in the end: db2 keeps the key it joined with.
+    assert swarm_resources(renamed) == swarm_resources(first)
+
+
+def test_last_outputs_that_never_read_stop_the_program_with_the_engine_error(key_path):
+    first = run_program(stack_config(key_path, hosts=hosts_of(LAB)))
+    mocks = SwarmMocks(stack_outputs=previous_outputs(first), racing_reads=CHECKPOINT_READ_ATTEMPTS)
+    with pytest.raises(Exception, match=CHECKPOINT_READ_RACE):
+        run_program(stack_config(key_path, hosts=hosts_of(LAB)), mocks=mocks)
+    assert mocks.racing_reads == 0
 
 
 def test_reordering_hosts_creates_and_deletes_nothing(key_path):
