@@ -16,7 +16,8 @@ problem is a `BenchError`, printed as one `ERROR:` line naming the setting and t
                             --reader HOST:PORT [--lb-tasks F]
     python -m bench.lb sql setup|cleanup --user U
     python -m bench.lb app-user < `pulumi config --json`
-    python -m bench.lb sysbench-conf --user U < password      (the `--config-file` for sysbench)
+    python -m bench.lb sysbench-conf --user U [--tls] < password  (the `--config-file` for sysbench)
+    python -m bench.lb tls-file ca|cert|key < `pulumi stack export --show-secrets`
     python -m bench.lb client-cnf --user U < password         (a `[client]` option file for mariadb)
     python -m bench.lb report DIR < plan
 """
@@ -119,7 +120,8 @@ def settings_from(args: Mapping[str, str | None], env: Mapping[str, str], quick:
 class StackView:
     """What the benchmark needs from `pulumi stack output --json`: the overlay network, the
     Galera and load balancer services, galera-lb's writer and reader endpoints (`host:port` inside the swarm)
-    and the swarm node id of the client's host."""
+    and the swarm node id of the client's host; `tls`: the cluster runs with TLS (its accounts
+    take sessions over the network only with it)."""
 
     network: str
     galera_service: str
@@ -127,6 +129,7 @@ class StackView:
     writer: str
     reader: str
     client_node: str
+    tls: bool = False
 
     @property
     def galera_dns(self) -> str:
@@ -138,7 +141,8 @@ class StackView:
 
 def stack_view(outputs: Mapping, client_host: str) -> StackView:
     """StackView from the stack's outputs (README, "outputs": network, galera_service,
-    load_balancer_service, load_balancer_endpoints {writer, reader}, nodes {host: node id}). Raises BenchError when
+    load_balancer_service, load_balancer_endpoints {writer, reader}, nodes {host: node id},
+    tls_ca_certificate when the stack runs with TLS). Raises BenchError when
     the stack is not up or client_host is not one of its hosts."""
     missing = [k for k in ("network", "galera_service", "load_balancer_service", "load_balancer_endpoints", "nodes")
                if k not in outputs]
@@ -150,7 +154,9 @@ def stack_view(outputs: Mapping, client_host: str) -> StackView:
                          f"use one of {', '.join(sorted(nodes))}")
     endpoints = outputs["load_balancer_endpoints"]
     return StackView(network=outputs["network"], galera_service=outputs["galera_service"],
-                     load_balancer_service=outputs["load_balancer_service"], writer=endpoints["writer"], reader=endpoints["reader"], client_node=nodes[client_host])
+                     load_balancer_service=outputs["load_balancer_service"], writer=endpoints["writer"],
+                     reader=endpoints["reader"], client_node=nodes[client_host],
+                     tls=bool(outputs.get("tls_ca_certificate")))
 
 
 def app_user(config: Mapping) -> str:
@@ -275,15 +281,38 @@ def schema_sql(step: str, user: str) -> str:
     raise BenchError(f"unknown SQL step {step!r}; use setup or cleanup")
 
 
-def sysbench_conf(user: str, password: str, key: str = "appPassword") -> str:
-    """The file for `sysbench --config-file`: mysql-user and mysql-password lines. sysbench
-    1.0.20 drops whitespace in a value there (seen: a password with a space is refused), so
-    such a password raises BenchError naming the stack key."""
+def sysbench_conf(user: str, password: str, key: str = "appPassword", tls: bool = False) -> str:
+    """The file for `sysbench --config-file`: mysql-user and mysql-password lines, and with
+    `tls` mysql-ssl=on: sysbench 1.0.20 then connects over TLS with the files client-key.pem,
+    client-cert.pem and cacert.pem of its working directory (names fixed in its drv_mysql.c;
+    TLS_FILES, from tls_file). sysbench drops whitespace in a value there (seen: a password
+    with a space is refused), so such a password raises BenchError naming the stack key."""
     if re.search(r"\s", password) or re.search(r"\s", user):
         raise BenchError(f"galera-swarm:{key}: sysbench's --config-file cannot carry whitespace, and the "
                          "password must not go on a command line; rotate to one without "
                          f"(`pulumi config set --secret galera-swarm:{key} ...` and `make up`)")
-    return f"mysql-user={user}\nmysql-password={password}\n"
+    return f"mysql-user={user}\nmysql-password={password}\n" + ("mysql-ssl=on\n" if tls else "")
+
+
+# The files sysbench 1.0.20 reads with mysql-ssl=on, and what tls_file puts in each: the
+# stack's CA and the Galera nodes' certificate and key, which is a TLS client's as well (the
+# nodes ask a client for a certificate of their CA, and refuse another CA's).
+TLS_FILES = {"cacert.pem": "ca", "client-cert.pem": "cert", "client-key.pem": "key"}
+
+
+def tls_file(deployment: Mapping, which: str) -> str:
+    """One PEM of the stack's TLS from `pulumi stack export --show-secrets` (parsed): "ca" the
+    CA's certificate, "cert" and "key" the Galera nodes' certificate and private key. Raises
+    BenchError when the state holds none (a stack without TLS) or `which` is another word."""
+    from components.cluster_certificates import CA_SUFFIX, NODE_SUFFIX, recorded_pair
+
+    if which not in ("ca", "cert", "key"):
+        raise BenchError(f"unknown TLS file {which!r}; use ca, cert or key")
+    try:
+        pair = recorded_pair(deployment, CA_SUFFIX if which == "ca" else NODE_SUFFIX)
+    except LookupError as missing:
+        raise BenchError(f"{missing}; the stack runs with TLS but its state has no certificate: run `make up`") from None
+    return pair.private_key if which == "key" else pair.certificate
 
 
 def client_cnf(user: str, password: str) -> str:
@@ -422,6 +451,10 @@ def _parser() -> argparse.ArgumentParser:
         conf = sub.add_parser(name, help="a credentials file, the password on stdin")
         conf.add_argument("--user", required=True)
         conf.add_argument("--key", default="appPassword", help="the stack key of the password (for errors)")
+        if name == "sysbench-conf":
+            conf.add_argument("--tls", action="store_true", help="connect over TLS (TLS_FILES in the working directory)")
+    tls_parser = sub.add_parser("tls-file", help="a PEM of the stack's TLS, the export on stdin")
+    tls_parser.add_argument("which", choices=("ca", "cert", "key"))
     rep = sub.add_parser("report", help="the table and ratios, the plan on stdin")
     rep.add_argument("directory", type=Path)
     return parser
@@ -445,7 +478,7 @@ def main(argv: Sequence[str] | None = None, stdin: TextIO = sys.stdin, stdout: T
         elif args.command == "stack":
             v = stack_view(_json(stdin.read(), "`pulumi stack output --json`"), args.client_host)
             print(v.network, v.galera_service, v.galera_dns, v.load_balancer_service, v.writer, v.reader,
-                  v.client_node, file=stdout)
+                  v.client_node, int(v.tls), file=stdout)
         elif args.command == "plan":
             tasks = running_tasks(json.loads(args.tasks.read_text()), args.network)
             view = StackView(args.network, args.galera_service, args.load_balancer_service, args.writer,
@@ -463,7 +496,9 @@ def main(argv: Sequence[str] | None = None, stdin: TextIO = sys.stdin, stdout: T
         elif args.command == "app-user":
             print(app_user(_json(stdin.read(), "`pulumi config --json`")), file=stdout)
         elif args.command == "sysbench-conf":
-            stdout.write(sysbench_conf(args.user, read_secret(stdin), args.key))
+            stdout.write(sysbench_conf(args.user, read_secret(stdin), args.key, args.tls))
+        elif args.command == "tls-file":
+            stdout.write(tls_file(_json(stdin.read(), "`pulumi stack export --show-secrets`"), args.which))
         elif args.command == "client-cnf":
             stdout.write(client_cnf(args.user, read_secret(stdin)))
         elif args.command == "report":

@@ -42,8 +42,9 @@ bench_py() { (cd "$ROOT" && python -m bench.lb "$@"); }
 # on_host ARG...: one command on the client's host, each argument quoted for its shell.
 on_host() { "$ROOT/lab/lab" ssh "$CLIENT_HOST" "$(printf '%q ' "$@")"; }
 
-# in_client ARG...: a command in the client container; stdin goes through.
-in_client() { on_host docker exec -i "$CLIENT" "$@"; }
+# in_client ARG...: a command in the client container, in CREDENTIALS_DIR (sysbench reads its
+# TLS files from its working directory); stdin goes through.
+in_client() { on_host docker exec -i -w "$CREDENTIALS_DIR" "$CLIENT" "$@"; }
 
 # write_in_client FILE: stdin into FILE in the client container, readable by root alone.
 # shellcheck disable=SC2016  # $1 is the remote shell's, on purpose
@@ -112,11 +113,21 @@ start_client() {
 }
 
 # hand_credentials: the passwords from the stack's config (through pipes, never argv) into
-# files in the client: sysbench's --config-file (the application user) and root's option file.
+# files in the client: sysbench's --config-file (the application user) and root's option file;
+# with TLS (the accounts then refuse plain sessions) sysbench's TLS files (bench/lb.py TLS_FILES)
+# from the state. The mariadb client uses TLS by default.
 hand_credentials() {
+  local tls_flag=() file
   APP_USER=$(pulumi config --stack "$STACK" --json | bench_py app-user)
+  if ((TLS)); then
+    tls_flag=(--tls)
+    for file in cacert.pem:ca client-cert.pem:cert client-key.pem:key; do
+      pulumi stack export --stack "$STACK" --show-secrets |
+        bench_py tls-file "${file#*:}" | write_in_client "$CREDENTIALS_DIR/${file%%:*}"
+    done
+  fi
   pulumi config get --stack "$STACK" galera-swarm:appPassword |
-    bench_py sysbench-conf --user "$APP_USER" --key appPassword | write_in_client "$SYSBENCH_CONF"
+    bench_py sysbench-conf --user "$APP_USER" --key appPassword "${tls_flag[@]}" | write_in_client "$SYSBENCH_CONF"
   pulumi config get --stack "$STACK" galera-swarm:rootPassword |
     bench_py client-cnf --user root | write_in_client "$ADMIN_CNF"
 }
@@ -185,7 +196,7 @@ main() {
   outputs=$(pulumi stack output --stack "$STACK" --json) ||
     error "the stack $STACK has no outputs (above): bring it up first (make up)"
   view=$(bench_py stack --client-host "$CLIENT_HOST" <<<"$outputs")
-  read -r NETWORK GALERA_SERVICE GALERA_DNS LB_SERVICE WRITER READER CLIENT_NODE <<<"$view"
+  read -r NETWORK GALERA_SERVICE GALERA_DNS LB_SERVICE WRITER READER CLIENT_NODE TLS <<<"$view"
   WORK_DIR=$(mktemp -d)
   mkdir "$WORK_DIR/results"
   trap cleanup EXIT INT TERM
@@ -196,8 +207,8 @@ main() {
   make_plan
   prepare_schema
   run_plan
-  printf '\nbench-lb: %s threads, %s s per run, %s tables x %s rows, client on %s (sysbench %s)\n' \
-    "$THREADS" "$TIME" "$TABLES" "$TABLE_SIZE" "$CLIENT_HOST" "$SYSBENCH_DEBIAN_VERSION"
+  printf '\nbench-lb: %s threads, %s s per run, %s tables x %s rows, client on %s (sysbench %s), TLS %s\n' \
+    "$THREADS" "$TIME" "$TABLES" "$TABLE_SIZE" "$CLIENT_HOST" "$SYSBENCH_DEBIAN_VERSION" "$( ((TLS)) && echo on || echo off)"
   bench_py report "$WORK_DIR/results" <"$WORK_DIR/plan.txt"
 }
 

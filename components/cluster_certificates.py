@@ -45,6 +45,9 @@ ISSUE_COMMAND = f"{shlex.quote(sys.executable)} -m galera_swarm.tls"
 ISSUE_DIR = str(Path(__file__).resolve().parents[1])
 # A run after the first (an update) prints the pair recorded in state instead of a new one.
 REPRINT_COMMAND = 'printf "%s" "$PULUMI_COMMAND_STDOUT"'
+# The issuing commands' names: the component's name and these (tls-ca, tls-galera).
+CA_SUFFIX = "-ca"
+NODE_SUFFIX = "-galera"
 
 
 def tls_env() -> dict[str, str]:
@@ -88,8 +91,8 @@ def _issue(name: str, kind: str, request: pulumi.Input[str], triggers: Sequence[
 
 class ClusterCertificates(pulumi.ComponentResource):
     """The docker provider comes through `opts` (providers=[...] or provider=). Children: the
-    commands `<name>-ca` and `<name>-galera` and the swarm secrets of CA_FILE, CERT_FILE and
-    KEY_FILE. `ca_certificate` is the CA's PEM (public); `expiry` maps "ca" and "galera" to
+    commands `<name>-ca` and `<name>-galera` (CA_SUFFIX, NODE_SUFFIX) and the swarm secrets of
+    CA_FILE, CERT_FILE and KEY_FILE. `ca_certificate` is the CA's PEM (public); `expiry` maps "ca" and "galera" to
     their notAfter (RFC 3339, UTC)."""
 
     ca_certificate: pulumi.Output[str]
@@ -102,12 +105,12 @@ class ClusterCertificates(pulumi.ComponentResource):
 
         # No trigger: the CA is replaced only on purpose (`pulumi up --replace`, README), not
         # when a rename of the stack changes its name.
-        ca = _issue(f"{name}-ca", "ca", json.dumps({"commonName": args.ca_name}), [], child)
+        ca = _issue(f"{name}{CA_SUFFIX}", "ca", json.dumps({"commonName": args.ca_name}), [], child)
         ca_certificate = pulumi.Output.unsecret(ca.apply(lambda p: p.certificate))
         request = ca.apply(lambda p: json.dumps({"ca": json.loads(p.to_json()), "commonName": args.service_name,
                                                  "names": names}))
         # A new CA or other names: a new certificate (the trigger replaces the command).
-        node = _issue(f"{name}-galera", "certificate", request, [ca_certificate, ",".join(names)], child)
+        node = _issue(f"{name}{NODE_SUFFIX}", "certificate", request, [ca_certificate, ",".join(names)], child)
 
         ca_secret = service_spec.password_secret(name, CA_FILE, ca_certificate, child)
         cert_secret = service_spec.password_secret(name, CERT_FILE, node.apply(lambda p: p.certificate), child)
@@ -127,6 +130,23 @@ class ClusterCertificates(pulumi.ComponentResource):
     def task_spec(self) -> TlsTaskSpec:
         """The env and secret mounts, as GaleraServiceArgs.tls takes them."""
         return TlsTaskSpec(env=tls_env(), secret_mounts=self._mounts)
+
+
+def recorded_pair(deployment: Mapping, suffix: str) -> tls.KeyPair:
+    """The pair that this component's issuing command `<name><suffix>` (CA_SUFFIX or
+    NODE_SUFFIX) holds in a stack's state. `deployment`: `pulumi stack export --show-secrets`
+    parsed (its stdout, a secret output, shows as {<signature>, "plaintext": the stdout as a
+    JSON string}).
+    For the operator's own tools and the tests (the bench's TLS client, the no-plain-text
+    check). Raises LookupError when the state holds no such command (a stack without TLS)."""
+    marker = f"{RESOURCE_TYPE}$command:local:Command::"
+    found = [r for r in deployment.get("deployment", {}).get("resources") or []
+             if marker in r.get("urn", "") and r["urn"].endswith(suffix) and "stdout" in (r.get("outputs") or {})]
+    if len(found) != 1:
+        raise LookupError(f"the state holds {len(found)} certificate commands named *{suffix} of a "
+                          f"{RESOURCE_TYPE} (one is expected: does the stack run with tls.enabled?)")
+    stdout = found[0]["outputs"]["stdout"]
+    return tls.KeyPair.from_json(json.loads(stdout["plaintext"]) if isinstance(stdout, dict) else stdout)
 
 
 def _warn(warning: Optional[str]) -> None:

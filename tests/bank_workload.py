@@ -2,7 +2,7 @@
 transactions, the way an application's hot rows meet on a Galera cluster. Shared by the image
 contract tests and the lab's integration suite (PyMySQL, requirements.txt).
 
-    with BankWorkload([("127.0.0.1", 3306)], "root", password) as bank:
+    with BankWorkload([("127.0.0.1", 3306)], "root", password, ca_file) as bank:
         time.sleep(20)
     report = bank.report()          # transfers committed, errors by MySQL code, the total
 
@@ -21,8 +21,11 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 
 import pymysql
+
+from tests import sql_client
 
 ACCOUNTS = 10
 WRITERS = 4
@@ -56,14 +59,16 @@ class BankWorkload:
     """WRITERS threads transferring between ACCOUNTS accounts of `table` (made afresh, each
     with OPENING_BALANCE) through the MySQL endpoints `addresses` ([(host, port)]): writer K
     starts at address K (mod their count) and moves to the next one after an error that is not
-    a deadlock. Runs from __enter__ to __exit__; `report()` reads the total through the first
-    address. Raises pymysql errors from __enter__ when the first address does not answer."""
+    a deadlock; over TLS verified with `ca_file` when given (sql_client.connect). Runs from
+    __enter__ to __exit__; `report()` reads the total through the first address. Raises pymysql
+    errors from __enter__ when the first address does not answer."""
 
-    def __init__(self, addresses: list[tuple[str, int]], user: str, password: str,
+    def __init__(self, addresses: list[tuple[str, int]], user: str, password: str, ca_file: Path | None,
                  table: str = "bank.accounts", writers: int = WRITERS):
         self.addresses = addresses
         self.user = user
         self.password = password
+        self.ca_file = ca_file
         self.table = table
         self.committed = 0
         self.errors: Counter[int] = Counter()
@@ -74,9 +79,8 @@ class BankWorkload:
 
     def connect(self, index: int = 0) -> pymysql.connections.Connection:
         host, port = self.addresses[index % len(self.addresses)]
-        return pymysql.connect(host=host, port=port, user=self.user, password=self.password,
-                               connect_timeout=CONNECT_TIMEOUT_SECONDS, read_timeout=QUERY_TIMEOUT_SECONDS,
-                               write_timeout=QUERY_TIMEOUT_SECONDS, autocommit=True)
+        return sql_client.connect(host, port, self.user, self.password, self.ca_file,
+                                  connect_timeout=CONNECT_TIMEOUT_SECONDS, query_timeout=QUERY_TIMEOUT_SECONDS)
 
     def __enter__(self) -> "BankWorkload":
         database = self.table.split(".")[0]

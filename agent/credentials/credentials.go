@@ -62,6 +62,24 @@ func accountPassword(mode Mode, user, host, password, via string) string {
 	}, "\n") + "\n"
 }
 
+// TLSRequirement gives the SQL that makes the accounts that log in over the network, root@'%'
+// and the application user (if any), require TLS (required: the node presents a certificate)
+// or not: with it, their plain sessions are refused (ERROR 1045, Access denied). The accounts
+// of the socket (root@localhost, mysql@localhost) are left alone: a socket crosses no network.
+// Idempotent; replicated cluster-wide like SQL. A password change (SQL) keeps the requirement.
+func TLSRequirement(a Accounts, required bool) string {
+	clause := "NONE"
+	if required {
+		clause = "SSL"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "ALTER USER IF EXISTS 'root'@'%%' REQUIRE %s;\n", clause)
+	if a.User != "" {
+		fmt.Fprintf(&b, "ALTER USER IF EXISTS %s@'%%' REQUIRE %s;\n", SQLString(a.User), clause)
+	}
+	return b.String()
+}
+
 // SQL gives the passwords of root@localhost, root@'%' and the application user (mode Retain or
 // Discard), the application database and grants, and the SST user mysql@localhost
 // (unix_socket, no password). Idempotent; replicated cluster-wide by Galera when run on a node.

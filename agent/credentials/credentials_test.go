@@ -29,6 +29,26 @@ func TestSQLMatchesTheGoldenFiles(t *testing.T) {
 	}
 }
 
+func TestTLSRequirement(t *testing.T) {
+	tests := []struct {
+		name     string
+		accounts Accounts
+		required bool
+		want     string
+	}{
+		{"TLS on: root@'%' and the application user", Accounts{User: "w'p"}, true,
+			"ALTER USER IF EXISTS 'root'@'%' REQUIRE SSL;\nALTER USER IF EXISTS 'w''p'@'%' REQUIRE SSL;\n"},
+		{"TLS off: no requirement (a switch back takes it away)", Accounts{User: "wp"}, false,
+			"ALTER USER IF EXISTS 'root'@'%' REQUIRE NONE;\nALTER USER IF EXISTS 'wp'@'%' REQUIRE NONE;\n"},
+		{"no application user", Accounts{}, true, "ALTER USER IF EXISTS 'root'@'%' REQUIRE SSL;\n"},
+	}
+	for _, tt := range tests {
+		if got := TLSRequirement(tt.accounts, tt.required); got != tt.want {
+			t.Errorf("%s: got\n%s\nwant\n%s", tt.name, got, tt.want)
+		}
+	}
+}
+
 func TestSQLString(t *testing.T) {
 	for in, want := range map[string]string{"": "''", "a'b": "'a''b'", `a\b`: `'a\\b'`, `\'`: `'\\'''`} {
 		if got := SQLString(in); got != want {

@@ -167,7 +167,7 @@ func (r *Runner) initDatadir() error {
 		}
 		time.Sleep(time.Second)
 	}
-	if _, err := mariadb(initSQL+credentials.SQL(credentials.Discard, r.accounts()), "--socket="+socket); err != nil {
+	if _, err := mariadb(initSQL+r.accountsSQL(credentials.Discard), "--socket="+socket); err != nil {
 		return logx.Fail(step, "setting up the accounts: %v", err)
 	}
 	what := "root, mysql@localhost for SST"
@@ -185,13 +185,19 @@ func (r *Runner) accounts() credentials.Accounts {
 	return credentials.Accounts{RootPassword: r.cfg.RootPassword, User: r.cfg.User, Password: r.cfg.Password, Database: r.cfg.Database}
 }
 
+// accountsSQL: the accounts of the settings (credentials.SQL, mode Retain or Discard), which
+// require TLS over the network when the node has TLS files (credentials.TLSRequirement).
+func (r *Runner) accountsSQL(mode credentials.Mode) string {
+	return credentials.SQL(mode, r.accounts()) + credentials.TLSRequirement(r.accounts(), r.cfg.TLS.Enabled())
+}
+
 // applyCredentials: once Synced, make the passwords of the settings valid for the whole
 // cluster, keeping the current ones too (credentials.Retain): a rolling restart with new
 // secrets is how passwords are rotated, and clients still on the old passwords keep working
 // until `galera-passwords discard-old` ends the rotation.
 func (r *Runner) applyCredentials() bool {
 	const step = "apply_credentials"
-	if _, err := mariadb(credentials.SQL(credentials.Retain, r.accounts())); err != nil {
+	if _, err := mariadb(r.accountsSQL(credentials.Retain)); err != nil {
 		r.log.Warn(step, "could not apply the passwords yet (retrying): %v", err)
 		return false
 	}
@@ -199,6 +205,10 @@ func (r *Runner) applyCredentials() bool {
 	if r.cfg.User != "" {
 		user = fmt.Sprintf(", %s@'%%'", r.cfg.User)
 	}
-	r.log.Note(step, "passwords of the settings accepted for root@localhost, root@'%%'%s (replicated to every node; older ones stay valid until galera-passwords discard-old)", user)
+	tls := "plain or TLS"
+	if r.cfg.TLS.Enabled() {
+		tls = "TLS only"
+	}
+	r.log.Note(step, "passwords of the settings accepted for root@localhost, root@'%%'%s (replicated to every node; older ones stay valid until galera-passwords discard-old); over the network: %s", user, tls)
 	return true
 }

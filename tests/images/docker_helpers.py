@@ -320,16 +320,22 @@ class GaleraCluster:
         proc = docker(*args, check=check, timeout=60)
         return proc.stdout.strip()
 
+    @property
+    def ca_file(self) -> Path | None:
+        """The cluster CA's PEM, for the tests' TLS clients (sql_client.connect); None without TLS."""
+        return self.tls_files.get(CA_FILE)
+
     def login(self, node: str, user: str, password: str, via: str | None = None,
-              os_user: str | None = None) -> str:
-        """CURRENT_USER() of a password login to `node` (over TCP from `via`, or with os_user over
-        the socket of `node` itself), or the client's error text."""
+              os_user: str | None = None, tls: bool = True) -> str:
+        """CURRENT_USER() of a password login to `node` (over TCP from `via`, with TLS unless
+        `tls` is False; or with os_user over the socket of `node` itself), or the client's
+        error text."""
         args = ["exec"]
         if os_user:
             args += ["-u", os_user]
         args += [via or node, "mariadb", "-N", "-B", f"-u{user}", f"-p{password}"]
         if not os_user:
-            args += ["-h", node, "--connect-timeout=5"]
+            args += ["-h", node, "--connect-timeout=5"] + ([] if tls else ["--skip-ssl"])
         proc = docker(*args, "-e", "SELECT CURRENT_USER()", check=False, timeout=60)
         return (proc.stdout + proc.stderr).strip()
 

@@ -187,7 +187,7 @@ def test_bank_transfers_through_the_writer_of_two_haproxies_never_deadlock(clust
                WRITER_HOLD_SECONDS + 30)
     # Two of the four writer threads through each HAProxy, as clients of two replicas would.
     addresses = [tuple(published_port(h, WRITER_PORT).split(":")) for h in haproxy_replicas]
-    with BankWorkload([(host, int(port)) for host, port in addresses], "root", ROOT_PASSWORD) as bank:
+    with BankWorkload([(host, int(port)) for host, port in addresses], "root", ROOT_PASSWORD, cluster.ca_file) as bank:
         time.sleep(BANK_SECONDS)
     report = bank.report()
     MEASUREMENTS.append(report.summary(f"bank workload through the writer of two HAProxies, {BANK_SECONDS}s"))

@@ -12,7 +12,7 @@ import pytest
 from components.cluster_certificates import CA_FILE, CERT_FILE, KEY_FILE
 from components.service_spec import SECRETS_DIR
 from tests.images.conftest import MEASUREMENTS, make_cluster
-from tests.images.docker_helpers import (APP_PASSWORD, APP_USER, ROGUE_GIVE_UP_SECONDS, GaleraCluster,
+from tests.images.docker_helpers import (APP_PASSWORD, APP_USER, ROGUE_GIVE_UP_SECONDS, ROOT_PASSWORD, GaleraCluster,
                                          cluster_pki, container_ip, docker, rogue_node_command, write_tls_files)
 
 # Galera's TLS options with the files where write_tls_files put them.
@@ -111,3 +111,13 @@ def test_client_sessions_are_encrypted(tls_cluster: GaleraCluster):
     cipher = tls_cluster.sql(joiner, "SHOW STATUS LIKE 'Ssl_cipher'", host=donor, user=APP_USER,
                              password=APP_PASSWORD).split("\t")
     assert cipher[0] == "Ssl_cipher" and cipher[1].startswith("TLS_"), cipher
+
+
+@pytest.mark.parametrize("user,password", [(APP_USER, APP_PASSWORD), ("root", ROOT_PASSWORD)])
+def test_the_network_accounts_refuse_a_session_without_tls(tls_cluster: GaleraCluster, user, password):
+    donor, joiner = tls_cluster.nodes
+    assert tls_cluster.login(donor, user, password, via=joiner) == f"{user}@%"
+    refused = tls_cluster.login(donor, user, password, via=joiner, tls=False)
+    assert f"Access denied for user '{user}'" in refused, refused
+    # The socket is no network: root logs in there as before.
+    assert tls_cluster.login(donor, "root", ROOT_PASSWORD, os_user="nobody") == "root@localhost"

@@ -41,13 +41,16 @@ def db_secret(tmp_path_factory):
 def running_wordpress(cluster, haproxy, db_secret, name: str, table_prefix: str, env: tuple[str, ...] = (),
                       wait: float = 60):
     """A wordpress container on the cluster's network, with extra `env` ("K=V"; they win over
-    the defaults); yields its base URL on 127.0.0.1 once it reaches its database (for up to
-    `wait` s; AssertionError with its last answer)."""
+    the defaults, among them WORDPRESS_DB_SSL=true on a cluster with TLS, as the stack sets it);
+    yields its base URL on 127.0.0.1 once it reaches its database (for up to `wait` s;
+    AssertionError with its last answer)."""
     container = f"{cluster.prefix}-{name}"
+    settings = {"WORDPRESS_DB_HOST": f"{haproxy}:3306", "WORDPRESS_DB_USER": APP_USER,
+                "WORDPRESS_DB_PASSWORD_FILE": "/run/secrets/db_password", "WORDPRESS_DB_NAME": APP_DATABASE,
+                "WORDPRESS_TABLE_PREFIX": table_prefix, "WORDPRESS_DB_SSL": "true" if cluster.tls else "false",
+                **dict(item.split("=", 1) for item in env)}
     docker("run", "-d", "--name", container, "--network", cluster.network, "-p", "127.0.0.1::80",
-           "-e", f"WORDPRESS_DB_HOST={haproxy}:3306", "-e", f"WORDPRESS_DB_USER={APP_USER}",
-           "-e", "WORDPRESS_DB_PASSWORD_FILE=/run/secrets/db_password", "-e", f"WORDPRESS_DB_NAME={APP_DATABASE}",
-           "-e", f"WORDPRESS_TABLE_PREFIX={table_prefix}", *[arg for item in env for arg in ("-e", item)],
+           *[arg for key, value in settings.items() for arg in ("-e", f"{key}={value}")],
            "-v", f"{db_secret}:/run/secrets/db_password:ro", cluster.images["wordpress"])
     try:
         base = f"http://{published_port(container, 80)}"
@@ -79,23 +82,17 @@ def test_wordpress_install_page_renders_against_the_cluster(cluster, haproxy, db
         assert "Error establishing a database connection" not in body
 
 
-def test_wordpress_reaches_an_account_that_requires_tls_only_with_db_ssl(cluster, haproxy, tmp_path):
-    # An account that refuses sessions without TLS (REQUIRE SSL): WordPress with
-    # WORDPRESS_DB_SSL=true reaches it, without it gets no connection.
-    user, password = f"wptls{secrets.token_hex(3)}", f"pw-{secrets.token_hex(6)}"
-    cluster.sql(cluster.nodes[0], f"CREATE USER '{user}'@'%' IDENTIFIED BY '{password}' REQUIRE SSL; "
-                                  f"GRANT ALL ON {APP_DATABASE}.* TO '{user}'@'%'")
-    secret = tmp_path / "tls_db_password"
-    secret.write_text(password)
-    secret.chmod(0o644)
-    env = (f"WORDPRESS_DB_USER={user}",)
-    with running_wordpress(cluster, haproxy, secret, "wp-tls", f"wp_tls{secrets.token_hex(3)}_",
-                           env=(*env, "WORDPRESS_DB_SSL=true")) as base:
+def test_the_application_account_takes_wordpress_only_over_tls(cluster, haproxy, db_secret):
+    # On a cluster with TLS the application account refuses sessions without it (REQUIRE SSL,
+    # agent/credentials): WordPress reaches it with WORDPRESS_DB_SSL=true, not without.
+    assert cluster.tls
+    with running_wordpress(cluster, haproxy, db_secret, "wp-tls", f"wp_tls{secrets.token_hex(3)}_",
+                           env=("WORDPRESS_DB_SSL=true",)) as base:
         status, body, _ = http_get(base + "/wp-admin/install.php")
         assert status == 200 and "Error establishing a database connection" not in body
     with pytest.raises(AssertionError, match="Error establishing a database connection"):
-        with running_wordpress(cluster, haproxy, secret, "wp-no-tls", f"wp_notls{secrets.token_hex(3)}_", env=env,
-                               wait=20):
+        with running_wordpress(cluster, haproxy, db_secret, "wp-no-tls", f"wp_notls{secrets.token_hex(3)}_",
+                               env=("WORDPRESS_DB_SSL=false",), wait=20):
             pass
 
 

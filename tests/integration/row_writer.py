@@ -13,8 +13,11 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pymysql
+
+from tests import sql_client
 
 # Short enough that a connection to a vanished node or load balancer is given up within a few
 # seconds; long enough for a commit that waits out a Galera view change.
@@ -47,14 +50,16 @@ class WriteReport:
 class RowWriter:
     """Commits rows (id, written_by) into `table` through the MySQL endpoints `addresses`
     ([(host, port)], tried in turn, as a client that knows every load balancer address does),
-    on a thread, from __enter__ until __exit__. Ids start at `first_id`.
+    on a thread, from __enter__ until __exit__, over TLS verified with `ca_file` when given
+    (sql_client.connect). Ids start at `first_id`.
 
     The table is made if missing: `CREATE TABLE <table> (id BIGINT PRIMARY KEY, ...)`.
     Raises pymysql errors from __enter__ if no address answers at the start."""
 
-    def __init__(self, addresses: list[tuple[str, int]], user: str, password: str, table: str,
-                 first_id: int = 1):
+    def __init__(self, addresses: list[tuple[str, int]], user: str, password: str, ca_file: Path | None,
+                 table: str, first_id: int = 1):
         self.addresses = addresses
+        self.ca_file = ca_file
         self.user = user
         self.password = password
         self.table = table
@@ -70,9 +75,8 @@ class RowWriter:
 
     def _connect(self) -> pymysql.connections.Connection:
         host, port = self.addresses[self._address_index % len(self.addresses)]
-        return pymysql.connect(host=host, port=port, user=self.user, password=self.password,
-                               connect_timeout=CONNECT_TIMEOUT_SECONDS, read_timeout=QUERY_TIMEOUT_SECONDS,
-                               write_timeout=QUERY_TIMEOUT_SECONDS, autocommit=True)
+        return sql_client.connect(host, port, self.user, self.password, self.ca_file,
+                                  connect_timeout=CONNECT_TIMEOUT_SECONDS, query_timeout=QUERY_TIMEOUT_SECONDS)
 
     def __enter__(self) -> "RowWriter":
         with self._connect() as connection, connection.cursor() as cursor:

@@ -12,6 +12,7 @@ import time
 import urllib.error
 import urllib.request
 from collections import Counter
+from pathlib import Path
 
 from components.haproxy_config import READ_PORT
 from lab_helpers import Lab, wait_until
@@ -53,16 +54,17 @@ def galera_sql(lab_hosts: Lab, host: str, sql: str) -> str:
 
 
 def lb_sql(deployed: "Deployed", sql: str, host: str | None = None, timeout: float = 30,
-           user: str = "root", password: str | None = None, port: int = MYSQL_PORT) -> str:
+           user: str = "root", password: str | None = None, port: int = MYSQL_PORT, tls: bool = True) -> str:
     """SQL as `user` (root with the stack's password by default) from this machine through the
     load balancer's `port` published (host mode) on `host`, by default the first host that runs
-    a load balancer task; the writer's port by default, READ_PORT for the reader. Raises
-    AssertionError with the client's error."""
+    a load balancer task; the writer's port by default, READ_PORT for the reader. Over TLS (the
+    mariadb client's default) unless `tls` is False. Raises AssertionError with the client's
+    error."""
     host = host or deployed.load_balancer_hosts()[0]
     password = deployed.root_password if password is None else password
     result = subprocess.run(
         ["mariadb", f"-h{deployed.lab.address[host]}", f"-P{port}", f"-u{user}",
-         f"-p{password}", "--connect-timeout=5", "-N", "-B", "-e", sql],
+         f"-p{password}", "--connect-timeout=5", "-N", "-B", *([] if tls else ["--skip-ssl"]), "-e", sql],
         capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
     if result.returncode != 0:
         raise AssertionError(f"mariadb through galera-lb on {host}: {result.stderr.strip()}")
@@ -156,7 +158,19 @@ class Deployed:
         may move there)."""
         lb_hosts = self.load_balancer_hosts()
         order = lb_hosts + [h for h in self.hosts if h not in lb_hosts]
-        return RowWriter([(self.lab.address[h], MYSQL_PORT) for h in order], "root", self.root_password, table)
+        return RowWriter([(self.lab.address[h], MYSQL_PORT) for h in order], "root", self.root_password,
+                         self.ca_file(), table)
+
+    def ca_file(self) -> Path | None:
+        """The stack's CA (its output tls_ca_certificate) as a PEM file for the tests' TLS
+        clients (sql_client.connect); None when the stack runs without TLS."""
+        path = self.stack.project_dir / "stack-ca.pem"
+        if not path.exists():
+            ca = self.outputs().get("tls_ca_certificate")
+            if not ca:
+                return None
+            path.write_text(ca)
+        return path
 
     def outputs(self) -> dict:
         return json.loads(self.stack.pulumi("stack", "output", "--json", "--show-secrets").stdout)

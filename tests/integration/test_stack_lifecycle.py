@@ -34,9 +34,10 @@ from tests.integration.stack_checks import (
     CLUSTER_STATUS, ETCD_UNAUTHENTICATED, GALERA_TASK, MYSQL_PORT, READ_PORT, SCALE_HOSTS, SERVICES, STACK_HOSTS,
     AvailabilityProbe, Deployed, SyncedProbe, WordPressProbe, etcdctl_as_root, etcdctl_without_login, galera_log, galera_sql,
     galera_tasks_by_host, landed_on, lb_sql, lost_rows, service_replicas, synced_in_cluster_of, wait_all_synced, wsrep)
+from components.cluster_certificates import CA_SUFFIX, recorded_pair
 from galera_swarm import tls
 from tests.images.docker_helpers import ROGUE_GIVE_UP_SECONDS, rogue_node_command
-from tests.toolchain.pulumi_stack import REPO_ROOT, Stack
+from tests.toolchain.pulumi_stack import REPO_ROOT, Stack, killed_when
 from tests.wordpress_site import install, login, publish_post, render_in_chromium
 
 # Seconds of writing before a fault and after the cluster healed.
@@ -196,7 +197,7 @@ def test_no_secret_in_plain_text(deployed: Deployed):
     # The Galera nodes' TLS key and the CA's (the lines of their base64 bodies): the CA's only
     # in the state, as the secret stdout of its command.
     tls_key = lab_hosts.sh("docker1", f"docker exec {GALERA_TASK} cat /run/secrets/galera-tls-key")
-    ca_key = issued_pair(deployed, "tls-ca").private_key
+    ca_key = issued_pair(deployed, CA_SUFFIX).private_key
     for key in (tls_key, ca_key):
         assert "PRIVATE KEY" in key
         secrets_ += [line for line in key.splitlines() if "PRIVATE KEY" not in line]
@@ -215,14 +216,9 @@ def test_no_secret_in_plain_text(deployed: Deployed):
     assert exported.count('"ciphertext"') >= 8
 
 
-def issued_pair(deployed: Deployed, name: str) -> tls.KeyPair:
-    """The pair the certificate command `name` issued, read from `pulumi stack export
-    --show-secrets` (a secret output: {<sig>, "plaintext": its JSON text})."""
-    exported = json.loads(deployed.stack.pulumi("stack", "export", "--show-secrets").stdout)
-    (resource,) = [r for r in exported["deployment"]["resources"]
-                   if r["type"] == "command:local:Command" and r["urn"].endswith(f"::{name}")]
-    stdout = resource["outputs"]["stdout"]
-    return tls.KeyPair.from_json(json.loads(stdout["plaintext"]) if isinstance(stdout, dict) else stdout)
+def issued_pair(deployed: Deployed, suffix: str) -> tls.KeyPair:
+    """The pair the certificate command `<name><suffix>` issued, from `pulumi stack export --show-secrets`."""
+    return recorded_pair(json.loads(deployed.stack.pulumi("stack", "export", "--show-secrets").stdout), suffix)
 
 
 def swarm_nodes(lab_hosts: Lab) -> dict[str, tuple[str, str]]:
@@ -282,7 +278,7 @@ def test_a_node_without_the_stacks_certificate_is_not_admitted(deployed: Deploye
     assert sum(refused.values()) > 0, refused
 
 
-def test_the_nodes_show_the_stacks_ca_and_encrypt_client_sessions(deployed: Deployed):
+def test_the_nodes_show_the_stacks_ca_and_take_client_sessions_only_over_tls(deployed: Deployed):
     ca = deployed.outputs()["tls_ca_certificate"]
     lab_hosts = deployed.lab
     # The node on docker2 asked from the node on docker1, with the CA of the stack's output.
@@ -294,9 +290,13 @@ def test_the_nodes_show_the_stacks_ca_and_encrypt_client_sessions(deployed: Depl
                                            "-CAfile /tmp/stack-ca.pem </dev/null 2>&1"), check=False)
         assert "Verify return code: 0 (ok)" in shown and "CN = mysql-galera" in shown, (port, shown)
     # Through the load balancer, as the application user.
-    cipher = lb_sql(deployed, "SHOW STATUS LIKE 'Ssl_cipher'", user="wordpress",
-                    password=deployed.config_secret("appPassword")).split("\t")
+    app_password = deployed.config_secret("appPassword")
+    cipher = lb_sql(deployed, "SHOW STATUS LIKE 'Ssl_cipher'", user="wordpress", password=app_password).split("\t")
     assert cipher[1].startswith("TLS_"), cipher
+    # Without TLS the accounts that log in over the network refuse the session.
+    for user, password in (("wordpress", app_password), ("root", deployed.root_password)):
+        with pytest.raises(AssertionError, match=f"Access denied for user '{user}'"):
+            lb_sql(deployed, "SELECT 1", user=user, password=password, tls=False)
 
 
 def backup_script_env(deployed: Deployed) -> dict[str, str]:
@@ -490,7 +490,7 @@ def test_the_writers_host_stopped_hard_moves_every_load_balancer_to_one_other_no
                lambda nodes: nodes == {writer_host}, timeout=120)
     survivors = [h for h in deployed.hosts if h != writer_host]
     bank = BankWorkload([(lab_hosts.address[h], MYSQL_PORT) for h in lb_hosts], "root", deployed.root_password,
-                        table="wordpress.bank_accounts")
+                        deployed.ca_file(), table="wordpress.bank_accounts")
     with bank:
         time.sleep(BANK_SECONDS)
         lab("stop", "--hard", writer_host, timeout=300)
@@ -678,9 +678,28 @@ def test_removing_two_hosts_drains_them_and_their_nodes_leave(deployed: Deployed
     assert members == [f"/galera/galera/members/mysql-galera-{h}" for h in STACK_HOSTS]
 
 
-def test_destroy_leaves_bare_hosts_and_up_works_again(deployed: Deployed):
+def test_destroy_and_up_killed_half_way_go_through_on_the_next_run(deployed: Deployed):
+    """Issue 18 item 1 on the lab: `destroy` killed (SIGKILL, with its plugins) once WordPress's
+    service is gone, then `pulumi cancel` (the file backend's lock, as the CLI's error says)
+    and `destroy` again: bare hosts, the data volumes kept. Then `up` killed while mysql-galera
+    is being created, `pulumi cancel` and `up`: the cluster is back with its rows, and a
+    further `up` changes nothing."""
     lab_hosts = deployed.lab
-    with Timer("pulumi destroy"):
+
+    def services() -> list[str]:
+        # (An error once docker1 left the swarm: no service listed.)
+        return lab_hosts.sh("docker1", "docker service ls --format '{{.Name}}' 2>&1", check=False).split()
+
+    deployed_services = sorted(services())
+    started = time.monotonic()
+    deployed.cli_output.append(killed_when(deployed.stack, ["destroy", "--yes", "--skip-preview"],
+                                           lambda: "wordpress" not in (names := services()) and "etcd" in names,
+                                           "WordPress's service removed, etcd's not yet",
+                                           timeout=300, settle=1))
+    FIGURES.append(f"kill test: `pulumi destroy` killed {time.monotonic() - started:.0f} s in, once WordPress's "
+                   f"service was removed; services left: {' '.join(services()) or 'none'}")
+    deployed.run("cancel", "--yes")
+    with Timer("pulumi destroy after the killed destroy (and pulumi cancel)"):
         deployed.run("destroy", "--yes", "--skip-preview", "--suppress-progress")
     for host in deployed.hosts:
         assert lab_hosts.sh(host, "docker info --format '{{.Swarm.LocalNodeState}}'") == "inactive"
@@ -690,10 +709,20 @@ def test_destroy_leaves_bare_hosts_and_up_works_again(deployed: Deployed):
         assert lab_hosts.sh(host, "docker ps -aq") == ""
         # Data is never removed by a teardown (README): the Galera volume stays.
         assert "mysql-galera" in lab_hosts.sh(host, "docker volume ls --format '{{.Name}}'")
-    with Timer("pulumi up again after destroy"):
+    started = time.monotonic()
+    deployed.cli_output.append(killed_when(deployed.stack, ["up", "--yes", "--skip-preview"],
+                                           lambda: "mysql-galera" in services(), "mysql-galera created", timeout=300))
+    FIGURES.append(f"kill test: `pulumi up` from bare hosts killed {time.monotonic() - started:.0f} s in, while "
+                   "mysql-galera was being created")
+    deployed.run("cancel", "--yes")
+    with Timer("pulumi up after the killed up (and pulumi cancel)"):
         deployed.run("up", "--yes", "--skip-preview", "--suppress-progress")
     wait_all_synced(lab_hosts, deployed.hosts, len(deployed.hosts))
     assert lb_sql(deployed, "SELECT COUNT(*) FROM wordpress.lbcheck") == "50"
+    # Every service once, none left over from the killed runs.
+    assert sorted(services()) == deployed_services
+    with Timer("pulumi up --expect-no-changes after it"):
+        deployed.run("up", "--yes", "--skip-preview", "--expect-no-changes", "--suppress-progress")
 
 
 def test_after_destroy_and_the_volumes_removed_up_restores_the_cluster_from_a_backup(deployed: Deployed):

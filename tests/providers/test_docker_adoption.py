@@ -8,16 +8,13 @@ Tests run in file order on one stack."""
 from __future__ import annotations
 
 import json
-import os
 import secrets
-import signal
-import subprocess
 import time
 
 import pytest
 
 from tests.providers.conftest import OWN_LABEL_PREFIX, docker
-from tests.toolchain.pulumi_stack import REPO_ROOT, Stack
+from tests.toolchain.pulumi_stack import REPO_ROOT, Stack, killed_when
 
 PROGRAM = REPO_ROOT / "tests" / "providers" / "programs" / "docker-adopt"
 
@@ -38,62 +35,11 @@ def objects_of(prefix: str) -> dict[str, list[str]]:
     return {kind: ids_named(kind, f"{prefix}-{resource}") for kind, resource in OBJECTS}
 
 
-def descendants(pid: int) -> list[int]:
-    """The processes below `pid` (children, their children, ...), from /proc."""
-    parents = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = open(f"/proc/{entry}/stat").read()
-            except OSError:
-                continue
-            parents[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
-    found, frontier = [], [pid]
-    while frontier:
-        children = [child for child, parent in parents.items() if parent in frontier]
-        found += children
-        frontier = children
-    return found
-
-
-def signal_quietly(pid: int, signum: int) -> None:
-    """Send a signal to a process that may already be gone."""
-    try:
-        os.kill(pid, signum)
-    except ProcessLookupError:
-        pass
-
-
 def up_killed_while_creating(stack: Stack, service: str, timeout: float = 120) -> str:
-    """Start `pulumi up` and SIGKILL it together with every process it started (language host,
-    plugins: the CLI puts plugins in process groups of their own, and a plugin that outlives
-    the CLI sees the create cancelled and removes the service again), as a lost machine or
-    runner would, as soon as Docker lists `service` (its converge wait is then running).
-    Returns the CLI's output."""
-    process = subprocess.Popen(
-        ["pulumi", "up", "--yes", "--skip-preview", "--stack", stack.name, "--non-interactive"],
-        cwd=stack.project_dir, env=stack.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True, start_new_session=True)
-    try:
-        deadline = time.monotonic() + timeout
-        while not ids_named("service", service):
-            assert process.poll() is None, f"pulumi up ended before {service} existed: {process.stdout.read()}"
-            assert time.monotonic() < deadline, f"{service} was not created within {timeout} s"
-            time.sleep(0.5)
-        time.sleep(2)  # inside the converge wait: the service's task is not healthy yet
-        assert process.poll() is None, "pulumi up ended before it could be interrupted"
-    finally:
-        # Freeze the tree first (so nothing in it reacts or starts more), until no new
-        # process shows up, then kill it all.
-        frozen: set[int] = set()
-        while new := {process.pid, *descendants(process.pid)} - frozen:
-            for pid in new:
-                signal_quietly(pid, signal.SIGSTOP)
-            frozen |= new
-        for pid in frozen:
-            signal_quietly(pid, signal.SIGKILL)
-        output, _ = process.communicate(timeout=60)
-    return output
+    """`pulumi up`, killed with its plugins (killed_when) as soon as Docker lists `service` and
+    2 s on (its converge wait is then running). Returns the CLI's output."""
+    return killed_when(stack, ["up", "--yes", "--skip-preview"], lambda: bool(ids_named("service", service)),
+                       f"{service} existed", timeout)
 
 
 @pytest.fixture(scope="module")

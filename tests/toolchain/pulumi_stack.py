@@ -3,10 +3,14 @@ driven through the Go-built `pulumi` CLI on the local file backend."""
 
 from __future__ import annotations
 
+import os
 import secrets
 import shutil
+import signal
 import subprocess
+import time
 from pathlib import Path
+from typing import Callable, Sequence
 
 import pytest
 
@@ -97,3 +101,63 @@ class Stack:
         """Destroy and forget the stack; never raises, for use in finalizers."""
         self.pulumi("destroy", "--yes", "--skip-preview", check=False)
         self.pulumi("stack", "rm", "--yes", "--force", check=False)
+
+
+def descendants(pid: int) -> list[int]:
+    """The processes below `pid` (children, their children, ...), from /proc."""
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = open(f"/proc/{entry}/stat").read()
+            except OSError:
+                continue
+            parents[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found, frontier = [], [pid]
+    while frontier:
+        children = [child for child, parent in parents.items() if parent in frontier]
+        found += children
+        frontier = children
+    return found
+
+
+def signal_quietly(pid: int, signum: int) -> None:
+    """Send a signal to a process that may already be gone."""
+    try:
+        os.kill(pid, signum)
+    except ProcessLookupError:
+        pass
+
+
+def killed_when(stack: Stack, args: Sequence[str], moment: Callable[[], bool], what: str,
+                timeout: float, settle: float = 2) -> str:
+    """Run `pulumi <args>` on `stack` and SIGKILL it together with every process it started
+    (language host, plugins: the CLI puts plugins in process groups of their own, and a plugin
+    that outlives the CLI would finish or undo its step), as a lost machine or runner would,
+    `settle` seconds after `moment()` (polled every 0.5 s) is first true; `what` names that
+    moment. Returns the CLI's output. Raises AssertionError when the CLI ends before, or the
+    moment does not come within `timeout` seconds."""
+    process = subprocess.Popen(
+        ["pulumi", *args, "--stack", stack.name, "--non-interactive"],
+        cwd=stack.project_dir, env=stack.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + timeout
+        while not moment():
+            assert process.poll() is None, f"pulumi {' '.join(args)} ended before {what}: {process.stdout.read()}"
+            assert time.monotonic() < deadline, f"not {what} within {timeout} s"
+            time.sleep(0.5)
+        time.sleep(settle)
+        assert process.poll() is None, f"pulumi {' '.join(args)} ended before it could be interrupted ({what})"
+    finally:
+        # Freeze the tree first (so nothing in it reacts or starts more), until no new
+        # process shows up, then kill it all.
+        frozen: set[int] = set()
+        while new := {process.pid, *descendants(process.pid)} - frozen:
+            for pid in new:
+                signal_quietly(pid, signal.SIGSTOP)
+            frozen |= new
+        for pid in frozen:
+            signal_quietly(pid, signal.SIGKILL)
+        output, _ = process.communicate(timeout=60)
+    return output

@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 
 from bench import lb
+from components.cluster_certificates import RESOURCE_TYPE
+from galera_swarm import tls
 
 OUTPUT = Path(__file__).resolve().with_name("sysbench_output")
 
@@ -91,6 +93,11 @@ def test_stack_view_takes_the_outputs_and_the_client_node():
     view = lb.stack_view(OUTPUTS, "docker2")
     assert view == lb.StackView("mynet", "mysql-galera", "galera-lb", "galera-lb:3306", "galera-lb:3307", "n2")
     assert view.galera_dns == "tasks.mysql-galera"
+
+
+def test_stack_view_knows_a_stack_with_tls_by_its_ca_output():
+    assert not lb.stack_view(OUTPUTS, "docker1").tls
+    assert lb.stack_view({**OUTPUTS, "tls_ca_certificate": "-----BEGIN CERTIFICATE-----..."}, "docker1").tls
 
 
 def test_stack_view_refuses_a_client_host_outside_the_stack():
@@ -227,6 +234,33 @@ def test_schema_sql_creates_grants_and_drops_for_the_user():
 
 def test_sysbench_conf_carries_user_and_password():
     assert lb.sysbench_conf("wordpress", "a=b#c;'\"\\") == "mysql-user=wordpress\nmysql-password=a=b#c;'\"\\\n"
+
+
+def test_sysbench_conf_with_tls_turns_sysbench_ssl_on():
+    assert lb.sysbench_conf("wordpress", "pw", tls=True) == "mysql-user=wordpress\nmysql-password=pw\nmysql-ssl=on\n"
+
+
+def test_tls_files_come_from_the_certificate_commands_in_the_state():
+    ca = tls.issue_ca("bench CA")
+    node = tls.issue_certificate(ca, "mysql-galera", tls.node_names("mysql-galera"))
+
+    def command(name, pair):
+        return {"urn": f"urn:pulumi:dev::galera-swarm::{RESOURCE_TYPE}$command:local:Command::{name}",
+                "outputs": {"stdout": {"plaintext": json.dumps(pair.to_json())}}}
+    exported = json.dumps({"deployment": {"resources": [command("tls-ca", ca), command("tls-galera", node)]}})
+    got = {}
+    for name, which in lb.TLS_FILES.items():
+        out = io.StringIO()
+        assert lb.main(["tls-file", which], stdin=io.StringIO(exported), stdout=out) == 0
+        got[name] = out.getvalue()
+    assert got == {"cacert.pem": ca.certificate, "client-cert.pem": node.certificate,
+                   "client-key.pem": node.private_key}
+
+
+def test_tls_file_of_a_stack_without_tls_says_so(capsys):
+    assert lb.main(["tls-file", "ca"], stdin=io.StringIO('{"deployment": {"resources": []}}'),
+                   stdout=io.StringIO()) == 1
+    assert "does the stack run with tls.enabled?" in capsys.readouterr().err
 
 
 def test_sysbench_conf_refuses_whitespace_naming_the_key():

@@ -15,7 +15,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from components.cluster_certificates import CA_FILE, CERT_FILE, KEY_FILE, REPRINT_COMMAND, tls_env
+from components.cluster_certificates import (CA_FILE, CA_SUFFIX, CERT_FILE, KEY_FILE, NODE_SUFFIX, REPRINT_COMMAND,
+                                             RESOURCE_TYPE, recorded_pair, tls_env)
 from galera_swarm import tls
 from galera_swarm.lifecycle import PreviousDeployment, tls_change
 from tests.unit.conftest import SwarmMocks, is_secret, previous_outputs, resolve, run_program, secret_input, stack_config
@@ -170,6 +171,23 @@ def test_a_later_run_prints_the_pair_in_state_again(tmp_path):
     again = subprocess.run(["/bin/sh", "-c", REPRINT_COMMAND], env={"PULUMI_COMMAND_STDOUT": recorded},
                            capture_output=True, text=True, check=True)
     assert again.stdout == recorded
+
+
+def test_the_pairs_in_a_stack_export_are_found_by_their_command(ca):
+    node = tls.issue_certificate(ca, "mysql-galera", tls.node_names("mysql-galera"), now=NOW)
+
+    def command(name, stdout):
+        return {"urn": f"urn:pulumi:dev::galera-swarm::{RESOURCE_TYPE}$command:local:Command::{name}",
+                "type": "command:local:Command", "outputs": {"stdout": stdout}}
+    # `pulumi stack export --show-secrets`: a secret output's plaintext is its value as JSON.
+    secret = {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270",
+              "plaintext": json.dumps(node.to_json())}
+    exported = {"deployment": {"resources": [command("tls-ca", ca.to_json()), command("tls-galera", secret),
+                                             {"urn": "urn:pulumi:dev::galera-swarm::pulumi:pulumi:Stack::x"}]}}
+    assert recorded_pair(exported, CA_SUFFIX) == ca
+    assert recorded_pair(exported, NODE_SUFFIX) == node
+    with pytest.raises(LookupError, match="does the stack run with tls.enabled"):
+        recorded_pair({"deployment": {"resources": []}}, NODE_SUFFIX)
 
 
 def test_up_warns_sixty_days_before_an_expiry(ca):
