@@ -321,6 +321,12 @@ class GaleraCluster:
         return proc.stdout.strip()
 
     @property
+    def wordpress_db_ssl(self) -> str:
+        """WORDPRESS_DB_SSL for a WordPress of this cluster, as the stack sets it (its db_tls is
+        tls.enabled): the application account then takes sessions only over TLS."""
+        return "true" if self.tls else "false"
+
+    @property
     def ca_file(self) -> Path | None:
         """The cluster CA's PEM, for the tests' TLS clients (sql_client.connect); None without TLS."""
         return self.tls_files.get(CA_FILE)

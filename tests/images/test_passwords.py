@@ -71,6 +71,7 @@ def test_every_printable_character_works_in_every_password(cluster_factory, tmp_
     docker("run", "-d", "--name", wordpress, "--network", cluster.network, "-p", "127.0.0.1::80",
            "-e", f"WORDPRESS_DB_HOST={haproxy}:3306", "-e", f"WORDPRESS_DB_USER={APP_USER}",
            "-e", "WORDPRESS_DB_PASSWORD_FILE=/run/secrets/db_password", "-e", f"WORDPRESS_DB_NAME={APP_DATABASE}",
+           "-e", f"WORDPRESS_DB_SSL={cluster.wordpress_db_ssl}",
            "-v", f"{secret}:/run/secrets/db_password:ro", cluster.images["wordpress"])
     base = f"http://{published_port(wordpress, 80)}"
 

@@ -47,7 +47,7 @@ def running_wordpress(cluster, haproxy, db_secret, name: str, table_prefix: str,
     container = f"{cluster.prefix}-{name}"
     settings = {"WORDPRESS_DB_HOST": f"{haproxy}:3306", "WORDPRESS_DB_USER": APP_USER,
                 "WORDPRESS_DB_PASSWORD_FILE": "/run/secrets/db_password", "WORDPRESS_DB_NAME": APP_DATABASE,
-                "WORDPRESS_TABLE_PREFIX": table_prefix, "WORDPRESS_DB_SSL": "true" if cluster.tls else "false",
+                "WORDPRESS_TABLE_PREFIX": table_prefix, "WORDPRESS_DB_SSL": cluster.wordpress_db_ssl,
                 **dict(item.split("=", 1) for item in env)}
     docker("run", "-d", "--name", container, "--network", cluster.network, "-p", "127.0.0.1::80",
            *[arg for key, value in settings.items() for arg in ("-e", f"{key}={value}")],
