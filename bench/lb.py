@@ -17,7 +17,8 @@ problem is a `BenchError`, printed as one `ERROR:` line naming the setting and t
     python -m bench.lb sql setup|cleanup --user U
     python -m bench.lb app-user < `pulumi config --json`
     python -m bench.lb sysbench-conf --user U [--tls] < password  (the `--config-file` for sysbench)
-    python -m bench.lb tls-file ca|cert|key < `pulumi stack export --show-secrets`
+    python -m bench.lb tls-files                               (the names of sysbench's TLS files)
+    python -m bench.lb tls-file NAME < `pulumi stack export --show-secrets`  (one of them)
     python -m bench.lb client-cnf --user U < password         (a `[client]` option file for mariadb)
     python -m bench.lb report DIR < plan
 """
@@ -300,14 +301,16 @@ def sysbench_conf(user: str, password: str, key: str = "appPassword", tls: bool 
 TLS_FILES = {"cacert.pem": "ca", "client-cert.pem": "cert", "client-key.pem": "key"}
 
 
-def tls_file(deployment: Mapping, which: str) -> str:
-    """One PEM of the stack's TLS from `pulumi stack export --show-secrets` (parsed): "ca" the
-    CA's certificate, "cert" and "key" the Galera nodes' certificate and private key. Raises
-    BenchError when the state holds none (a stack without TLS) or `which` is another word."""
+def tls_file(deployment: Mapping, name: str) -> str:
+    """The PEM for sysbench's TLS file `name` (a key of TLS_FILES) from `pulumi stack export
+    --show-secrets` (parsed): the CA's certificate, or the Galera nodes' certificate or private
+    key. Raises BenchError when the state holds none (a stack without TLS) or `name` is no
+    such file."""
     from components.cluster_certificates import CA_SUFFIX, NODE_SUFFIX, recorded_pair
 
-    if which not in ("ca", "cert", "key"):
-        raise BenchError(f"unknown TLS file {which!r}; use ca, cert or key")
+    if name not in TLS_FILES:
+        raise BenchError(f"unknown TLS file {name!r}; use one of {', '.join(TLS_FILES)}")
+    which = TLS_FILES[name]
     try:
         pair = recorded_pair(deployment, CA_SUFFIX if which == "ca" else NODE_SUFFIX)
     except LookupError as missing:
@@ -453,8 +456,9 @@ def _parser() -> argparse.ArgumentParser:
         conf.add_argument("--key", default="appPassword", help="the stack key of the password (for errors)")
         if name == "sysbench-conf":
             conf.add_argument("--tls", action="store_true", help="connect over TLS (TLS_FILES in the working directory)")
-    tls_parser = sub.add_parser("tls-file", help="a PEM of the stack's TLS, the export on stdin")
-    tls_parser.add_argument("which", choices=("ca", "cert", "key"))
+    sub.add_parser("tls-files", help="the names of the TLS files sysbench reads with mysql-ssl=on")
+    tls_parser = sub.add_parser("tls-file", help="one of them, the export on stdin")
+    tls_parser.add_argument("name", choices=tuple(TLS_FILES))
     rep = sub.add_parser("report", help="the table and ratios, the plan on stdin")
     rep.add_argument("directory", type=Path)
     return parser
@@ -498,7 +502,9 @@ def main(argv: Sequence[str] | None = None, stdin: TextIO = sys.stdin, stdout: T
         elif args.command == "sysbench-conf":
             stdout.write(sysbench_conf(args.user, read_secret(stdin), args.key, args.tls))
         elif args.command == "tls-file":
-            stdout.write(tls_file(_json(stdin.read(), "`pulumi stack export --show-secrets`"), args.which))
+            stdout.write(tls_file(_json(stdin.read(), "`pulumi stack export --show-secrets`"), args.name))
+        elif args.command == "tls-files":
+            print(*TLS_FILES, file=stdout)
         elif args.command == "client-cnf":
             stdout.write(client_cnf(args.user, read_secret(stdin)))
         elif args.command == "report":

@@ -121,9 +121,9 @@ hand_credentials() {
   APP_USER=$(pulumi config --stack "$STACK" --json | bench_py app-user)
   if ((TLS)); then
     tls_flag=(--tls)
-    for file in cacert.pem:ca client-cert.pem:cert client-key.pem:key; do
+    for file in $(bench_py tls-files); do
       pulumi stack export --stack "$STACK" --show-secrets |
-        bench_py tls-file "${file#*:}" | write_in_client "$CREDENTIALS_DIR/${file%%:*}"
+        bench_py tls-file "$file" | write_in_client "$CREDENTIALS_DIR/$file"
     done
   fi
   pulumi config get --stack "$STACK" galera-swarm:appPassword |

@@ -248,17 +248,19 @@ def test_tls_files_come_from_the_certificate_commands_in_the_state():
         return {"urn": f"urn:pulumi:dev::galera-swarm::{RESOURCE_TYPE}$command:local:Command::{name}",
                 "outputs": {"stdout": {"plaintext": json.dumps(pair.to_json())}}}
     exported = json.dumps({"deployment": {"resources": [command("tls-ca", ca), command("tls-galera", node)]}})
+    names = io.StringIO()
+    assert lb.main(["tls-files"], stdout=names) == 0
     got = {}
-    for name, which in lb.TLS_FILES.items():
+    for name in names.getvalue().split():
         out = io.StringIO()
-        assert lb.main(["tls-file", which], stdin=io.StringIO(exported), stdout=out) == 0
+        assert lb.main(["tls-file", name], stdin=io.StringIO(exported), stdout=out) == 0
         got[name] = out.getvalue()
     assert got == {"cacert.pem": ca.certificate, "client-cert.pem": node.certificate,
                    "client-key.pem": node.private_key}
 
 
 def test_tls_file_of_a_stack_without_tls_says_so(capsys):
-    assert lb.main(["tls-file", "ca"], stdin=io.StringIO('{"deployment": {"resources": []}}'),
+    assert lb.main(["tls-file", "cacert.pem"], stdin=io.StringIO('{"deployment": {"resources": []}}'),
                    stdout=io.StringIO()) == 1
     assert "does the stack run with tls.enabled?" in capsys.readouterr().err
 
