@@ -92,8 +92,8 @@ def _issue(name: str, kind: str, request: pulumi.Input[str], triggers: Sequence[
 class ClusterCertificates(pulumi.ComponentResource):
     """The docker provider comes through `opts` (providers=[...] or provider=). Children: the
     commands `<name>-ca` and `<name>-galera` (CA_SUFFIX, NODE_SUFFIX) and the swarm secrets of
-    CA_FILE, CERT_FILE and KEY_FILE. `ca_certificate` is the CA's PEM (public); `expiry` maps "ca" and "galera" to
-    their notAfter (RFC 3339, UTC)."""
+    CA_FILE, CERT_FILE and KEY_FILE. `ca_certificate` is the CA's PEM (public); `expiry` maps
+    "ca" and "galera" to their notAfter (RFC 3339, UTC)."""
 
     ca_certificate: pulumi.Output[str]
     expiry: pulumi.Output[dict]
@@ -136,9 +136,8 @@ def recorded_pair(deployment: Mapping, suffix: str) -> tls.KeyPair:
     """The pair that this component's issuing command `<name><suffix>` (CA_SUFFIX or
     NODE_SUFFIX) holds in a stack's state. `deployment`: `pulumi stack export --show-secrets`
     parsed (its stdout, a secret output, shows as {<signature>, "plaintext": the stdout as a
-    JSON string}).
-    For the operator's own tools and the tests (the bench's TLS client, the no-plain-text
-    check). Raises LookupError when the state holds no such command (a stack without TLS)."""
+    JSON string}). For the operator's own tools and the tests (the bench's TLS client, the
+    no-plain-text check). Raises LookupError when the state holds no such command (a stack without TLS)."""
     marker = f"{RESOURCE_TYPE}$command:local:Command::"
     found = [r for r in deployment.get("deployment", {}).get("resources") or []
              if marker in r.get("urn", "") and r["urn"].endswith(suffix) and "stdout" in (r.get("outputs") or {})]

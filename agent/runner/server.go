@@ -188,7 +188,8 @@ func (r *Runner) accounts() credentials.Accounts {
 // accountsSQL: the accounts of the settings (credentials.SQL, mode Retain or Discard), which
 // require TLS over the network when the node has TLS files (credentials.TLSRequirement).
 func (r *Runner) accountsSQL(mode credentials.Mode) string {
-	return credentials.SQL(mode, r.accounts()) + credentials.TLSRequirement(r.accounts(), r.cfg.TLS.Enabled())
+	a := r.accounts()
+	return credentials.SQL(mode, a) + credentials.TLSRequirement(a, r.cfg.TLS.Enabled())
 }
 
 // applyCredentials: once Synced, make the passwords of the settings valid for the whole

@@ -231,6 +231,20 @@ def is_secret(output: pulumi.Output) -> bool:
 SECRET_SIG = "4dabf18193072939515e22adb298388d"
 
 
+def certificate_export(ca_stdout: str, node_stdout: str) -> dict:
+    """`pulumi stack export --show-secrets` (parsed) of a stack whose two certificate commands
+    (ClusterCertificates' tls-ca and tls-galera) printed these: the CA's as a plain output, the
+    node's as a secret one ({SECRET_SIG, "plaintext": the value as JSON}), beside the stack."""
+    from components.cluster_certificates import RESOURCE_TYPE
+
+    def command(name: str, stdout: Any) -> dict:
+        return {"urn": f"urn:pulumi:dev::galera-swarm::{RESOURCE_TYPE}$command:local:Command::{name}",
+                "type": "command:local:Command", "outputs": {"stdout": stdout}}
+    secret = {SECRET_SIG: "1b47061264138c4ac30d75fd1eb44270", "plaintext": json.dumps(node_stdout)}
+    return {"deployment": {"resources": [command("tls-ca", ca_stdout), command("tls-galera", secret),
+                                         {"urn": "urn:pulumi:dev::galera-swarm::pulumi:pulumi:Stack::x"}]}}
+
+
 def secret_input(value: Any) -> Any:
     """The value inside a secret input; fails when the input was sent in plain text."""
     assert isinstance(value, dict) and SECRET_SIG in value, f"not sent as a secret: {value!r}"

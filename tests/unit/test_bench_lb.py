@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from bench import lb
-from components.cluster_certificates import RESOURCE_TYPE
 from galera_swarm import tls
+from tests.unit.conftest import certificate_export
 
 OUTPUT = Path(__file__).resolve().with_name("sysbench_output")
 
@@ -243,11 +243,7 @@ def test_sysbench_conf_with_tls_turns_sysbench_ssl_on():
 def test_tls_files_come_from_the_certificate_commands_in_the_state():
     ca = tls.issue_ca("bench CA")
     node = tls.issue_certificate(ca, "mysql-galera", tls.node_names("mysql-galera"))
-
-    def command(name, pair):
-        return {"urn": f"urn:pulumi:dev::galera-swarm::{RESOURCE_TYPE}$command:local:Command::{name}",
-                "outputs": {"stdout": {"plaintext": json.dumps(pair.to_json())}}}
-    exported = json.dumps({"deployment": {"resources": [command("tls-ca", ca), command("tls-galera", node)]}})
+    exported = json.dumps(certificate_export(ca.to_json(), node.to_json()))
     names = io.StringIO()
     assert lb.main(["tls-files"], stdout=names) == 0
     got = {}

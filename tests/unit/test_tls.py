@@ -16,10 +16,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from components.cluster_certificates import (CA_FILE, CA_SUFFIX, CERT_FILE, KEY_FILE, NODE_SUFFIX, REPRINT_COMMAND,
-                                             RESOURCE_TYPE, recorded_pair, tls_env)
+                                             recorded_pair, tls_env)
 from galera_swarm import tls
 from galera_swarm.lifecycle import PreviousDeployment, tls_change
-from tests.unit.conftest import SwarmMocks, is_secret, previous_outputs, resolve, run_program, secret_input, stack_config
+from tests.unit.conftest import (SwarmMocks, certificate_export, is_secret, previous_outputs, resolve, run_program,
+                                 secret_input, stack_config)
 
 NOW = datetime.datetime(2026, 12, 1, 12, 0, tzinfo=datetime.timezone.utc)
 SECRET = "docker:index/secret:Secret"
@@ -175,15 +176,7 @@ def test_a_later_run_prints_the_pair_in_state_again(tmp_path):
 
 def test_the_pairs_in_a_stack_export_are_found_by_their_command(ca):
     node = tls.issue_certificate(ca, "mysql-galera", tls.node_names("mysql-galera"), now=NOW)
-
-    def command(name, stdout):
-        return {"urn": f"urn:pulumi:dev::galera-swarm::{RESOURCE_TYPE}$command:local:Command::{name}",
-                "type": "command:local:Command", "outputs": {"stdout": stdout}}
-    # `pulumi stack export --show-secrets`: a secret output's plaintext is its value as JSON.
-    secret = {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270",
-              "plaintext": json.dumps(node.to_json())}
-    exported = {"deployment": {"resources": [command("tls-ca", ca.to_json()), command("tls-galera", secret),
-                                             {"urn": "urn:pulumi:dev::galera-swarm::pulumi:pulumi:Stack::x"}]}}
+    exported = certificate_export(ca.to_json(), node.to_json())
     assert recorded_pair(exported, CA_SUFFIX) == ca
     assert recorded_pair(exported, NODE_SUFFIX) == node
     with pytest.raises(LookupError, match="does the stack run with tls.enabled"):
