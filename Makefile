@@ -1,5 +1,5 @@
 # The two README commands, and a few more for day-to-day work.
-.PHONY: up up-by-hand test unit preview down bench bench-lb backup backups restore-drill
+.PHONY: up up-by-hand test unit preview down bench bench-lb backup backups restore-drill archive
 
 up:        ## bootstrap the machine, build the lab, pulumi up the dev stack
 	bash scripts/up.sh
@@ -33,3 +33,6 @@ backups:   ## list the backups in the stack's repository, and the last backup's 
 
 restore-drill: ## restore the newest backup into a throwaway server and CHECK TABLE every table
 	bash scripts/backup.sh drill
+
+archive:   ## archive the binary logs now (point-in-time recovery; they go every backup.pitrInterval anyway)
+	bash scripts/backup.sh archive

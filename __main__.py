@@ -93,11 +93,12 @@ if backup_settings is not None:
     backup = GaleraBackup("backup", GaleraBackupArgs(
         repository=backup_settings.repository, schedule=backup_settings.schedule,
         keep=RetentionPolicy(last=keep.last, daily=keep.daily, weekly=keep.weekly, monthly=keep.monthly),
-        drill_schedule=backup_settings.drill_schedule,
+        drill_schedule=backup_settings.drill_schedule, pitr_interval=backup_settings.pitr_interval,
         password=settings.passwords.backup,
         ssh_private_key=pulumi.Output.secret(backup_login.private_key) if backup_login else None,
         known_hosts=backup_login.known_hosts if backup_login else None,
-        restore_snapshot=settings.restore.snapshot if settings.restore else None), on_swarm)
+        restore_snapshot=settings.restore.snapshot if settings.restore else None,
+        restore_point_in_time=settings.restore.point_in_time if settings.restore else None), on_swarm)
     pulumi.export("backup_repository", backup_settings.repository)
 
 g = settings.galera

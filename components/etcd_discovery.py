@@ -67,7 +67,10 @@ def auth_env() -> dict[str, str]:
 
 def member_env(member: str, members: list[str], cluster_token: str) -> dict[str, str]:
     """The task environment of etcd member `member` of `members`: the ETCD_* variables of a
-    static cluster and auth_env()."""
+    static cluster, hourly compaction, and auth_env(). Compaction because every Galera node
+    writes its record every 2 s: without it etcd keeps every revision and reaches its 2 GiB
+    quota within months, then refuses every write ("mvcc: database space exceeded"; etcd's
+    maintenance guide)."""
     initial_cluster = ",".join(f"{m}=http://{m}:{PEER_PORT}" for m in members)
     return {
         "ETCD_NAME": member,
@@ -79,6 +82,8 @@ def member_env(member: str, members: list[str], cluster_token: str) -> dict[str,
         "ETCD_INITIAL_CLUSTER": initial_cluster,
         "ETCD_INITIAL_CLUSTER_STATE": "new",
         "ETCD_INITIAL_CLUSTER_TOKEN": cluster_token,
+        "ETCD_AUTO_COMPACTION_MODE": "periodic",
+        "ETCD_AUTO_COMPACTION_RETENTION": "1h",
         **auth_env(),
     }
 

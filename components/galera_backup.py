@@ -10,9 +10,14 @@ policy. The repository's password, and for sftp the SSH key and the host's known
 reach the tasks only as swarm secrets mounted as files: no password in any environment value
 or command line.
 
+With `pitr_interval` above 0 the nodes write binary logs and one node at a time archives them
+into the same repository every that many seconds (point-in-time recovery; agent/backup/binlog.go
+holds the rules).
+
 With `restore_snapshot`, a NEW cluster starts from that backup (`RESTORE_SNAPSHOT`): the node
 that bootstraps it (no cluster in etcd, no node holding data) restores and prepares the
-snapshot first, and the others join it by state transfer; a cluster that has data ignores it.
+snapshot first, with `restore_point_in_time` replays the archived binary logs onto it up to
+that time, and the others join it by state transfer; a cluster that has data ignores it.
 
 This component owns those secrets and the task environment they go with (`backup_env`, the
 interface galera-agent reads); GaleraService adds both to the Galera tasks.
@@ -57,8 +62,10 @@ class GaleraBackupArgs:
     """`repository` a restic repository URL, `schedule` and `drill_schedule` (the restore
     drills') cron schedules (UTC), all checked by the stack's schema; `password` a secret Input. `ssh_private_key` (secret Input) and
     `known_hosts` (OpenSSH known_hosts lines) are the texts of an sftp repository's login, both
-    or neither (None: not sftp). `restore_snapshot`: `latest` or a snapshot id that a new
-    cluster starts from (None: a new cluster starts empty)."""
+    or neither (None: not sftp). `pitr_interval`: seconds between two archives of the binary
+    logs (0: none). `restore_snapshot`: `latest` or a snapshot id that a new cluster starts
+    from (None: a new cluster starts empty), and `restore_point_in_time` (RFC 3339) the time
+    its archived binary logs are replayed to (None: the snapshot as it was taken)."""
     repository: pulumi.Input[str]
     schedule: pulumi.Input[str]
     keep: RetentionPolicy
@@ -67,6 +74,8 @@ class GaleraBackupArgs:
     ssh_private_key: Optional[pulumi.Input[str]] = None
     known_hosts: Optional[pulumi.Input[str]] = None
     restore_snapshot: Optional[str] = None
+    pitr_interval: int = 0
+    restore_point_in_time: Optional[str] = None
 
 
 @dataclass
@@ -78,15 +87,19 @@ class BackupTaskSpec:
 
 
 def backup_env(*, repository: str, schedule: str, keep: RetentionPolicy, drill_schedule: str, sftp: bool,
-               restore_snapshot: Optional[str] = None) -> dict[str, str]:
-    """The task environment galera-agent's scheduler reads: the repository, schedule, keep
-    policy and the restore drills' schedule, and the paths of the secret files (PASSWORD_FILE; SSH_KEY_FILE and KNOWN_HOSTS_FILE
-    for an sftp repository); never a password. RESTORE_SNAPSHOT with `restore_snapshot`."""
+               pitr_interval: int = 0, restore_snapshot: Optional[str] = None,
+               restore_point_in_time: Optional[str] = None) -> dict[str, str]:
+    """The task environment galera-agent's scheduler reads (agent/backup/settings.go): the
+    repository, schedule, keep policy, the restore drills' schedule, the binary logs' archive
+    interval (seconds), and the paths of the secret files (PASSWORD_FILE; SSH_KEY_FILE and
+    KNOWN_HOSTS_FILE for an sftp repository); never a password. RESTORE_SNAPSHOT with
+    `restore_snapshot`, RESTORE_POINT_IN_TIME with `restore_point_in_time`."""
     env = {
         "BACKUP_REPOSITORY": repository,
         "BACKUP_SCHEDULE": schedule,
         "BACKUP_KEEP": keep.keep(),
         "BACKUP_DRILL_SCHEDULE": drill_schedule,
+        "BACKUP_PITR_INTERVAL": str(pitr_interval),
         "BACKUP_PASSWORD_FILE": service_spec.secret_path(PASSWORD_FILE),
     }
     if sftp:
@@ -94,6 +107,8 @@ def backup_env(*, repository: str, schedule: str, keep: RetentionPolicy, drill_s
         env["BACKUP_KNOWN_HOSTS_FILE"] = service_spec.secret_path(KNOWN_HOSTS_FILE)
     if restore_snapshot is not None:
         env["RESTORE_SNAPSHOT"] = restore_snapshot
+    if restore_point_in_time is not None:
+        env["RESTORE_POINT_IN_TIME"] = restore_point_in_time
     return env
 
 
@@ -122,7 +137,8 @@ class GaleraBackup(pulumi.ComponentResource):
 
         self.env = pulumi.Output.all(args.repository, args.schedule).apply(
             lambda v: backup_env(repository=v[0], schedule=v[1], keep=args.keep, drill_schedule=args.drill_schedule, sftp=sftp,
-                                 restore_snapshot=args.restore_snapshot))
+                                 pitr_interval=args.pitr_interval, restore_snapshot=args.restore_snapshot,
+                                 restore_point_in_time=args.restore_point_in_time))
         self.secret_mounts = mounts
         self.register_outputs({"env": self.env, "secret_mounts": self.secret_mounts})
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime
 import difflib
 import ipaddress
 import math
@@ -756,6 +757,9 @@ class BackupSettings(_Schema):
     drill_schedule: Schedule = Field(
         "0 12 * * 0", description="when one node runs a restore drill of the newest snapshot (a throwaway server, "
         "CHECK TABLE on every table; `make restore-drill` runs one now), in UTC, in the form of `schedule`")
+    pitr_interval: WholeNumber(0, 86400) = Field(
+        60, description="seconds between two archives of the binary logs by one node (point-in-time recovery: the "
+        "recovery point objective); 0: no binary logs, no point-in-time recovery")
     ssh_key_path: Optional[Text] = Field(
         None, description="private key (OpenSSH, no passphrase) that logs in to an sftp repository; a swarm secret "
         "in the tasks", json_schema_extra={"default_doc": "(required for `sftp:`)"})
@@ -808,6 +812,21 @@ SnapshotChoice = Annotated[Text, _matching(
     Wire("`latest` or snapshot id")]
 
 
+def _rfc3339(value: str) -> str:
+    # galera-agent parses RESTORE_POINT_IN_TIME with Go's time.RFC3339Nano: a date, a time and
+    # its offset (Z or ±hh:mm) are all required.
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})", value):
+        raise problem(f"{value!r} is not an RFC 3339 time with its offset, e.g. 2026-12-02T06:15:00Z")
+    try:
+        datetime.datetime.fromisoformat(value)
+    except ValueError as e:
+        raise problem(f"{value!r} is not a time that exists ({e})") from None
+    return value
+
+
+PointInTime = Annotated[Text, AfterValidator(_rfc3339), Wire("RFC 3339 time")]
+
+
 class RestoreSettings(_Schema):
     """Where a NEW cluster starts from (README: Restore). Only a cluster with no data starts
     from it: no node's volume holds data and etcd records no cluster; a running cluster keeps
@@ -817,6 +836,10 @@ class RestoreSettings(_Schema):
         "snapshot id from `make backups`", json_schema_extra={
             "missing": "missing; set `latest` or a snapshot id from `make backups`",
             "default_doc": "(required with `restore`)"})
+    point_in_time: Optional[PointInTime] = Field(
+        None, description="replay the archived binary logs onto the backup up to this time (RFC 3339, e.g. "
+        "`2026-12-02T06:15:00Z`); with `latest`, the newest backup taken before it. Whole seconds: a transaction "
+        "in the second of this time is left out")
 
 
 @dataclass(frozen=True)

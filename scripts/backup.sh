@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# `make backup`, `make backups` and `make restore-drill`: the running stack's backups, through
+# `make backup`, `make backups`, `make restore-drill` and `make archive`: the running stack's backups, through
 # galera-agent in a Galera task (its environment and secrets: no password passes through here).
 #
 #   scripts/backup.sh now     take a backup now; prints its snapshot id, size and node
 #   scripts/backup.sh drill   a restore drill of the newest snapshot now; prints its result
+#   scripts/backup.sh archive archive the binary logs now (point-in-time recovery); prints the piece
 #   scripts/backup.sh list    the snapshots in the repository, the last backup's and drill's reports
 #
 # The stack (STACK, default dev; its project in STACK_DIR, default this checkout) must be up
@@ -52,8 +53,8 @@ in_galera_task() {
 main() {
   local service
   case ${1:-} in
-    now | drill | list) ;;
-    *) error "usage: scripts/backup.sh now|drill|list" ;;
+    now | drill | archive | list) ;;
+    *) error "usage: scripts/backup.sh now|drill|archive|list" ;;
   esac
   service=$(galera_service)
   in_galera_task "$service" backup "$1"

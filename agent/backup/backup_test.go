@@ -48,6 +48,14 @@ func TestLoad(t *testing.T) {
 		{"restore a bad id", with("RESTORE_SNAPSHOT", "81170a6"), `RESTORE_SNAPSHOT=81170a6 is neither "latest" nor a snapshot id`},
 		{"restore without a repository", map[string]string{"RESTORE_SNAPSHOT": "latest"}, "RESTORE_SNAPSHOT=latest needs BACKUP_REPOSITORY"},
 		{"a descriptor", with("BACKUP_SCHEDULE", "@daily"), ""},
+		{"binary logs archived every minute", with("BACKUP_PITR_INTERVAL", "60"), ""},
+		{"no point-in-time recovery", with("BACKUP_PITR_INTERVAL", "0"), ""},
+		{"an interval with a unit", with("BACKUP_PITR_INTERVAL", "60s"), "BACKUP_PITR_INTERVAL=60s: give whole seconds"},
+		{"an interval over a day", with("BACKUP_PITR_INTERVAL", "86401"), "BACKUP_PITR_INTERVAL=86401: give whole seconds"},
+		{"restore to a point in time", map[string]string{"RESTORE_SNAPSHOT": "latest", "RESTORE_POINT_IN_TIME": "2026-12-02T06:15:00.5+01:00",
+			"BACKUP_REPOSITORY": "/r", "BACKUP_SCHEDULE": "@daily", "BACKUP_KEEP": "last=1,daily=0,weekly=0,monthly=0", "BACKUP_PASSWORD_FILE": "/p"}, ""},
+		{"a point in time without its offset", with("RESTORE_POINT_IN_TIME", "2026-12-02T06:15:00"), "RESTORE_POINT_IN_TIME=2026-12-02T06:15:00 is not an RFC 3339 time"},
+		{"a point in time without a snapshot", with("RESTORE_POINT_IN_TIME", "2026-12-02T06:15:00Z"), "RESTORE_POINT_IN_TIME=2026-12-02T06:15:00Z needs RESTORE_SNAPSHOT"},
 		{"no schedule", with("BACKUP_SCHEDULE", ""), "BACKUP_SCHEDULE is not set"},
 		{"six fields", with("BACKUP_SCHEDULE", "0 30 2 * * *"), "BACKUP_SCHEDULE=0 30 2 * * * is not a cron schedule"},
 		{"bad minute", with("BACKUP_SCHEDULE", "61 * * * *"), "is not a cron schedule"},
@@ -367,7 +375,7 @@ func TestRestoreWritesThePreparedSnapshotAndItsGaleraPosition(t *testing.T) {
 		{"aaaa1111", "aaaa1111", "rows of aaaa1111ffff\nprepared\n"},
 	} {
 		data := t.TempDir()
-		got, err := s.Restore(context.Background(), p, tc.want, data)
+		got, err := s.Restore(context.Background(), p, tc.want, data, time.Time{})
 		if err != nil {
 			t.Fatalf("Restore(%s): %v", tc.want, err)
 		}
@@ -391,7 +399,7 @@ func TestRestoreWritesThePreparedSnapshotAndItsGaleraPosition(t *testing.T) {
 		}
 	}
 
-	if _, err := s.Restore(context.Background(), p, "cccc3333", t.TempDir()); err == nil ||
+	if _, err := s.Restore(context.Background(), p, "cccc3333", t.TempDir(), time.Time{}); err == nil ||
 		!strings.Contains(err.Error(), "holds no snapshot cccc3333; its newest is bbbb2222") {
 		t.Fatalf("Restore of a missing snapshot: %v", err)
 	}
@@ -399,7 +407,7 @@ func TestRestoreWritesThePreparedSnapshotAndItsGaleraPosition(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(full, "ibdata1"), []byte("live rows"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Restore(context.Background(), p, "latest", full); err == nil || !strings.Contains(err.Error(), "refusing to restore into") {
+	if _, err := s.Restore(context.Background(), p, "latest", full, time.Time{}); err == nil || !strings.Contains(err.Error(), "refusing to restore into") {
 		t.Fatalf("Restore into a data directory with data: %v", err)
 	}
 	if rows, _ := os.ReadFile(filepath.Join(full, "ibdata1")); string(rows) != "live rows" {

@@ -1,17 +1,14 @@
 package backup
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -86,46 +83,16 @@ func (s Settings) Drill(ctx context.Context, p Programs, snapshot string) (Drill
 	if err := os.Mkdir(data, 0o700); err != nil {
 		return DrillResult{}, fmt.Errorf("making the drill's data directory: %w", err)
 	}
-	restored, err := s.Restore(ctx, p, snapshot, data)
+	restored, err := s.Restore(ctx, p, snapshot, data, time.Time{})
 	if err != nil {
 		return DrillResult{}, err
 	}
-	socket := filepath.Join(data, "drill.sock")
-	args := []string{"--no-defaults", "--datadir=" + data, "--socket=" + socket, "--skip-networking",
-		"--pid-file=" + filepath.Join(data, "drill.pid"), "--log-error=" + filepath.Join(data, "drill.err"),
-		"--innodb-buffer-pool-size=32M"} // beside the node's own server, in its memory limit
-	if p.DataOwner != "" {
-		args = append(args, "--user="+p.DataOwner)
+	server, err := startPrivateServer(ctx, p, data, dir)
+	if err != nil {
+		return DrillResult{}, fmt.Errorf("snapshot %s: %w", restored.Snapshot.ID, err)
 	}
-	server := exec.CommandContext(ctx, p.Mariadbd[0], append(p.Mariadbd[1:], args...)...)
-	server.Cancel = func() error { return server.Process.Signal(syscall.SIGTERM) }
-	server.WaitDelay = time.Minute
-	server.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // never outlives the agent
-	if err := server.Start(); err != nil {
-		return DrillResult{}, fmt.Errorf("starting the drill's mariadbd: %w", err)
-	}
-	defer stopDrillServer(server)
-	client := func(sql string) (string, error) {
-		cmd := exec.CommandContext(ctx, p.Client[0], append(p.Client[1:], "--socket="+socket, "-uroot", "-N", "-B")...)
-		cmd.Stdin = strings.NewReader(sql)
-		var out, errOut bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errOut
-		if err := cmd.Run(); err != nil {
-			return "", fmt.Errorf("%v: %s", err, strings.TrimSpace(errOut.String()))
-		}
-		return out.String(), nil
-	}
-	for tries := 0; ; tries++ {
-		if _, err = client("SELECT 1"); err == nil {
-			break
-		}
-		if tries >= 120 || ctx.Err() != nil {
-			log, _ := os.ReadFile(filepath.Join(data, "drill.err"))
-			return DrillResult{}, fmt.Errorf("the drill's mariadbd on snapshot %s did not answer in 120 s (%v): %s",
-				restored.Snapshot.ID, err, lastLine(string(log)))
-		}
-		time.Sleep(time.Second)
-	}
+	defer server.stop()
+	client := server.sql
 	names, err := client(drillTables)
 	if err != nil {
 		return DrillResult{}, fmt.Errorf("listing the tables of snapshot %s: %w", restored.Snapshot.ID, err)
@@ -142,20 +109,6 @@ func (s Settings) Drill(ctx context.Context, p Programs, snapshot string) (Drill
 		return DrillResult{}, fmt.Errorf("checking the tables of snapshot %s: %w", restored.Snapshot.ID, err)
 	}
 	return DrillResult{Snapshot: restored.Snapshot, Tables: ParseTableChecks(out), Duration: time.Since(started)}, nil
-}
-
-// stopDrillServer stops the drill's mariadbd: SIGTERM, then SIGKILL after a minute (a drill
-// holds the cluster's one job slot until it ends).
-func stopDrillServer(server *exec.Cmd) {
-	_ = server.Process.Signal(syscall.SIGTERM)
-	ended := make(chan struct{})
-	go func() { _ = server.Wait(); close(ended) }()
-	select {
-	case <-ended:
-	case <-time.After(time.Minute):
-		_ = server.Process.Kill()
-		<-ended
-	}
 }
 
 // ParseTableChecks reads the tab-separated output of CHECK TABLE and CHECKSUM TABLE statements

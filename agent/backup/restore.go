@@ -10,13 +10,15 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Restored is what Restore wrote: the snapshot and the Galera position it holds.
 type Restored struct {
 	Snapshot Snapshot
-	UUID     string // the cluster's state uuid at the backup (xtrabackup_galera_info)
-	Seqno    int64  // its seqno
+	UUID     string    // the cluster's state uuid at the backup (xtrabackup_galera_info)
+	Seqno    int64     // its seqno
+	Replayed *Replayed // the archived binary logs applied after it (nil: no point in time)
 }
 
 // RestoreWorkDir is the work directory inside the data directory: on the same file system, so
@@ -31,11 +33,14 @@ var backupMetadata = []string{"xtrabackup_", "mariadb_backup_", "backup-my.cnf"}
 // `mariabackup --prepare`, the files moved into dataDir, and grastate.dat written from the
 // backup's xtrabackup_galera_info with safe_to_bootstrap: 1 (last, so that a restore cut
 // before leaves no grastate), so the node bootstraps a cluster that goes on from the
-// backup's position (the others join it by SST). dataDir must hold nothing but an earlier
+// backup's position (the others join it by SST). With `until` (non-zero), "latest" is the
+// newest snapshot taken before it, and the archived binary logs of the snapshot's lineage are
+// replayed onto the restored data up to it (replay) before grastate.dat is written.
+// dataDir must hold nothing but an earlier
 // restore's work directory (a restore never overwrites data: the caller checks grastate
 // first; an error names what is there). Errors name the step.
-func (s Settings) Restore(ctx context.Context, p Programs, snapshot, dataDir string) (Restored, error) {
-	chosen, err := s.findSnapshot(ctx, p, snapshot)
+func (s Settings) Restore(ctx context.Context, p Programs, snapshot, dataDir string, until time.Time) (Restored, error) {
+	chosen, err := s.findSnapshot(ctx, p, snapshot, until)
 	if err != nil {
 		return Restored{}, err
 	}
@@ -68,6 +73,13 @@ func (s Settings) Restore(ctx context.Context, p Programs, snapshot, dataDir str
 	if err != nil {
 		return Restored{}, fmt.Errorf("snapshot %s: %w", chosen.ID, err)
 	}
+	var start GTID
+	if !until.IsZero() {
+		position, _ := os.ReadFile(filepath.Join(work, binlogInfo))
+		if start, err = BackupPosition(string(position)); err != nil {
+			return Restored{}, fmt.Errorf("snapshot %s: %w", chosen.ID, err)
+		}
+	}
 	// grastate.dat comes last: until it is there, the directory holds no data as the agent
 	// sees it (HasData), so a restore cut anywhere before is started again from empty.
 	if p.DataOwner != "" {
@@ -79,16 +91,28 @@ func (s Settings) Restore(ctx context.Context, p Programs, snapshot, dataDir str
 	if err := moveInto(work, dataDir); err != nil {
 		return Restored{}, err
 	}
+	restored := Restored{Snapshot: chosen, UUID: uuid, Seqno: seqno}
+	if !until.IsZero() {
+		replayed, err := s.replay(ctx, p, chosen, start, dataDir, work, until)
+		if err != nil {
+			return Restored{}, err
+		}
+		if err := os.RemoveAll(work); err != nil {
+			return Restored{}, fmt.Errorf("removing %s: %w", work, err)
+		}
+		restored.Replayed = &replayed
+	}
 	grastate := fmt.Sprintf("# GALERA saved state\nversion: 2.1\nuuid:    %s\nseqno:   %d\nsafe_to_bootstrap: 1\n", uuid, seqno)
 	if err := writeSynced(filepath.Join(dataDir, "grastate.dat"), []byte(grastate), p.DataOwner); err != nil {
 		return Restored{}, fmt.Errorf("writing grastate.dat: %w", err)
 	}
-	return Restored{Snapshot: chosen, UUID: uuid, Seqno: seqno}, nil
+	return restored, nil
 }
 
-// findSnapshot is the snapshot `want` names among this project's ("latest": the newest; an
-// id: the one whose id starts with it). An error when there is none, naming what there is.
-func (s Settings) findSnapshot(ctx context.Context, p Programs, want string) (Snapshot, error) {
+// findSnapshot is the snapshot `want` names among this project's ("latest": the newest, or
+// with `until` the newest taken before it; an id: the one whose id starts with it, which must
+// be older than `until`). An error when there is none, naming what there is.
+func (s Settings) findSnapshot(ctx context.Context, p Programs, want string, until time.Time) (Snapshot, error) {
 	snaps, err := s.snapshotList(ctx, p)
 	if err != nil {
 		return Snapshot{}, err
@@ -96,11 +120,22 @@ func (s Settings) findSnapshot(ctx context.Context, p Programs, want string) (Sn
 	if len(snaps) == 0 {
 		return Snapshot{}, fmt.Errorf("the repository %s holds no backup of this project (tag %s) to restore", s.Repository, SnapshotTag)
 	}
+	before := func(sn Snapshot) bool { return until.IsZero() || sn.Time.Before(until) }
 	if want == "latest" {
-		return snaps[len(snaps)-1], nil
+		for i := len(snaps) - 1; i >= 0; i-- {
+			if before(snaps[i]) {
+				return snaps[i], nil
+			}
+		}
+		return Snapshot{}, fmt.Errorf("the repository %s holds no backup taken before the point in time %s (the oldest is %s of %s): choose a later point in time",
+			s.Repository, until.UTC().Format(time.RFC3339), snaps[0].ID, snaps[0].Time.UTC().Format(time.RFC3339))
 	}
 	for _, sn := range snaps {
 		if strings.HasPrefix(sn.FullID, want) {
+			if !before(sn) {
+				return Snapshot{}, fmt.Errorf("snapshot %s was taken at %s, after the point in time %s: choose an older snapshot, or `latest`",
+					sn.ID, sn.Time.UTC().Format(time.RFC3339), until.UTC().Format(time.RFC3339))
+			}
 			return sn, nil
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/robfig/cron/v3"
 
@@ -38,7 +39,16 @@ type Settings struct {
 	// id, 8 to 64 hex digits); "": a new cluster starts empty. Only a node that bootstraps a
 	// new cluster (no cluster recorded, no node holding data) restores (runner).
 	RestoreSnapshot string
+	// BACKUP_PITR_INTERVAL: how often one node archives the closed binary logs (whole seconds;
+	// 0 or unset: no binary logs, no point-in-time recovery). The recovery point objective.
+	PITRInterval time.Duration
+	// RESTORE_POINT_IN_TIME (RFC 3339): the restore replays the archived binary logs of the
+	// snapshot's lineage up to this time; zero: the snapshot as it was taken.
+	RestorePointInTime time.Time
 }
+
+// PITR: binary logs are written and archived (BACKUP_PITR_INTERVAL above 0).
+func (s Settings) PITR() bool { return s.Enabled() && s.PITRInterval > 0 }
 
 // Enabled: a repository is set.
 func (s Settings) Enabled() bool { return s.Repository != "" }
@@ -52,6 +62,16 @@ func Load(env config.Env) (Settings, error) {
 	s := Settings{Repository: get("BACKUP_REPOSITORY"), RestoreSnapshot: get("RESTORE_SNAPSHOT")}
 	if s.RestoreSnapshot != "" && s.RestoreSnapshot != "latest" && !snapshotIDPattern.MatchString(s.RestoreSnapshot) {
 		return s, fail("RESTORE_SNAPSHOT=%s is neither \"latest\" nor a snapshot id (8 to 64 hex digits, as `galera-agent backup list` shows)", s.RestoreSnapshot)
+	}
+	if at := get("RESTORE_POINT_IN_TIME"); at != "" {
+		t, err := time.Parse(time.RFC3339Nano, at)
+		if err != nil {
+			return s, fail("RESTORE_POINT_IN_TIME=%s is not an RFC 3339 time with its offset, e.g. 2026-12-02T06:15:00Z", at)
+		}
+		if s.RestoreSnapshot == "" {
+			return s, fail("RESTORE_POINT_IN_TIME=%s needs RESTORE_SNAPSHOT, the backup whose binary logs are replayed up to it", at)
+		}
+		s.RestorePointInTime = t
 	}
 	if !s.Enabled() {
 		if s.RestoreSnapshot != "" {
@@ -73,6 +93,13 @@ func Load(env config.Env) (Settings, error) {
 		if s.DrillSchedule, err = parseCron("BACKUP_DRILL_SCHEDULE", s.DrillScheduleText); err != nil {
 			return s, err
 		}
+	}
+	if text := get("BACKUP_PITR_INTERVAL"); text != "" {
+		n, err := strconv.Atoi(text)
+		if err != nil || n < 0 || n > 86400 {
+			return s, fail("BACKUP_PITR_INTERVAL=%s: give whole seconds from 0 (no point-in-time recovery) to 86400", text)
+		}
+		s.PITRInterval = time.Duration(n) * time.Second
 	}
 	if s.PasswordFile == "" {
 		return s, fail("BACKUP_PASSWORD_FILE is not set: the file holding the repository's password (a swarm secret)")

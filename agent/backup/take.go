@@ -21,7 +21,8 @@ type Programs struct {
 	Mbstream    []string // e.g. {"mbstream"}
 	Restic      []string // e.g. {"restic"}
 	Mariadbd    []string // e.g. {"mariadbd"} (a restore drill's private server)
-	Client      []string // e.g. {"mariadb"} (the drill's checks)
+	Client      []string // e.g. {"mariadb"} (the drill's checks, the replay, the archive's queries)
+	Binlog      []string // e.g. {"mariadb-binlog"} (a point-in-time restore's decoding)
 	Socket      string   // mariadbd's socket (root logs in through unix_socket)
 	DataOwner   string   // the OS user a restored data directory goes to ("": left as is)
 }

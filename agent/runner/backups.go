@@ -49,7 +49,7 @@ const (
 
 // BackupPrograms are the image's programs and mariadbd's socket.
 var BackupPrograms = backup.Programs{Mariabackup: []string{"mariabackup"}, Mbstream: []string{"mbstream"}, Restic: []string{"restic"},
-	Mariadbd: []string{Mysqld}, Client: []string{"mariadb"},
+	Mariadbd: []string{Mysqld}, Client: []string{"mariadb"}, Binlog: []string{"mariadb-binlog"},
 	Socket: "/run/mysqld/mysqld.sock", DataOwner: "mysql"}
 
 // JobReport is what etcd's <kind>/last says of the newest job of a kind that ended.
@@ -57,7 +57,8 @@ type JobReport struct {
 	Kind     string    `json:"kind"`
 	ID       string    `json:"id"`
 	Node     string    `json:"node"`
-	Snapshot string    `json:"snapshot,omitempty"` // the snapshot written (backup) or restored (drill)
+	Snapshot string    `json:"snapshot,omitempty"` // the snapshot written (backup, binlog) or restored (drill)
+	Position string    `json:"position,omitempty"` // the GTID the archived binary logs reach (binlog)
 	Bytes    int64     `json:"bytes"`
 	Seconds  float64   `json:"seconds"`
 	Tables   int       `json:"tables,omitempty"` // a drill's tables checked
@@ -90,6 +91,9 @@ func (r *Runner) scheduleBackups(ctx context.Context) {
 	const step = "backup"
 	now := time.Now()
 	jobs := []*scheduledJob{{kind: JobBackup, schedule: r.backup.Schedule}, {kind: JobDrill, schedule: r.backup.DrillSchedule}}
+	if r.backup.PITR() { // on demand here (galera-agent backup archive); on its interval: scheduleArchives
+		jobs = append(jobs, &scheduledJob{kind: JobBinlog})
+	}
 	for _, j := range jobs {
 		if j.schedule != nil {
 			j.next = j.schedule.Next(now)
@@ -107,10 +111,13 @@ func (r *Runner) scheduleBackups(ctx context.Context) {
 			return
 		case <-time.After(backupPoll):
 		}
-		// No job runs here between polls: a backup/running naming this node is one whose end
-		// could not be written (etcd away at that moment); it would block every job.
-		if err := r.disc.EndStaleJob(); err != nil {
-			r.log.Warn(step, "%v", err)
+		// No job runs on this node between polls (unless the archiver's, which keeps its key):
+		// a backup/running naming this node is one whose end could not be written (etcd away
+		// at that moment); it would block every job.
+		if r.jobsRunning.Load() == 0 {
+			if err := r.disc.EndStaleJob(); err != nil {
+				r.log.Warn(step, "%v", err)
+			}
 		}
 		for _, j := range jobs {
 			if id, err := r.disc.Get(requestKey(j.kind)); err == nil && id != "" && id != j.handled && r.offerJob(ctx, j.kind, id, true) {
@@ -148,6 +155,9 @@ func (r *Runner) offerJob(ctx context.Context, kind, id string, request bool) bo
 		return false
 	case <-time.After(time.Duration(place) * backupStandIn):
 	}
+	// Counted before the claim: the other scheduler's EndStaleJob must not end a job won here.
+	r.jobsRunning.Add(1)
+	defer r.jobsRunning.Add(-1)
 	lease := r.disc.leaseID()
 	claim, running, err := r.disc.ClaimJob(kind, id, request, lease)
 	switch {
@@ -166,16 +176,21 @@ func (r *Runner) offerJob(ctx context.Context, kind, id string, request bool) bo
 			r.log.Warn(step, "could not end %s %s in etcd (its key goes with this node's lease): %v", kind, id, err)
 		}
 	}()
-	r.log.Note(step, "taking %s %s (place %d among the Synced nodes)", kind, id, place)
+	if kind != JobBinlog { // every interval: its log says only what it archived
+		r.log.Note(step, "taking %s %s (place %d among the Synced nodes)", kind, id, place)
+	}
 	// The claim lasts as long as the lease: when it ends, another node may claim the next job
 	// (and take the locks of this one for stale), so this one stops.
 	jobCtx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
 	go r.stopWithLease(jobCtx, lease, stop)
 	var report JobReport
-	if kind == JobDrill {
+	switch kind {
+	case JobDrill:
 		report = r.drill(jobCtx, id)
-	} else {
+	case JobBinlog:
+		report = r.archiveBinlogs(jobCtx, id, recs)
+	default:
 		report = r.takeBackup(jobCtx, id, recs)
 	}
 	data, _ := json.Marshal(report)
@@ -210,7 +225,14 @@ func (r *Runner) stopWithLease(ctx context.Context, lease clientv3.LeaseID, stop
 // takeBackup takes backup `id` on this node (backup.Take) and says how it went.
 func (r *Runner) takeBackup(ctx context.Context, id string, recs Records) JobReport {
 	const step = JobBackup
-	res, err := r.backup.Take(ctx, BackupPrograms, backup.Job{Node: r.cfg.NodeName, OwnNode: ownNode(recs)})
+	lineage, err := r.disc.lineage()
+	if err != nil {
+		r.log.Error(step, "backup %s failed: %v", id, err)
+		return JobReport{Kind: JobBackup, ID: id, Node: r.cfg.NodeName, Error: err.Error(), Finished: time.Now().UTC()}
+	}
+	// The lineage says which archived binary logs follow it (a point-in-time restore).
+	job := backup.Job{Node: r.cfg.NodeName, Tags: []string{backup.LineageTag(lineage)}, OwnNode: ownNode(recs)}
+	res, err := r.backup.Take(ctx, BackupPrograms, job)
 	for _, l := range res.RemovedLocks {
 		r.log.Note(step, "removed the %s: no backup of this cluster runs, so a killed backup left it", l)
 	}
@@ -435,6 +457,7 @@ func RequestJob(kind string, endpoints []string, login config.EtcdLogin, prefix 
 type BackupState struct {
 	LastBackup *JobReport // the newest backup that ended (nil: none yet)
 	LastDrill  *JobReport // the newest restore drill that ended (nil: none yet)
+	LastPiece  *JobReport // the newest archive of binary logs that ended (nil: none yet)
 	Running    string     // "<kind> <id>" of the job being run ("": none)
 	RunningOn  string     // the node running it
 }
@@ -451,6 +474,9 @@ func ReadBackupState(endpoints []string, login config.EtcdLogin, prefix string) 
 		return st, err
 	}
 	if st.LastDrill, err = d.lastReport(JobDrill); err != nil {
+		return st, err
+	}
+	if st.LastPiece, err = d.lastReport(JobBinlog); err != nil {
 		return st, err
 	}
 	running, err := d.Get(keyBackupRunning)

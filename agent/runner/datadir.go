@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/galera-swarm/galera-swarm/agent/backup"
 	"github.com/galera-swarm/galera-swarm/agent/config"
 	"github.com/galera-swarm/galera-swarm/agent/decision"
 )
@@ -98,13 +99,17 @@ func RecoveredPosition(log string) string {
 // MyCnf renders the Galera settings file written at each start. No wsrep_sst_auth: on the
 // donor mariabackup runs as the OS user mysql and logs in as 'mysql'@'localhost' through
 // unix_socket, so SST needs no password (nor its rotation). With TLS (tlsCnf) replication,
-// IST, SST and client connections are encrypted.
-func MyCnf(s config.Settings, address string) string {
+// IST, SST and client connections are encrypted. With binlog, the binary logs of
+// point-in-time recovery (backup.BinlogCnf), in [mysqld] like every line but the [sst] ones.
+func MyCnf(s config.Settings, address string, binlog bool) string {
 	providerOptions := "gcache.size=256M"
 	clientTLS, sstTLS := "", ""
 	if s.TLS.Enabled() {
 		providerOptions += ";" + galeraTLSOptions(TLSDir)
 		clientTLS, sstTLS = tlsCnf(TLSDir)
+	}
+	if binlog {
+		clientTLS += backup.BinlogCnf()
 	}
 	return fmt.Sprintf(`# Written by galera-entrypoint at each start.
 [mysqld]
@@ -201,7 +206,9 @@ func chownMysql(path string) error {
 	return nil
 }
 
-func writeConfig(s config.Settings, address string) error {
+// writeConfig writes the node's settings file (MyCnf), with binary logging when binlog
+// (point-in-time recovery: backup.BinlogCnf).
+func writeConfig(s config.Settings, address string, binlog bool) error {
 	if err := os.MkdirAll("/run/mysqld", 0o755); err != nil {
 		return fmt.Errorf("making /run/mysqld: %w", err)
 	}
@@ -213,7 +220,7 @@ func writeConfig(s config.Settings, address string) error {
 			return err
 		}
 	}
-	return writeMysqlFile(GaleraCnf, []byte(MyCnf(s, address)), 0o600)
+	return writeMysqlFile(GaleraCnf, []byte(MyCnf(s, address, binlog)), 0o600)
 }
 
 // localPosition: the position of the local data from grastate.dat, or from InnoDB

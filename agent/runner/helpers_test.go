@@ -63,7 +63,7 @@ func TestRecoveredPosition(t *testing.T) {
 }
 
 func TestMyCnf(t *testing.T) {
-	cnf := MyCnf(config.Settings{ClusterName: "gs", NodeName: "g1", ExtraMyCnf: "max_connections = 500"}, "10.0.0.1")
+	cnf := MyCnf(config.Settings{ClusterName: "gs", NodeName: "g1", ExtraMyCnf: "max_connections = 500"}, "10.0.0.1", false)
 	for _, want := range []string{"wsrep_cluster_name = gs\n", "wsrep_node_name = g1\n", "wsrep_node_address = 10.0.0.1\n",
 		"wsrep_sst_method = mariabackup\n", "\nmax_connections = 500\n"} {
 		if !strings.Contains(cnf, want) {
@@ -76,17 +76,27 @@ func TestMyCnf(t *testing.T) {
 	if strings.Contains(cnf, "ssl") {
 		t.Errorf("no TLS files, no TLS:\n%s", cnf)
 	}
+	if strings.Contains(cnf, "log_bin") {
+		t.Errorf("no point-in-time recovery, no binary logs:\n%s", cnf)
+	}
 }
 
-func TestMyCnfWithTLS(t *testing.T) {
+func TestMyCnfWithTLSAndBinaryLogs(t *testing.T) {
 	s := config.Settings{ClusterName: "gs", NodeName: "g1", ExtraMyCnf: "max_connections = 500",
 		TLS: config.TLS{CAFile: "/run/secrets/ca", CertFile: "/run/secrets/cert", KeyFile: "/run/secrets/key"}}
-	cnf := MyCnf(s, "10.0.0.1")
-	// The installed copies, not the secrets (the OS user mysql reads them); [sst] after [mysqld]'s lines.
+	cnf := MyCnf(s, "10.0.0.1", true)
+	// The installed copies, not the secrets (the OS user mysql reads them); the binary logs'
+	// lines in [mysqld]; [sst] after [mysqld]'s lines.
 	want := `wsrep_provider_options = "gcache.size=256M;socket.ssl=yes;socket.ssl_ca=/run/mysqld/tls/ca.pem;socket.ssl_cert=/run/mysqld/tls/cert.pem;socket.ssl_key=/run/mysqld/tls/key.pem"
 ssl_ca = /run/mysqld/tls/ca.pem
 ssl_cert = /run/mysqld/tls/cert.pem
 ssl_key = /run/mysqld/tls/key.pem
+log_bin = mysql-bin
+log_slave_updates = ON
+server_id = 1
+wsrep_gtid_mode = ON
+wsrep_gtid_domain_id = 0
+binlog_expire_logs_seconds = 86400
 max_connections = 500
 [sst]
 encrypt = 4

@@ -63,6 +63,7 @@ type Runner struct {
 
 	backup      backup.Settings // Enabled: this node runs the backup scheduler
 	stopBackups context.CancelFunc
+	jobsRunning atomic.Int32 // backup jobs this node runs now
 
 	mu           sync.Mutex
 	srv          *server
@@ -112,7 +113,7 @@ func (r *Runner) run() error {
 	if err := r.setupNodeAddress(); err != nil {
 		return err
 	}
-	if err := writeConfig(r.cfg, r.address); err != nil {
+	if err := writeConfig(r.cfg, r.address, r.backup.PITR()); err != nil {
 		return logx.Fail("write_config", "%v", err)
 	}
 	r.startHealthServer()
@@ -128,6 +129,9 @@ func (r *Runner) run() error {
 		r.stopBackups = cancel
 		r.mu.Unlock()
 		go r.scheduleBackups(ctx)
+		if r.backup.PITR() {
+			go r.scheduleArchives(ctx)
+		}
 	}
 	if err := r.startMysqld(d); err != nil {
 		return err
@@ -414,6 +418,11 @@ func (r *Runner) startMysqld(d decision.Decision) error {
 		}
 		if err := prepare(); err != nil {
 			return err
+		}
+		if r.backup.Enabled() {
+			if err := r.startLineage(); err != nil {
+				return logx.Fail("lineage", "%v", err)
+			}
 		}
 		args = append(args, "--wsrep-new-cluster", "--wsrep-cluster-address=gcomm://")
 		r.publish(decision.StateBootstrapping)

@@ -120,11 +120,23 @@ func (r *Runner) restoreDatadir() error {
 	if err := r.emptyDatadir(step, "restore into"); err != nil {
 		return err
 	}
-	r.log.Note(step, "restoring snapshot %s of %s into the new cluster's first node", r.backup.RestoreSnapshot, r.backup.Repository)
+	until := r.backup.RestorePointInTime
+	to := ""
+	if !until.IsZero() {
+		to = ", replaying its archived binary logs up to " + until.UTC().Format(time.RFC3339Nano)
+	}
+	r.log.Note(step, "restoring snapshot %s of %s into the new cluster's first node%s", r.backup.RestoreSnapshot, r.backup.Repository, to)
 	started := time.Now()
-	got, err := r.backup.Restore(context.Background(), BackupPrograms, r.backup.RestoreSnapshot, DataDir)
+	got, err := r.backup.Restore(context.Background(), BackupPrograms, r.backup.RestoreSnapshot, DataDir, until)
 	if err != nil {
 		return logx.Fail(step, "%v; the data directory holds a cut restore (no grastate.dat, so no data to the agent), which the next start removes before it restores again", err)
+	}
+	if rp := got.Replayed; rp != nil {
+		if !rp.Reached.IsZero() {
+			r.log.Warn(step, "the archived binary logs end at %s, before the point in time %s: restored up to there", rp.Reached.UTC().Format(time.RFC3339), until.UTC().Format(time.RFC3339Nano))
+		}
+		r.log.Note(step, "replayed %d pieces of archived binary logs onto snapshot %s: transactions up to %s, the last that began before %s",
+			rp.Pieces, got.Snapshot.ID, rp.Through, until.UTC().Truncate(time.Second).Format(time.RFC3339))
 	}
 	r.log.Note(step, "restored snapshot %s (of %s at %s): cluster %s at seqno %d, in %.0f s; bootstrapping from it",
 		got.Snapshot.ID, got.Snapshot.Node, got.Snapshot.Time.UTC().Format(time.RFC3339), got.UUID, got.Seqno, time.Since(started).Seconds())

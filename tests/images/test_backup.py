@@ -2,12 +2,15 @@
 backup, not the load balancer's writer; the snapshot is a backup that prepares; restic's
 retention; a wrong repository password fails loudly and writes no snapshot; one backup at a
 time in the cluster; a node killed mid-backup leaves no snapshot and no lock in the way; a new
-cluster restores a backup; a restore drill checks every table, and fails loudly on a damaged
-repository."""
+cluster restores a backup, or a backup and its archived binary logs up to a point in time,
+across a change of the archiving node; a restore drill checks every table, and fails loudly on
+a damaged repository."""
 
 from __future__ import annotations
 
+import datetime
 import ipaddress
+import json
 import re
 import subprocess
 import time
@@ -23,6 +26,7 @@ BACKUP_ENV = {
     "BACKUP_SCHEDULE": "@yearly",  # on demand only, within the test
     "BACKUP_KEEP": "last=2,daily=0,weekly=0,monthly=0",
     "BACKUP_PASSWORD_FILE": f"/run/secrets/{PASSWORD_FILE}",
+    "BACKUP_PITR_INTERVAL": "3",  # binary logs archived every 3 s (60 in the stack)
 }
 SNAPSHOT_LINE = re.compile(r"^snapshot ([0-9a-f]{8,64}): (.+) of (\S+) in \d+ s$")
 
@@ -139,7 +143,8 @@ def test_two_requests_at_once_share_one_backup_which_waits_for_a_running_one(bac
     assert SNAPSHOT_LINE.match(first) and first == second, answers
     new = set(snapshot_ids(listing(cluster))) - set(before)
     assert len(new) == 1 and first.split()[1].startswith(new.pop()[:8]), (before, answers)
-    assert cluster.etcd_get("backup/running") == "", "backup/running left behind"
+    # (An archive of the binary logs, every 3 s, may hold it now.)
+    assert not cluster.etcd_get("backup/running").startswith("backup "), "backup/running left behind"
 
 
 def test_a_node_killed_mid_backup_leaves_no_snapshot_and_its_lock_is_cleared(backed_up):
@@ -209,6 +214,84 @@ def test_a_new_cluster_restores_the_latest_backup_and_takes_the_stack_s_password
     assert restored.login(restored.nodes[2], "root", "a-new-root-password", via=restored.nodes[0]) == "root@%"
 
 
+def archived_through(cluster, node: str) -> None:
+    """Waits until the archived binary logs hold every transaction `node` has logged."""
+    seq = int(cluster.sql(node, "SELECT @@gtid_binlog_pos").split("-")[-1])
+
+    def reached():
+        last = cluster.etcd_get("binlog/last")
+        report = json.loads(last) if last else {}
+        return report.get("position") and int(report["position"].split("-")[-1]) >= seq
+    wait_until(f"the archived binary logs to reach GTID seqno {seq}", reached, 60)
+
+
+def write_markers(cluster, node: str, seconds: float) -> list[tuple[int, datetime.datetime]]:
+    """Inserts a marker row every 0.25 s for `seconds`; gives (id, server time) of each."""
+    out = cluster.sql(node, "SELECT COALESCE(MAX(id), 0) FROM shop.markers")
+    first = int(out) + 1
+    script = (f"for i in $(seq {first} {first + int(seconds * 4) - 1}); do "
+              "mariadb -uroot shop -e \"INSERT INTO markers VALUES ($i, NOW(6))\"; sleep 0.25; done")
+    docker("exec", node, "bash", "-c", script, timeout=seconds * 4 + 60)
+    rows = cluster.sql(node, f"SELECT id, at FROM shop.markers WHERE id >= {first} ORDER BY id")
+    return [(int(i), datetime.datetime.fromisoformat(at)) for i, at in (r.split("\t") for r in rows.splitlines())]
+
+
+def test_a_point_in_time_restore_brings_a_dropped_table_back_across_a_new_archiving_node(backed_up, cluster_factory,
+                                                                                          run_prefix):
+    """Items 2 and 3: binary logs are archived every BACKUP_PITR_INTERVAL by one node; that
+    node is stopped hard half way and another goes on with no gap; `DROP TABLE` at T; a new
+    cluster with RESTORE_POINT_IN_TIME = T - 1 s holds every marker written before that second,
+    none after, and the dropped table."""
+    cluster, volume = backed_up
+    cluster.sql(cluster.nodes[0], "CREATE TABLE shop.markers (id INT PRIMARY KEY, at DATETIME(6)); "
+                                  "CREATE TABLE shop.prices (item TEXT, cents INT); "
+                                  "INSERT INTO shop.prices VALUES ('tea', 250), ('milk', 120), ('bread', 310)")
+    backup_now(cluster, cluster.nodes[1])
+    writer = cluster.nodes[0]
+    markers = write_markers(cluster, writer, 3)
+    archived_through(cluster, writer)
+    first_archiver = json.loads(cluster.etcd_get("binlog/last"))["node"]
+    survivors = [n for n in cluster.nodes if n != first_archiver]
+    docker("kill", first_archiver)
+    try:
+        markers += write_markers(cluster, survivors[0], 3)
+        archived_through(cluster, survivors[0])
+        second_archiver = json.loads(cluster.etcd_get("binlog/last"))["node"]
+        dropped_at = datetime.datetime.fromisoformat(cluster.sql(survivors[0], "SELECT NOW(6)"))
+        cluster.sql(survivors[0], "DROP TABLE shop.prices")
+        after = write_markers(cluster, survivors[0], 2)
+        archived_through(cluster, survivors[0])
+        listed = listing(cluster, survivors[0])
+    finally:
+        cluster.start(first_archiver)
+        cluster.wait_all_synced(timeout=240)
+    assert second_archiver != first_archiver, second_archiver
+    assert "binary logs archived every 3s; newest point in time" in listed, listed
+
+    until = dropped_at - datetime.timedelta(seconds=1)
+    restored = cluster_factory("pt", env={**BACKUP_ENV, "RESTORE_SNAPSHOT": "latest",
+                                          "RESTORE_POINT_IN_TIME": until.isoformat() + "Z"}, secrets_as_files="all",
+                               extra_args={f"{run_prefix}-pt-g{i}": ["-v", f"{volume}:/backups"] for i in (1, 2, 3)})
+    (restored.secrets_dir / PASSWORD_FILE).write_text((cluster.secrets_dir / PASSWORD_FILE).read_text())
+    (restored.secrets_dir / PASSWORD_FILE).chmod(0o644)
+    restored.start(*restored.nodes)
+    restored.wait_all_synced(timeout=300)
+    replayed = [line for n in restored.nodes for line in restored.entrypoint_lines(n) if "replayed" in line]
+    print(f"\npoint-in-time restore to {until.isoformat()}Z (DROP TABLE at {dropped_at.isoformat()}Z), archived by "
+          f"{first_archiver} then {second_archiver}: {replayed}")
+    # The binary log's clock has whole seconds: transactions in the second of `until` are left
+    # out (CutAt); markers within 10 ms of that second's start may fall either side.
+    cut = until.replace(microsecond=0)
+    expected = {i for i, at in markers if at < cut - datetime.timedelta(milliseconds=10)}
+    unsure = {i for i, at in markers if abs(at - cut) <= datetime.timedelta(milliseconds=10)}
+    for node in restored.nodes:
+        got = {int(i) for i in restored.sql(node, "SELECT id FROM shop.markers").split()}
+        assert expected <= got and not (got - expected - unsure), (node, sorted(expected ^ got))
+        assert not got & {i for i, _ in after}, node
+        assert restored.sql(node, "SELECT SUM(cents) FROM shop.prices") == "680", node
+    assert len(replayed) == 1 and "pieces of archived binary logs" in replayed[0], replayed
+
+
 def test_a_restore_drill_restores_the_newest_snapshot_and_checks_every_table(backed_up):
     """Item 5: `galera-agent backup drill` restores the newest snapshot into a throwaway
     mariadbd (no wsrep, no network) on one node, CHECK TABLE and CHECKSUM TABLE on every
@@ -233,14 +316,17 @@ def test_a_restore_drill_restores_the_newest_snapshot_and_checks_every_table(bac
 
 
 def test_a_drill_of_a_damaged_repository_fails_loudly(backed_up):
-    """Item 7: every data pack in the repository damaged (a byte run overwritten): the drill
+    """Item 7: every data pack in the repository damaged (overwritten with zeros): the drill
     fails, exits non-zero naming the snapshot and restic's verdict, and the node logs an error;
     `backup list` still lists the snapshots and marks the ones it cannot read. Last in the
     module: the repository stays damaged."""
     cluster, _ = backed_up
+    # Every blob of every pack, from byte 40 to 40 before its end (a pack holds several blobs:
+    # one damaged run at its start may miss the snapshot's tree).
     docker("exec", cluster.nodes[0], "bash", "-c",
            f"find {REPOSITORY}/data -type f | while read -r pack; do "
-           "printf 'DAMAGED-BY-THE-TEST' | dd of=\"$pack\" bs=1 seek=40 conv=notrunc status=none; done")
+           "size=$(stat -c %s \"$pack\"); head -c $((size - 80)) /dev/zero | "
+           "dd of=\"$pack\" bs=64K seek=40 oflag=seek_bytes conv=notrunc status=none; done")
     failed = docker("exec", cluster.nodes[0], "galera-agent", "backup", "drill", "--timeout", "300",
                     check=False, timeout=330)
     assert failed.returncode == 1, failed

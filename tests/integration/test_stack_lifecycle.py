@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import datetime
 import ipaddress
 import json
 import re
@@ -725,20 +726,34 @@ def test_destroy_and_up_killed_half_way_go_through_on_the_next_run(deployed: Dep
         deployed.run("up", "--yes", "--skip-preview", "--expect-no-changes", "--suppress-progress")
 
 
-def test_after_destroy_and_the_volumes_removed_up_restores_the_cluster_from_a_backup(deployed: Deployed):
-    """Issue 17 item 3: `destroy`, every Galera and etcd volume removed by hand (the hosts lose
-    all data; the backup host keeps its repository), then `up` with restore.snapshot: one node
-    restores the snapshot and bootstraps, the others join it; the rows of the backup are
-    back, a row written after it is not, `make restore-drill` checks the snapshot, and
+def test_after_destroy_and_the_volumes_removed_up_restores_the_cluster_to_a_point_in_time(deployed: Deployed):
+    """Issue 17 items 2 and 3: a backup, rows after it, marker rows every 0.25 s, a `DROP TABLE`
+    at T and rows after it; `make archive` sends the binary logs; `destroy`, every Galera and
+    etcd volume removed by hand (the hosts lose all data; the backup host keeps its
+    repository), then `up` with restore.snapshot and restore.pointInTime = T - 1 s: one node
+    restores the snapshot, replays the archived binary logs and bootstraps, the others join
+    it; the dropped table is back with the rows written after the backup, every marker
+    before that second is there and none after, `make restore-drill` checks the snapshot, and
     WordPress serves the post published before."""
     lab_hosts = deployed.lab
     lb_sql(deployed, "CREATE TABLE wordpress.restore_check (id INT PRIMARY KEY, note TEXT); "
-                     "INSERT INTO wordpress.restore_check VALUES (1, 'in the backup')")
+                     "INSERT INTO wordpress.restore_check VALUES (1, 'in the backup'); "
+                     "CREATE TABLE wordpress.pitr_markers (id INT PRIMARY KEY, at DATETIME(6))")
     taken = run_backup_script(deployed, "now").strip()
     m = re.match(r"^snapshot ([0-9a-f]{8,64}): ", taken)
     assert m, taken
     snapshot = m.group(1)
     lb_sql(deployed, "INSERT INTO wordpress.restore_check VALUES (2, 'after the backup')")
+    lb_sql(deployed, "; DO SLEEP(0.25); ".join(f"INSERT INTO wordpress.pitr_markers VALUES ({i}, NOW(6))"
+                                               for i in range(1, 13)), timeout=60)
+    dropped_at = datetime.datetime.fromisoformat(lb_sql(deployed, "SELECT NOW(6)"))
+    lb_sql(deployed, "DROP TABLE wordpress.restore_check; INSERT INTO wordpress.pitr_markers VALUES (1000, NOW(6))")
+    markers = [(int(i), datetime.datetime.fromisoformat(at)) for i, at in (
+        row.split("\t") for row in lb_sql(deployed, "SELECT id, at FROM wordpress.pitr_markers WHERE id < 1000").splitlines())]
+    archived = run_backup_script(deployed, "archive").strip()
+    assert archived.startswith("binary logs archived by mysql-galera-"), archived
+    FIGURES.append(f"make archive: {archived}")
+    FIGURES.append(f"make backups: {run_backup_script(deployed, 'list').strip().splitlines()[-1]}")
     deployed.run("destroy", "--yes", "--skip-preview", "--suppress-progress")
     for host in deployed.hosts:
         volumes = lab_hosts.sh(host, "docker volume ls --format '{{.Name}}'").split()
@@ -746,18 +761,30 @@ def test_after_destroy_and_the_volumes_removed_up_restores_the_cluster_from_a_ba
         if data:
             lab_hosts.sh(host, "docker volume rm " + " ".join(data))
     assert all("mysql-galera-data" not in lab_hosts.sh(h, "docker volume ls --format '{{.Name}}'") for h in deployed.hosts)
+    until = dropped_at - datetime.timedelta(seconds=1)
     deployed.stack.pulumi("config", "set", "--path", "galera-swarm:restore.snapshot", snapshot)
-    with Timer("pulumi up: empty volumes, restored from a backup"):
+    deployed.stack.pulumi("config", "set", "--path", "galera-swarm:restore.pointInTime", until.isoformat() + "Z")
+    with Timer("pulumi up: empty volumes, restored from a backup to a point in time"):
         deployed.run("up", "--yes", "--skip-preview", "--suppress-progress")
     with Timer("  ...then until all three nodes are Synced"):
         wait_all_synced(lab_hosts, deployed.hosts, len(deployed.hosts))
     restorers = [h for h in deployed.hosts if galera_log(lab_hosts, h, f"restored snapshot {snapshot[:8]}")]
     assert len(restorers) == 1, restorers
     FIGURES.append(f"restore: {galera_log(lab_hosts, restorers[0], 'restored snapshot')[0]}")
-    assert lb_sql(deployed, "SELECT id, note FROM wordpress.restore_check ORDER BY id") == "1\tin the backup"
+    FIGURES.append(f"point-in-time restore to {until.isoformat()}Z (DROP TABLE at {dropped_at.isoformat()}Z): "
+                   f"{galera_log(lab_hosts, restorers[0], 'pieces of archived binary logs')[0]}")
+    assert lb_sql(deployed, "SELECT id, note FROM wordpress.restore_check ORDER BY id") == (
+        "1\tin the backup\n2\tafter the backup")
     assert lb_sql(deployed, "SELECT COUNT(*) FROM wordpress.lbcheck") == "50"
+    # The binary log's clock has whole seconds: what began in the second of `until` is left out
+    # (markers within 10 ms of that second's start may fall either side).
+    cut = until.replace(microsecond=0)
+    expected = {i for i, at in markers if at < cut - datetime.timedelta(milliseconds=10)}
+    unsure = {i for i, at in markers if abs(at - cut) <= datetime.timedelta(milliseconds=10)}
     for host in deployed.hosts:
-        assert galera_sql(lab_hosts, host, "SELECT COUNT(*) FROM wordpress.restore_check") == "1", host
+        assert galera_sql(lab_hosts, host, "SELECT COUNT(*) FROM wordpress.restore_check") == "2", host
+        got = {int(i) for i in galera_sql(lab_hosts, host, "SELECT id FROM wordpress.pitr_markers").split()}
+        assert expected <= got and not (got - expected - unsure), (host, sorted(expected ^ got))
     # `make restore-drill` on the restored cluster checks the same snapshot off the cluster.
     drilled = run_backup_script(deployed, "drill").strip()
     # (The newest snapshot: the restored one, unless the daily backup came in between.)

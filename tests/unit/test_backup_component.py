@@ -14,6 +14,7 @@ import pytest
 from components.galera_backup import (KNOWN_HOSTS_FILE, PASSWORD_FILE, RESOURCE_TYPE, SSH_KEY_FILE, GaleraBackup,
                                       GaleraBackupArgs, RetentionPolicy, backup_env)
 from components.cluster_certificates import tls_env
+from galera_swarm.settings import BackupSettings
 from components.galera_service import CLUSTER_SIZE_TEMPLATE, galera_env
 from tests.unit.conftest import (NAMESPACE, PASSWORDS, SwarmMocks, is_secret, resolve, run_program, secret_input,
                                  stack_config)
@@ -29,12 +30,12 @@ DEFAULT_KEEP = RetentionPolicy(last=7, daily=7, weekly=4, monthly=6)
 @pytest.mark.parametrize("sftp,expected", [
     (True, {"BACKUP_REPOSITORY": REPOSITORY, "BACKUP_SCHEDULE": "0 3 * * *",
             "BACKUP_KEEP": "last=1,daily=2,weekly=3,monthly=0", "BACKUP_DRILL_SCHEDULE": "0 4 * * 0",
-            "BACKUP_PASSWORD_FILE": "/run/secrets/backup-password",
+            "BACKUP_PITR_INTERVAL": "0", "BACKUP_PASSWORD_FILE": "/run/secrets/backup-password",
             "BACKUP_SSH_KEY_FILE": "/run/secrets/backup-ssh-key",
             "BACKUP_KNOWN_HOSTS_FILE": "/run/secrets/backup-known-hosts"}),
     (False, {"BACKUP_REPOSITORY": REPOSITORY, "BACKUP_SCHEDULE": "0 3 * * *",
              "BACKUP_KEEP": "last=1,daily=2,weekly=3,monthly=0", "BACKUP_DRILL_SCHEDULE": "0 4 * * 0",
-             "BACKUP_PASSWORD_FILE": "/run/secrets/backup-password"}),
+             "BACKUP_PITR_INTERVAL": "0", "BACKUP_PASSWORD_FILE": "/run/secrets/backup-password"}),
 ])
 def test_backup_env_is_the_agents_interface(sftp, expected):
     assert backup_env(repository=REPOSITORY, schedule="0 3 * * *", keep=RetentionPolicy(last=1, daily=2, weekly=3, monthly=0),
@@ -66,7 +67,7 @@ def test_an_sftp_backup_reaches_the_galera_tasks_as_env_and_secret_files(key_pat
         **tls_env(),
         "BACKUP_REPOSITORY": REPOSITORY, "BACKUP_SCHEDULE": "30 2 * * *",
         "BACKUP_KEEP": "last=7,daily=7,weekly=4,monthly=12", "BACKUP_DRILL_SCHEDULE": "0 12 * * 0",
-        "BACKUP_PASSWORD_FILE": "/run/secrets/backup-password",
+        "BACKUP_PITR_INTERVAL": "60", "BACKUP_PASSWORD_FILE": "/run/secrets/backup-password",
         "BACKUP_SSH_KEY_FILE": "/run/secrets/backup-ssh-key",
         "BACKUP_KNOWN_HOSTS_FILE": "/run/secrets/backup-known-hosts"}
     # After the node's own three and the three TLS files.
@@ -119,7 +120,7 @@ def test_a_repository_that_is_not_sftp_mounts_only_the_password(key_path):
         *tls_env().values(), "/run/secrets/backup-password"]
     assert {k: v for k, v in container["env"].items() if k.startswith("BACKUP_")} == backup_env(
         repository="rest:https://192.0.2.60:8000/galera", schedule="@hourly", keep=DEFAULT_KEEP,
-        drill_schedule="0 12 * * 0", sftp=False)
+        drill_schedule="0 12 * * 0", sftp=False, pitr_interval=BackupSettings.model_fields["pitr_interval"].default)
 
 
 def test_backup_changes_only_the_galera_tasks_env_and_secrets(key_path, sftp_files):
@@ -176,3 +177,13 @@ def test_restore_reaches_the_galera_tasks_as_restore_snapshot(key_path):
     assert env["RESTORE_SNAPSHOT"] == "81170a6a" and env["BACKUP_REPOSITORY"] == "/srv/backup/galera"
     assert "RESTORE_SNAPSHOT" not in galera_spec(run_with_backup(key_path, {"repository": "/srv/backup/galera"}))[
         "taskSpec"]["containerSpec"]["env"]
+
+
+def test_a_point_in_time_and_the_archive_interval_reach_the_galera_tasks(key_path):
+    run = run_with_backup(key_path, {"repository": "/srv/backup/galera", "pitrInterval": 15},
+                          restore={"snapshot": "latest", "pointInTime": "2026-12-01T10:00:00.5Z"})
+    env = galera_spec(run)["taskSpec"]["containerSpec"]["env"]
+    assert (env["RESTORE_SNAPSHOT"], env["RESTORE_POINT_IN_TIME"], env["BACKUP_PITR_INTERVAL"]) == (
+        "latest", "2026-12-01T10:00:00.5Z", "15")
+    plain = galera_spec(run_with_backup(key_path, {"repository": "/srv/backup/galera"}, restore={"snapshot": "latest"}))
+    assert "RESTORE_POINT_IN_TIME" not in plain["taskSpec"]["containerSpec"]["env"]

@@ -319,12 +319,41 @@ def test_restore_takes_latest_or_a_snapshot_id(key_path, snapshot):
     assert s.restore.snapshot == snapshot
 
 
+@pytest.mark.parametrize("point_in_time", ["2026-12-01T10:00:00Z", "2026-12-01T11:00:00.25+01:00"])
+def test_restore_takes_a_point_in_time_in_rfc_3339(key_path, point_in_time):
+    s = parse_settings(stack_config(key_path, backup=backup(), restore={"snapshot": "latest", "pointInTime": point_in_time}),
+                       SECRET_KEYS)
+    assert s.restore.point_in_time == point_in_time
+
+
+@pytest.mark.parametrize("interval,message", [
+    (60, None), (0, None), ("30", None),
+    (-1, "galera-swarm:backup.pitrInterval: must be a whole number from 0 to 86400, got -1"),
+    (90000, "galera-swarm:backup.pitrInterval: must be a whole number from 0 to 86400, got 90000"),
+    ("1m", "galera-swarm:backup.pitrInterval: must be a whole number from 0 to 86400, got '1m'"),
+])
+def test_the_binary_logs_archive_interval_is_whole_seconds_up_to_a_day(key_path, interval, message):
+    config = stack_config(key_path, backup={**backup(), "pitrInterval": interval})
+    if message is None:
+        assert parse_settings(config, SECRET_KEYS).backup.pitr_interval == int(interval)
+        return
+    with pytest.raises(ValueError) as err:
+        parse_settings(config, SECRET_KEYS)
+    assert message in str(err.value)
+
+
 @pytest.mark.parametrize("restore,with_backup,message", [
     ({"snapshot": "81170a6"}, True, "galera-swarm:restore.snapshot: '81170a6' is neither `latest` nor a snapshot "
      "id (8 to 64 hex digits, as `make backups` shows)"),
     ({"snapshot": "Latest"}, True, "galera-swarm:restore.snapshot: 'Latest' is neither `latest` nor a snapshot id"),
     ({}, True, "galera-swarm:restore.snapshot: missing; set `latest` or a snapshot id from `make backups`"),
-    ({"snapshot": "latest", "pointInTime": "2026-12-01T10:00:00Z"}, True, "galera-swarm:restore.pointInTime"),
+    ({"snapshot": "latest", "pointInTime": "2026-12-01 10:00:00"}, True, "galera-swarm:restore.pointInTime: "
+     "'2026-12-01 10:00:00' is not an RFC 3339 time with its offset, e.g. 2026-12-02T06:15:00Z"),
+    ({"snapshot": "latest", "pointInTime": "2026-12-01T10:00:00"}, True, "galera-swarm:restore.pointInTime: "
+     "'2026-12-01T10:00:00' is not an RFC 3339 time with its offset"),
+    ({"snapshot": "latest", "pointInTime": "2026-02-30T10:00:00Z"}, True, "galera-swarm:restore.pointInTime: "
+     "'2026-02-30T10:00:00Z' is not a time that exists (day is out of range for month)"),
+    ({"pointInTime": "2026-12-01T10:00:00Z"}, True, "galera-swarm:restore.snapshot: missing"),
     ({"snapshot": "latest"}, False, "galera-swarm:restore: needs `backup`, whose repository and password the backup "
      "is read with; set galera-swarm:backup (README: Backups)"),
 ])

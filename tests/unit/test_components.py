@@ -181,3 +181,14 @@ def test_accepted_step_keeps_its_former_urn_under_the_galera_service(program, mo
     assert alias.spec.name == "galera-new-passwords-accepted"
     assert alias.spec.parentUrn == "urn:pulumi:unit::galera-swarm::galera-swarm:index:GaleraService::galera"
     assert aliases["passwords-discard-old"] == []
+
+
+@pytest.mark.parametrize("etcd_replicas, members", [(1, ["etcd"]), (3, ["etcd-1", "etcd-2", "etcd-3"])])
+def test_every_etcd_member_compacts_its_history_hourly(program, etcd_replicas, members):
+    # The nodes write their records every 2 s: an etcd that kept every revision would reach its
+    # quota and refuse writes.
+    run = program(etcd={"replicas": etcd_replicas})
+    specs = {r.inputs["name"]: r.inputs for r in run.mocks.of_type("docker:index/service:Service")}
+    for member in members:
+        env = specs[member]["taskSpec"]["containerSpec"]["env"]
+        assert (env["ETCD_AUTO_COMPACTION_MODE"], env["ETCD_AUTO_COMPACTION_RETENTION"]) == ("periodic", "1h"), member

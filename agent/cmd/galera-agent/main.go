@@ -10,8 +10,10 @@
 //	                                        (CLUSTER_NAME, DISCOVERY_SERVICE, ETCD_PASSWORD[_FILE] from the environment)
 //	galera-agent backup now [--timeout S]   have the cluster take a backup now; prints its snapshot
 //	galera-agent backup drill [--timeout S] have the cluster run a restore drill of the newest snapshot now
+//	galera-agent backup archive [--timeout S]
+//	                                        have the cluster archive its binary logs now (point-in-time recovery)
 //	galera-agent backup list                the snapshots in the repository, the last backup's and drill's reports
-//	                                        (all three in a Galera task: its environment and secrets)
+//	                                        (all four in a Galera task: its environment and secrets)
 package main
 
 import (
@@ -36,7 +38,7 @@ import (
 	"github.com/galera-swarm/galera-swarm/agent/runner"
 )
 
-const usage = "usage: galera-agent run [MARIADBD-OPTION...] | health [OPTION...] | passwords STEP [OPTION...] | elect [CLUSTER-UUID] < positions | forget NODE-NAME... | backup now|drill|list"
+const usage = "usage: galera-agent run [MARIADBD-OPTION...] | health [OPTION...] | passwords STEP [OPTION...] | elect [CLUSTER-UUID] < positions | forget NODE-NAME... | backup now|drill|archive|list"
 
 func main() {
 	if len(os.Args) < 2 {
@@ -128,11 +130,11 @@ func run(mysqldArgs []string) int {
 	return runner.New(cfg, log, mysqldArgs).WithBackups(backups).Run()
 }
 
-// backupCommand is `galera-agent backup now|drill|list`, run in a Galera task (docker exec:
-// the task's environment and secrets): 0 on success, 1 when the backup, the drill or the
-// listing failed, 2 for a usage error or settings that do not allow backups.
+// backupCommand is `galera-agent backup now|drill|archive|list`, run in a Galera task (docker
+// exec: the task's environment and secrets): 0 on success, 1 when the backup, the drill, the
+// archive or the listing failed, 2 for a usage error or settings that do not allow it.
 func backupCommand(args []string, env config.Env, out io.Writer) int {
-	const use = "usage: galera-agent backup now [--timeout SECONDS] | drill [--timeout SECONDS] | list"
+	const use = "usage: galera-agent backup now [--timeout SECONDS] | drill [--timeout SECONDS] | archive [--timeout SECONDS] | list"
 	cfg, err := config.Load(env)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "galera-agent backup: %v\n", err)
@@ -149,11 +151,15 @@ func backupCommand(args []string, env config.Env, out io.Writer) int {
 	if len(args) == 1 && args[0] == "list" {
 		return listBackups(cfg, bs, out)
 	}
-	if len(args) == 0 || (args[0] != "now" && args[0] != "drill") {
+	kind, known := map[string]string{"now": runner.JobBackup, "drill": runner.JobDrill, "archive": runner.JobBinlog}[firstOf(args)]
+	if !known {
 		fmt.Fprintln(os.Stderr, use)
 		return 2
 	}
-	kind := map[string]string{"now": runner.JobBackup, "drill": runner.JobDrill}[args[0]]
+	if kind == runner.JobBinlog && !bs.PITR() {
+		fmt.Fprintln(os.Stderr, "galera-agent backup archive: BACKUP_PITR_INTERVAL is 0: this stack writes no binary logs (galera-swarm:backup.pitrInterval)")
+		return 2
+	}
 	wait := 2 * time.Hour
 	if len(args) == 3 && args[1] == "--timeout" {
 		n, err := strconv.Atoi(args[2])
@@ -170,6 +176,13 @@ func backupCommand(args []string, env config.Env, out io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "galera-agent backup %s: %v\n", args[0], err)
 		return 1
+	}
+	if kind == runner.JobBinlog {
+		fmt.Fprintln(out, archivedLine(rep))
+		if rep.Warning != "" {
+			fmt.Fprintf(os.Stderr, "galera-agent backup archive: warning: %s\n", rep.Warning)
+		}
+		return 0
 	}
 	if kind == runner.JobDrill {
 		fmt.Fprintf(out, "drill of snapshot %s on %s: restored and prepared, %d tables pass CHECK TABLE, checksum digest %s, in %.0f s\n",
@@ -223,10 +236,47 @@ func listBackups(cfg config.Settings, bs backup.Settings, out io.Writer) int {
 		fmt.Fprintf(out, "last restore drill at %s on %s: snapshot %s restored, %d tables pass CHECK TABLE, checksum digest %s, in %.0f s\n",
 			rep.Finished.Format(time.RFC3339), rep.Node, rep.Snapshot, rep.Tables, rep.Digest, rep.Seconds)
 	}
+	if bs.PITR() {
+		fmt.Fprintln(out, pitrLine(bs, st.LastPiece))
+	}
 	if st.Running != "" {
 		fmt.Fprintf(out, "%s running on %s\n", st.Running, st.RunningOn)
 	}
 	return 0
+}
+
+// firstOf is args[0] ("" when there is none).
+func firstOf(args []string) string {
+	if len(args) == 0 {
+		return ""
+	}
+	return args[0]
+}
+
+// archivedLine is what `backup archive` prints of its report.
+func archivedLine(rep runner.JobReport) string {
+	if rep.Snapshot == "" {
+		return fmt.Sprintf("binary logs archived by %s: nothing new since the last piece", rep.Node)
+	}
+	return fmt.Sprintf("binary logs archived by %s: piece %.8s, up to GTID %s, in %.0f s", rep.Node, rep.Snapshot, rep.Position, rep.Seconds)
+}
+
+// pitrLine says how far the archived binary logs reach: the newest point a restore can
+// replay to (every transaction before the last archive run's FLUSH BINARY LOGS).
+func pitrLine(bs backup.Settings, rep *runner.JobReport) string {
+	every := fmt.Sprintf("binary logs archived every %s", bs.PITRInterval)
+	if rep == nil {
+		return every + "; none archived yet"
+	}
+	// The run's start: its FLUSH BINARY LOGS came after, so every transaction before is archived.
+	reached := rep.Finished.Add(-time.Duration(rep.Seconds * float64(time.Second))).Format(time.RFC3339)
+	switch {
+	case rep.Error != "":
+		return fmt.Sprintf("%s; the last archive FAILED at %s on %s: %s", every, rep.Finished.Format(time.RFC3339), rep.Node, rep.Error)
+	case rep.Snapshot == "":
+		return fmt.Sprintf("%s; newest point in time %s (%s had nothing new)", every, reached, rep.Node)
+	}
+	return fmt.Sprintf("%s; newest point in time %s (piece %.8s of %s, up to GTID %s)", every, reached, rep.Snapshot, rep.Node, rep.Position)
 }
 
 // forget is run by the stack after it drained hosts it removes (components/galera_service.py):
