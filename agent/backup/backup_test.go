@@ -104,7 +104,7 @@ func TestKeepRoundTrip(t *testing.T) {
 		t.Fatalf("ParseKeep(%q) = %v, %v", k.String(), back, err)
 	}
 	want := []string{"forget", "--tag", SnapshotTag, "--group-by", "paths", "--keep-last", "7", "--keep-daily", "7",
-		"--keep-weekly", "4", "--keep-monthly", "6", "--prune"}
+		"--keep-weekly", "4", "--keep-monthly", "6"}
 	if got := k.ForgetArgs(); !slices.Equal(got, want) {
 		t.Fatalf("ForgetArgs %v, want %v", got, want)
 	}
@@ -212,6 +212,8 @@ case " $* " in
   *" init "*) mkdir -p "$repo/snapshots" ;;
   *" backup "*) cat > "$repo/partial"; mv "$repo/partial" "$repo/snapshots/s1"; echo '{"message_type":"summary","snapshot_id":"s1"}' ;;
   *" forget "*) echo "$*" > "$repo/forget" ;;
+  *" snapshots "*) echo '[]' ;;
+  *" prune "*) echo "$*" > "$repo/pruned" ;;
 esac
 `)
 	write(mb, `printf '%s' '`+stream+`'; sleep 0.2; echo "mariabackup: error: the server went away" >&2; exit `+strconv.Itoa(rc)+"\n")
@@ -233,6 +235,9 @@ func TestTakeWritesASnapshotOnlyForACompleteStream(t *testing.T) {
 	}
 	if forget, _ := os.ReadFile(filepath.Join(repo, "forget")); !strings.Contains(string(forget), "--keep-last 2") {
 		t.Fatalf("no retention after the backup: %q", forget)
+	}
+	if _, err := os.Stat(filepath.Join(repo, "pruned")); err != nil || res.RetentionFailure != "" {
+		t.Fatalf("no prune after the retention (%v): %s", err, res.RetentionFailure)
 	}
 
 	p, repo = fakePrograms(t, "half a str", 1)

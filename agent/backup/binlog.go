@@ -175,14 +175,19 @@ type ReplayStep struct {
 	After, Through GTID
 }
 
+// replayMargin: pieces archived up to this long after the point in time are replayed too
+// (and cut by CutAt): a transaction committed just before the point may be in the piece
+// after it (its FLUSH came before the commit), and the archiving node's clock may differ.
+const replayMargin = 5 * time.Minute
+
 // ReplayPlan chooses what a point-in-time restore replays after a backup at `start` of
 // `lineage`, to reach `until`: the pieces of that lineage in GTID order, each from where the
-// one before ended, up to and including the first piece archived at or after `until` (the
-// transactions past `until` in it are left out by CutAt). reached is the newest piece's end
-// when the archive ends before `until` (the zero time otherwise): the restore then stops
-// there, the recovery point objective's loss. An error names a gap in the GTIDs (a piece
-// that starts after the end of the one before), since the transactions between are in no
-// piece.
+// one before ended, up to the first archived replayMargin or more after `until`; the replay
+// cuts each at `until` by the transactions' own times (CutAt), so the pieces' times only
+// bound what is fetched. reached is the newest piece's time when even it was archived
+// before `until` (the zero time otherwise): transactions after it, if any were written, are
+// in no piece. An error names a gap in the GTIDs (a piece that starts after the end of the
+// one before), since the transactions between are in no piece.
 func ReplayPlan(pieces []Piece, lineage string, start GTID, until time.Time) (steps []ReplayStep, reached time.Time, err error) {
 	mine := slices.DeleteFunc(slices.Clone(pieces), func(p Piece) bool { return p.Lineage != lineage })
 	slices.SortStableFunc(mine, func(a, b Piece) int {
@@ -202,14 +207,14 @@ func ReplayPlan(pieces []Piece, lineage string, start GTID, until time.Time) (st
 		}
 		steps = append(steps, ReplayStep{Piece: p, After: applied, Through: p.To})
 		applied = p.To
-		if !p.Snapshot.Time.Before(until) {
-			return steps, time.Time{}, nil
+		if !p.Snapshot.Time.Before(until.Add(replayMargin)) {
+			break
 		}
 	}
-	if len(steps) == 0 {
-		return nil, time.Time{}, nil
+	if len(steps) > 0 && steps[len(steps)-1].Piece.Snapshot.Time.Before(until) {
+		reached = steps[len(steps)-1].Piece.Snapshot.Time
 	}
-	return steps, steps[len(steps)-1].Piece.Snapshot.Time, nil
+	return steps, reached, nil
 }
 
 func reachedBy(steps []ReplayStep) string {
@@ -234,9 +239,10 @@ func compareSeq(a, b uint64) int {
 var binlogEventGTID = regexp.MustCompile(`^#(\d{6})\s+(\d{1,2}):(\d{2}):(\d{2})\s+server id \d+\s+end_log_pos \d+.*\bGTID (\d+-\d+-\d+)`)
 
 // CutAt is the last transaction of a decoded binary log (mariadb-binlog's text, TZ=UTC) that
-// began before `until`, whole seconds: a binary log's clock has whole seconds, so a
-// transaction in the second of `until` is left out (none after `until` is ever applied; the
-// one second before it may be). ok is false when the first began at or after `until`.
+// began before `until`, whole seconds, in the log's order: a binary log's clock has whole
+// seconds, so a transaction in the second of `until` is left out, and the replay stops at
+// the first transaction at or after it (what is applied is a prefix of the history). ok is
+// false when the first began at or after `until`.
 func CutAt(decoded string, until time.Time) (last GTID, ok bool, err error) {
 	limit := until.UTC().Truncate(time.Second)
 	for _, line := range strings.Split(decoded, "\n") {
@@ -258,4 +264,89 @@ func CutAt(decoded string, until time.Time) (last GTID, ok bool, err error) {
 		ok = true
 	}
 	return last, ok, nil
+}
+
+// pieceKeptBefore: pieces archived up to this long before the oldest kept backup of their
+// lineage are kept too, for the clocks of the nodes that took them, which may differ.
+const pieceKeptBefore = time.Hour
+
+// ObsoletePieces are the pieces that no restore can use once the retention policy has
+// removed the older backups: those archived (more than pieceKeptBefore) before the oldest
+// backup of their lineage that is kept began, since every transaction in them came before
+// that backup and is in it. A lineage with no backup kept keeps all its pieces (nothing
+// says they are not wanted).
+func ObsoletePieces(pieces []Piece, backups []Snapshot) []Piece {
+	oldest := map[string]time.Time{}
+	for _, b := range backups {
+		l := Lineage(b.Tags)
+		if t, seen := oldest[l]; l != "" && (!seen || b.Time.Before(t)) {
+			oldest[l] = b.Time
+		}
+	}
+	var obsolete []Piece
+	for _, p := range pieces {
+		if t, ok := oldest[p.Lineage]; ok && p.Snapshot.Time.Before(t.Add(-pieceKeptBefore)) {
+			obsolete = append(obsolete, p)
+		}
+	}
+	return obsolete
+}
+
+// CheckCovers checks that a decoded binary log (mariadb-binlog's text of (after, through])
+// holds every transaction of that range: GTIDs after+1, after+2, ... through, with none
+// missing. mariadb-binlog skips GTIDs that are not in its files without a word, so a piece
+// whose files do not reach back to its claimed start, or have a hole, is caught here and
+// never replayed with the hole.
+func CheckCovers(decoded string, after, through GTID) error {
+	next := after.Seq + 1
+	for _, line := range strings.Split(decoded, "\n") {
+		m := binlogEventGTID.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		g, err := ParseGTID(m[5])
+		if err != nil {
+			return err
+		}
+		if g.Seq != next {
+			return fmt.Errorf("the archived binary logs miss transactions: after %d-%d-%d comes %s (they should hold every transaction up to %s)",
+				after.Domain, after.Server, next-1, g, through)
+		}
+		next++
+	}
+	if next-1 != through.Seq {
+		return fmt.Errorf("the archived binary logs miss transactions: they end at %d-%d-%d, not at %s as their piece says", after.Domain, after.Server, next-1, through)
+	}
+	return nil
+}
+
+// OtherLineageSince is a backup or piece of another lineage than `lineage` dated after
+// `since` and before `until`, if any: the cluster was started anew (restored, or from
+// empty) in between, so the history up to `until` is that other lineage's, not the one of a
+// backup taken before `since`.
+func OtherLineageSince(pieces []Piece, backups []Snapshot, lineage string, since, until time.Time) (Snapshot, bool) {
+	inside := func(t time.Time) bool { return t.After(since) && t.Before(until) }
+	for _, b := range backups {
+		if l := Lineage(b.Tags); l != "" && l != lineage && inside(b.Time) {
+			return b, true
+		}
+	}
+	for _, p := range pieces {
+		if p.Lineage != lineage && inside(p.Snapshot.Time) {
+			return p.Snapshot, true
+		}
+	}
+	return Snapshot{}, false
+}
+
+// backupEnd reads the time mariabackup ended (xtrabackup_info's "end_time = YYYY-MM-DD
+// HH:MM:SS", the node's clock, UTC): the backup's position was taken before it, so a backup
+// restored to a point in time must have ended before that point.
+func backupEnd(info string) (time.Time, error) {
+	for _, line := range strings.Split(info, "\n") {
+		if name, value, ok := strings.Cut(line, "="); ok && strings.TrimSpace(name) == "end_time" {
+			return time.Parse("2006-01-02 15:04:05", strings.TrimSpace(value))
+		}
+	}
+	return time.Time{}, fmt.Errorf("xtrabackup_info has no end_time")
 }

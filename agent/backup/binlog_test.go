@@ -85,12 +85,12 @@ func piece(id string, from, to uint64, at time.Duration, lineage string) Piece {
 }
 
 func TestReplayPlan(t *testing.T) {
-	a := piece("aaaa", 0, 10, time.Minute, "L")
-	b := piece("bbbb", 10, 20, 2*time.Minute, "L")
-	bOverlap := piece("bbb2", 6, 20, 2*time.Minute, "L") // another node's logs, reaching back further
-	c := piece("cccc", 20, 30, 3*time.Minute, "L")
-	other := piece("othr", 0, 50, 90*time.Second, "M")
-	gap := piece("gapp", 25, 30, 3*time.Minute, "L")
+	a := piece("aaaa", 0, 10, 10*time.Minute, "L")
+	b := piece("bbbb", 10, 20, 20*time.Minute, "L")
+	bOverlap := piece("bbb2", 6, 20, 20*time.Minute, "L") // another node's logs, reaching back further
+	c := piece("cccc", 20, 30, 30*time.Minute, "L")
+	other := piece("othr", 0, 50, 15*time.Minute, "M")
+	gap := piece("gapp", 25, 30, 30*time.Minute, "L")
 	cases := []struct {
 		name    string
 		pieces  []Piece
@@ -100,19 +100,22 @@ func TestReplayPlan(t *testing.T) {
 		reached time.Duration // 0: until was reached
 		err     string
 	}{
-		{"every piece after the backup, up to the first archived at or after until",
-			[]Piece{c, a, b}, 4, 90 * time.Second,
+		{"every piece after the backup, up to the first archived replayMargin or more after until",
+			[]Piece{c, a, b}, 4, 12 * time.Minute,
 			[]ReplayStep{{a, gtid(4), gtid(10)}, {b, gtid(10), gtid(20)}}, 0, ""},
-		{"pieces that end before the backup are passed over",
-			[]Piece{a, b, c}, 12, 10 * time.Minute,
-			[]ReplayStep{{b, gtid(12), gtid(20)}, {c, gtid(20), gtid(30)}}, 3 * time.Minute, ""},
+		{"a piece archived just after until is replayed too: a commit before until may be in it",
+			[]Piece{a, b, c}, 4, 19 * time.Minute,
+			[]ReplayStep{{a, gtid(4), gtid(10)}, {b, gtid(10), gtid(20)}, {c, gtid(20), gtid(30)}}, 0, ""},
+		{"pieces that end before the backup are passed over; the archive ends before until",
+			[]Piece{a, b, c}, 12, 100 * time.Minute,
+			[]ReplayStep{{b, gtid(12), gtid(20)}, {c, gtid(20), gtid(30)}}, 30 * time.Minute, ""},
 		{"an overlapping piece replays from where the one before ended",
-			[]Piece{a, bOverlap, c}, 0, 150 * time.Second,
+			[]Piece{a, bOverlap, c}, 0, 25 * time.Minute,
 			[]ReplayStep{{a, gtid(0), gtid(10)}, {bOverlap, gtid(10), gtid(20)}, {c, gtid(20), gtid(30)}}, 0, ""},
 		{"another lineage's pieces are never replayed",
-			[]Piece{other, a}, 0, time.Minute, []ReplayStep{{a, gtid(0), gtid(10)}}, 0, ""},
+			[]Piece{other, a}, 0, 10 * time.Minute, []ReplayStep{{a, gtid(0), gtid(10)}}, 0, ""},
 		{"a gap in the GTIDs is refused, naming it",
-			[]Piece{a, b, gap}, 0, 10 * time.Minute, nil, 0, "nothing holds the transactions after 0-1-20 up to 0-1-25"},
+			[]Piece{a, b, gap}, 0, 100 * time.Minute, nil, 0, "nothing holds the transactions after 0-1-20 up to 0-1-25"},
 		{"no piece after the backup: nothing to replay",
 			[]Piece{a}, 10, time.Hour, nil, 0, ""},
 	}
@@ -131,6 +134,61 @@ func TestReplayPlan(t *testing.T) {
 		if err != nil || !reflect.DeepEqual(got, c.want) || !reached.Equal(wantReached) {
 			t.Errorf("%s: ReplayPlan = %+v, %v, %v; want %+v, %v", c.name, got, reached, err, c.want, wantReached)
 		}
+	}
+}
+
+func TestCheckCovers(t *testing.T) {
+	cases := []struct {
+		name           string
+		after, through uint64
+		err            string
+	}{
+		{"every transaction of the range", 3, 6, ""},
+		{"the logs begin after the range's start", 2, 6, "after 0-1-2 comes 0-1-4"},
+		{"the logs end before the range's end", 3, 7, "they end at 0-1-6, not at 0-1-7"},
+	}
+	for _, c := range cases {
+		err := CheckCovers(decoded, gtid(c.after), gtid(c.through))
+		if (c.err == "" && err != nil) || (c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err))) {
+			t.Errorf("%s: CheckCovers = %v, want %q", c.name, err, c.err)
+		}
+	}
+	holed := strings.Replace(decoded, "GTID 0-1-5 trans", "GTID 0-1-9 trans", 1)
+	if err := CheckCovers(holed, gtid(3), gtid(6)); err == nil || !strings.Contains(err.Error(), "after 0-1-4 comes 0-1-9") {
+		t.Errorf("a hole: CheckCovers = %v", err)
+	}
+	if err := CheckCovers("", gtid(3), gtid(3)); err != nil {
+		t.Errorf("an empty range: %v", err)
+	}
+}
+
+func TestOtherLineageSince(t *testing.T) {
+	backup := func(id, lineage string, at time.Duration) Snapshot {
+		return Snapshot{ID: id, Time: t0.Add(at), Tags: []string{SnapshotTag, LineageTag(lineage)}}
+	}
+	own := []Piece{piece("own1", 0, 10, 20*time.Minute, "L")}
+	if _, found := OtherLineageSince(own, []Snapshot{backup("b1", "L", 0)}, "L", t0, t0.Add(time.Hour)); found {
+		t.Error("only the backup's own lineage: found another")
+	}
+	later := append(own, piece("new1", 0, 3, 30*time.Minute, "M"))
+	if got, found := OtherLineageSince(later, nil, "L", t0, t0.Add(time.Hour)); !found || got.ID != "new1" {
+		t.Errorf("a restored cluster's piece in between: %v, %v", got, found)
+	}
+	if _, found := OtherLineageSince(later, nil, "L", t0, t0.Add(25*time.Minute)); found {
+		t.Error("the other lineage began after the point in time: found it")
+	}
+	if got, found := OtherLineageSince(nil, []Snapshot{backup("b2", "M", 10*time.Minute)}, "L", t0, t0.Add(time.Hour)); !found || got.ID != "b2" {
+		t.Errorf("a restored cluster's backup in between: %v, %v", got, found)
+	}
+}
+
+func TestBackupEnd(t *testing.T) {
+	info := "uuid = 7d1c\nname = \ntool_name = mariabackup\nstart_time = 2026-12-02 06:08:31\nend_time = 2026-12-02 06:08:33\nlock_time = 0\n"
+	if got, err := backupEnd(info); err != nil || !got.Equal(time.Date(2026, 12, 2, 6, 8, 33, 0, time.UTC)) {
+		t.Errorf("backupEnd = %v, %v", got, err)
+	}
+	if _, err := backupEnd("tool_name = mariabackup\n"); err == nil {
+		t.Error("no end_time: no error")
 	}
 }
 
@@ -213,5 +271,23 @@ func TestBackupPosition(t *testing.T) {
 		if (c.err == "" && (err != nil || got != c.want)) || (c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err))) {
 			t.Errorf("BackupPosition(%q) = %v, %v; want %v, error %q", c.info, got, err, c.want, c.err)
 		}
+	}
+}
+
+func TestObsoletePieces(t *testing.T) {
+	backupOf := func(lineage string, at time.Duration) Snapshot {
+		return Snapshot{ID: "b" + lineage, Time: t0.Add(at), Tags: []string{SnapshotTag, LineageTag(lineage)}}
+	}
+	old := piece("old1", 0, 10, 0, "L")                              // archived 3 h before the oldest kept backup
+	margin := piece("marg", 10, 20, 2*time.Hour+30*time.Minute, "L") // 30 min before it: the clocks' margin
+	after := piece("aftr", 20, 30, 4*time.Hour, "L")
+	orphan := piece("orph", 0, 5, 0, "N") // a lineage with no backup kept
+	backups := []Snapshot{backupOf("L", 5*time.Hour), backupOf("L", 3*time.Hour), {ID: "pre", Time: t0, Tags: []string{SnapshotTag}}}
+	got := ObsoletePieces([]Piece{old, margin, after, orphan}, backups)
+	if !reflect.DeepEqual(got, []Piece{old}) {
+		t.Fatalf("ObsoletePieces = %+v, want only %s", got, old.Snapshot.ID)
+	}
+	if got := ObsoletePieces([]Piece{old, orphan}, nil); got != nil {
+		t.Fatalf("no backup kept: ObsoletePieces = %+v, want none", got)
 	}
 }

@@ -20,7 +20,7 @@ const GTIDDomain = 0
 // on every node (MariaDB's "Using MariaDB GTIDs with MariaDB Galera Cluster": wsrep_gtid_mode
 // with one wsrep_gtid_domain_id and one server_id on all nodes, log_slave_updates so that a
 // node logs the write sets it applies). Logs older than a day go: the archive holds them by
-// then (one archive interval is at most a day, BACKUP_PITR_INTERVAL).
+// then, unless archiving failed for a day, which the next piece then shows as a gap.
 func BinlogCnf() string {
 	return fmt.Sprintf("log_bin = mysql-bin\nlog_slave_updates = ON\nserver_id = 1\nwsrep_gtid_mode = ON\n"+
 		"wsrep_gtid_domain_id = %d\nbinlog_expire_logs_seconds = 86400\n", GTIDDomain)
@@ -181,6 +181,33 @@ func (s Settings) Pieces(ctx context.Context, p Programs) ([]Piece, error) {
 	return pieces, nil
 }
 
+// forgetObsoletePieces forgets the archived binary logs that no kept backup needs
+// (ObsoletePieces), after the retention policy ran; gives how many. The prune after it
+// removes their data.
+func (s Settings) forgetObsoletePieces(ctx context.Context, p Programs) (int, error) {
+	backups, err := s.snapshotList(ctx, p)
+	if err != nil {
+		return 0, err
+	}
+	pieces, err := s.Pieces(ctx, p)
+	if err != nil {
+		return 0, err
+	}
+	obsolete := ObsoletePieces(pieces, backups)
+	// In batches, to keep each command line short.
+	const batch = 500
+	for start := 0; start < len(obsolete); start += batch {
+		args := []string{"forget"}
+		for _, pc := range obsolete[start:min(start+batch, len(obsolete))] {
+			args = append(args, pc.Snapshot.FullID) // short ids may be ambiguous among thousands
+		}
+		if forgot, err := s.restic(ctx, p, nil, args...); err != nil {
+			return start, forgot.failure("removing archived binary logs older than the oldest kept backup", s.Repository)
+		}
+	}
+	return len(obsolete), nil
+}
+
 // Replayed is what a point-in-time restore applied after the backup.
 type Replayed struct {
 	Pieces  int
@@ -210,7 +237,8 @@ func BackupPosition(info string) (GTID, error) {
 }
 
 // replay applies the archived binary logs of the backup's lineage after `start` up to
-// `until` (ReplayPlan, CutAt) to the restored data in dataDir, through a private server:
+// `until` (ReplayPlan; each piece checked whole by CheckCovers, cut by CutAt) to the
+// restored data in dataDir, through a private server:
 // the data holds the transactions, and the cluster that bootstraps from it replicates them
 // to every node by state transfer. Pieces are fetched into work, which the caller removes.
 func (s Settings) replay(ctx context.Context, p Programs, chosen Snapshot, start GTID, dataDir, work string, until time.Time) (Replayed, error) {
@@ -221,6 +249,14 @@ func (s Settings) replay(ctx context.Context, p Programs, chosen Snapshot, start
 	pieces, err := s.Pieces(ctx, p)
 	if err != nil {
 		return Replayed{}, err
+	}
+	backups, err := s.snapshotList(ctx, p)
+	if err != nil {
+		return Replayed{}, err
+	}
+	if other, ok := OtherLineageSince(pieces, backups, lineage, chosen.Time, until); ok {
+		return Replayed{}, fmt.Errorf("the cluster started anew between snapshot %s (%s) and the point in time %s: %s of %s at %s belongs to a later cluster (lineage %s), whose history the point in time is in; restore one of its snapshots instead",
+			chosen.ID, chosen.Time.UTC().Format(time.RFC3339), until.UTC().Format(time.RFC3339), other.ID, other.Node, other.Time.UTC().Format(time.RFC3339), Lineage(other.Tags))
 	}
 	steps, reached, err := ReplayPlan(pieces, lineage, start, until)
 	if err != nil {
@@ -241,34 +277,36 @@ func (s Settings) replay(ctx context.Context, p Programs, chosen Snapshot, start
 		return done, fmt.Errorf("replaying onto snapshot %s: %w", chosen.ID, err)
 	}
 	defer server.stop()
-	for i, step := range steps {
+	for _, step := range steps {
 		files, err := s.fetchPiece(ctx, p, step.Piece, filepath.Join(work, step.Piece.Snapshot.ID))
 		if err != nil {
 			return done, err
 		}
-		through := step.Through
-		if i == len(steps)-1 && reached.IsZero() { // until falls in this piece
-			decoded, err := decodeBinlogs(ctx, p, files, step.After, step.Through)
-			if err != nil {
-				return done, err
-			}
-			last, ok, err := CutAt(decoded, until)
-			if err != nil {
-				return done, err
-			}
-			if !ok || last.Seq <= step.After.Seq {
-				return done, nil
-			}
-			through = last
-		}
-		decoded, err := decodeBinlogs(ctx, p, files, step.After, through)
+		decoded, err := decodeBinlogs(ctx, p, files, step.After, step.Through)
 		if err != nil {
 			return done, err
 		}
-		if err := server.apply(strings.NewReader(decoded)); err != nil {
-			return done, fmt.Errorf("replaying the binary logs of piece %s (%s to %s): %w", step.Piece.Snapshot.ID, step.After, through, err)
+		if err := CheckCovers(decoded, step.After, step.Through); err != nil {
+			return done, fmt.Errorf("piece %s of %s: %w", step.Piece.Snapshot.ID, step.Piece.Snapshot.Node, err)
 		}
-		done.Pieces, done.Through = done.Pieces+1, through
+		last, ok, err := CutAt(decoded, until)
+		switch {
+		case err != nil:
+			return done, err
+		case !ok: // its first transaction is at or after the point in time
+			return done, nil
+		case last.Seq < step.Through.Seq:
+			if decoded, err = decodeBinlogs(ctx, p, files, step.After, last); err != nil {
+				return done, err
+			}
+		}
+		if err := server.apply(strings.NewReader(decoded)); err != nil {
+			return done, fmt.Errorf("replaying the binary logs of piece %s (%s to %s): %w", step.Piece.Snapshot.ID, step.After, last, err)
+		}
+		done.Pieces, done.Through = done.Pieces+1, last
+		if last.Seq < step.Through.Seq {
+			return done, nil
+		}
 	}
 	return done, nil
 }

@@ -92,11 +92,12 @@ func (s Settings) ResticEnv() []string {
 }
 
 // ForgetArgs: restic forget with the policy over every node's snapshots as one series
-// (--group-by paths: restic groups by host too by default, and each node is a host), then prune.
+// (--group-by paths: restic groups by host too by default, and each node is a host); Take
+// prunes after it.
 func (k Keep) ForgetArgs() []string {
 	return []string{"forget", "--tag", SnapshotTag, "--group-by", "paths",
 		"--keep-last", strconv.Itoa(k.Last), "--keep-daily", strconv.Itoa(k.Daily),
-		"--keep-weekly", strconv.Itoa(k.Weekly), "--keep-monthly", strconv.Itoa(k.Monthly), "--prune"}
+		"--keep-weekly", strconv.Itoa(k.Weekly), "--keep-monthly", strconv.Itoa(k.Monthly)}
 }
 
 // resticFailure words restic's failure for an operator: the cause when restic's or ssh's

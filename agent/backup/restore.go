@@ -79,6 +79,16 @@ func (s Settings) Restore(ctx context.Context, p Programs, snapshot, dataDir str
 		if start, err = BackupPosition(string(position)); err != nil {
 			return Restored{}, fmt.Errorf("snapshot %s: %w", chosen.ID, err)
 		}
+		// restic's time is the backup's start; its position is from near its end.
+		info, _ := os.ReadFile(filepath.Join(work, "xtrabackup_info"))
+		ended, err := backupEnd(string(info))
+		if err != nil {
+			return Restored{}, fmt.Errorf("snapshot %s: %w", chosen.ID, err)
+		}
+		if !ended.Before(until) {
+			return Restored{}, fmt.Errorf("snapshot %s ended at %s, not before the point in time %s (its data is from its end): set restore.snapshot to an older snapshot from `make backups`",
+				chosen.ID, ended.Format(time.RFC3339), until.UTC().Format(time.RFC3339Nano))
+		}
 	}
 	// grastate.dat comes last: until it is there, the directory holds no data as the agent
 	// sees it (HasData), so a restore cut anywhere before is started again from empty.

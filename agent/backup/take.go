@@ -45,6 +45,8 @@ type Result struct {
 	RemovedLocks []Lock        `json:"-"`
 	// RetentionFailure: why `restic forget --prune` failed after the snapshot ("": it ran).
 	RetentionFailure string `json:"-"`
+	// PiecesForgotten: the archived binary logs that retention removed (ObsoletePieces).
+	PiecesForgotten int `json:"-"`
 }
 
 // summary is the last line of `restic backup --json` (restic 0.14's message_type "summary").
@@ -155,8 +157,13 @@ func (s Settings) Take(ctx context.Context, p Programs, job Job) (Result, error)
 	}
 	res := Result{Snapshot: id, Bytes: copied.Load(), Duration: time.Since(started), RemovedLocks: removed}
 	_, _ = s.restic(ctx, p, nil, "unlock") // a `backup list` killed meanwhile
+	// The policy, then the archived binary logs it made obsolete, then one prune for both.
 	if forgot, err := s.restic(ctx, p, nil, s.Keep.ForgetArgs()...); err != nil {
 		res.RetentionFailure = forgot.failure("applying the retention policy "+s.Keep.String(), s.Repository).Error()
+	} else if res.PiecesForgotten, err = s.forgetObsoletePieces(ctx, p); err != nil {
+		res.RetentionFailure = err.Error()
+	} else if pruned, err := s.restic(ctx, p, nil, "prune"); err != nil {
+		res.RetentionFailure = pruned.failure("pruning the repository", s.Repository).Error()
 	}
 	return res, nil
 }

@@ -111,22 +111,15 @@ func (r *Runner) scheduleBackups(ctx context.Context) {
 			return
 		case <-time.After(backupPoll):
 		}
-		// No job runs on this node between polls (unless the archiver's, which keeps its key):
-		// a backup/running naming this node is one whose end could not be written (etcd away
-		// at that moment); it would block every job.
-		if r.jobsRunning.Load() == 0 {
-			if err := r.disc.EndStaleJob(); err != nil {
-				r.log.Warn(step, "%v", err)
-			}
-		}
+		r.endStaleJob()
 		for _, j := range jobs {
 			if id, err := r.disc.Get(requestKey(j.kind)); err == nil && id != "" && id != j.handled && r.offerJob(ctx, j.kind, id, true) {
 				j.handled = id
 			}
-			if j.schedule != nil && !time.Now().Before(j.next) {
-				if time.Since(j.next) < backupLate {
-					r.offerJob(ctx, j.kind, BackupID(j.next), false)
-				}
+			// A scheduled time not settled (this node not Synced, etcd away, an archive of
+			// the binary logs running) is offered again at the next poll, until it is late.
+			if j.schedule != nil && !time.Now().Before(j.next) &&
+				(time.Since(j.next) >= backupLate || r.offerJob(ctx, j.kind, BackupID(j.next), false)) {
 				j.next = j.schedule.Next(time.Now())
 			}
 		}
@@ -155,18 +148,20 @@ func (r *Runner) offerJob(ctx context.Context, kind, id string, request bool) bo
 		return false
 	case <-time.After(time.Duration(place) * backupStandIn):
 	}
-	// Counted before the claim: the other scheduler's EndStaleJob must not end a job won here.
-	r.jobsRunning.Add(1)
-	defer r.jobsRunning.Add(-1)
 	lease := r.disc.leaseID()
-	claim, running, err := r.disc.ClaimJob(kind, id, request, lease)
+	claim, running, err := r.claimJob(kind, id, request, lease)
+	if claim == claimWon {
+		defer r.jobEnded()
+	}
 	switch {
 	case err != nil:
 		return false
 	case claim == claimTaken:
 		return true
-	case claim == claimBusy && request:
-		return false
+	case claim == claimBusy && (request || strings.HasPrefix(running, JobBinlog+" ")):
+		return false // a request, or a time that met a short archive: again at the next poll
+	case claim == claimBusy && kind == JobBinlog:
+		return true // the next interval archives what this one would have
 	case claim == claimBusy:
 		r.log.Warn(step, "scheduled %s %s skipped: %s is still running", kind, id, running)
 		return true
@@ -199,6 +194,38 @@ func (r *Runner) offerJob(ctx context.Context, kind, id string, request bool) bo
 	}
 	_ = r.disc.DeleteBefore(claimsKey(kind), claimsKey(kind)+BackupID(time.Now().Add(-claimsKept)))
 	return true
+}
+
+// claimJob is ClaimJob, counted as a job of this node when won, in one step against
+// endStaleJob (which must never end a job that runs here).
+func (r *Runner) claimJob(kind, id string, request bool, lease clientv3.LeaseID) (claimOutcome, string, error) {
+	r.jobsMu.Lock()
+	defer r.jobsMu.Unlock()
+	claim, running, err := r.disc.ClaimJob(kind, id, request, lease)
+	if err == nil && claim == claimWon {
+		r.jobsRunning++
+	}
+	return claim, running, err
+}
+
+// jobEnded: a job claimJob counted has ended.
+func (r *Runner) jobEnded() {
+	r.jobsMu.Lock()
+	defer r.jobsMu.Unlock()
+	r.jobsRunning--
+}
+
+// endStaleJob ends a backup/running that names this node while it runs no job: one whose
+// end could not be written (etcd away at that moment), which would block every job.
+func (r *Runner) endStaleJob() {
+	r.jobsMu.Lock()
+	defer r.jobsMu.Unlock()
+	if r.jobsRunning > 0 {
+		return
+	}
+	if err := r.disc.EndStaleJob(); err != nil {
+		r.log.Warn("backup", "%v", err)
+	}
 }
 
 // errLeaseEnded stops a job whose claim ended with this node's etcd lease.
@@ -243,6 +270,9 @@ func (r *Runner) takeBackup(ctx context.Context, id string, recs Records) JobRep
 		r.log.Error(step, "backup %s failed: %v", id, err)
 	} else {
 		r.log.Note(step, "backup %s: snapshot %s, %d bytes in %.1f s", id, res.Snapshot, res.Bytes, res.Duration.Seconds())
+	}
+	if res.PiecesForgotten > 0 {
+		r.log.Note(step, "backup %s: removed %d pieces of archived binary logs older than the oldest backup kept", id, res.PiecesForgotten)
 	}
 	if res.RetentionFailure != "" {
 		r.log.Warn(step, "backup %s: %s", id, res.RetentionFailure)

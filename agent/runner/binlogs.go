@@ -70,8 +70,13 @@ func (d *Discovery) lineage() (string, error) {
 // hold up a backup.
 func (r *Runner) scheduleArchives(ctx context.Context) {
 	r.log.Note(JobBinlog, "binary logs archived to %s every %s (point-in-time recovery)", r.backup.Repository, r.backup.PITRInterval)
+	every := r.backup.PITRInterval
 	for {
-		next := time.Now().Truncate(r.backup.PITRInterval).Add(r.backup.PITRInterval)
+		// In the middle of each interval: cron's times (backups, drills) are whole minutes.
+		next := time.Now().Truncate(every).Add(every / 2)
+		if !next.After(time.Now()) {
+			next = next.Add(every)
+		}
 		select {
 		case <-ctx.Done():
 			return

@@ -63,7 +63,8 @@ type Runner struct {
 
 	backup      backup.Settings // Enabled: this node runs the backup scheduler
 	stopBackups context.CancelFunc
-	jobsRunning atomic.Int32 // backup jobs this node runs now
+	jobsRunning int        // backup jobs this node runs now (under jobsMu)
+	jobsMu      sync.Mutex // a claim and the count of jobs, against EndStaleJob
 
 	mu           sync.Mutex
 	srv          *server
@@ -416,13 +417,15 @@ func (r *Runner) startMysqld(d decision.Decision) error {
 		if r.backup.RestoreSnapshot != "" {
 			r.decided, prepare = "bootstrap-restored", r.restoreDatadir
 		}
-		if err := prepare(); err != nil {
-			return err
-		}
+		// The new lineage first: a node that stops after prepare() has data and recovers
+		// next time, keeping the lineage it finds.
 		if r.backup.Enabled() {
 			if err := r.startLineage(); err != nil {
 				return logx.Fail("lineage", "%v", err)
 			}
+		}
+		if err := prepare(); err != nil {
+			return err
 		}
 		args = append(args, "--wsrep-new-cluster", "--wsrep-cluster-address=gcomm://")
 		r.publish(decision.StateBootstrapping)

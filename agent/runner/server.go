@@ -133,7 +133,8 @@ func (r *Runner) restoreDatadir() error {
 	}
 	if rp := got.Replayed; rp != nil {
 		if !rp.Reached.IsZero() {
-			r.log.Warn(step, "the archived binary logs end at %s, before the point in time %s: restored up to there", rp.Reached.UTC().Format(time.RFC3339), until.UTC().Format(time.RFC3339Nano))
+			r.log.Warn(step, "the newest archived binary logs are from %s, before the point in time %s: transactions after %s, if any were written, are in no piece and not restored",
+				rp.Reached.UTC().Format(time.RFC3339), until.UTC().Format(time.RFC3339Nano), rp.Reached.UTC().Format(time.RFC3339))
 		}
 		r.log.Note(step, "replayed %d pieces of archived binary logs onto snapshot %s: transactions up to %s, the last that began before %s",
 			rp.Pieces, got.Snapshot.ID, rp.Through, until.UTC().Truncate(time.Second).Format(time.RFC3339))
