@@ -146,16 +146,9 @@ func ParseBinlogStarts(names []string, events string) ([]BinlogFile, error) {
 	return files, nil
 }
 
-// local runs statements on the node's own server as root (unix_socket).
+// local runs statements on the node's own server as root (unix_socket): tab-separated rows.
 func (s Settings) local(ctx context.Context, p Programs, sql string) (string, error) {
-	cmd := exec.CommandContext(ctx, p.Client[0], append(p.Client[1:], "--socket="+p.Socket, "-uroot", "-N", "-B")...)
-	cmd.Stdin = strings.NewReader(sql)
-	var out, errOut strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("%v: %s", err, strings.TrimSpace(errOut.String()))
-	}
-	return out.String(), nil
+	return runClient(ctx, p, p.Socket, strings.NewReader(sql), "-N", "-B")
 }
 
 // Pieces lists the archived binary logs in the repository (pieces whose tags do not read

@@ -78,7 +78,13 @@ func (s *privateServer) apply(in io.Reader) error {
 }
 
 func (s *privateServer) run(in io.Reader, args ...string) (string, error) {
-	cmd := exec.CommandContext(s.ctx, s.p.Client[0], append(s.p.Client[1:], append([]string{"--socket=" + s.socket, "-uroot"}, args...)...)...)
+	return runClient(s.ctx, s.p, s.socket, in, args...)
+}
+
+// runClient runs the mariadb client as root (unix_socket) on the server at socket, its
+// statements from in; gives what it printed, or an error with its message.
+func runClient(ctx context.Context, p Programs, socket string, in io.Reader, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, p.Client[0], append(p.Client[1:], append([]string{"--socket=" + socket, "-uroot"}, args...)...)...)
 	cmd.Stdin = in
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut

@@ -158,7 +158,7 @@ func (r *Runner) offerJob(ctx context.Context, kind, id string, request bool) bo
 		return false
 	case claim == claimTaken:
 		return true
-	case claim == claimBusy && (request || strings.HasPrefix(running, JobBinlog+" ")):
+	case claim == claimBusy && (request || runningKind(running) == JobBinlog):
 		return false // a request, or a time that met a short archive: again at the next poll
 	case claim == claimBusy && kind == JobBinlog:
 		return true // the next interval archives what this one would have
@@ -387,6 +387,21 @@ func (d *Discovery) ClaimJob(kind, id string, request bool, lease clientv3.Lease
 // runningValue is backup/running's value for job `id` of `kind` on `node`.
 func runningValue(kind, id, node string) string { return kind + " " + id + " " + node }
 
+// runningKind is the kind of the job a runningValue names ("" when none).
+func runningKind(value string) string {
+	kind, _, _, _ := runningJob(value)
+	return kind
+}
+
+// runningJob reads a runningValue; ok is false for anything else (none running).
+func runningJob(value string) (kind, id, node string, ok bool) {
+	fields := strings.Fields(value)
+	if len(fields) != 3 {
+		return "", "", "", false
+	}
+	return fields[0], fields[1], fields[2], true
+}
+
 // EndJob deletes backup/running if it still holds this node's job `id` (one transaction).
 func (d *Discovery) EndJob(kind, id string) error {
 	ctx, cancel := timeout()
@@ -404,7 +419,7 @@ func (d *Discovery) EndJob(kind, id string) error {
 // read): called only while this node runs no job.
 func (d *Discovery) EndStaleJob() error {
 	running, err := d.Get(keyBackupRunning)
-	if fields := strings.Fields(running); err != nil || len(fields) != 3 || fields[2] != d.name {
+	if _, _, node, ok := runningJob(running); err != nil || !ok || node != d.name {
 		return nil
 	}
 	ctx, cancel := timeout()
@@ -510,8 +525,8 @@ func ReadBackupState(endpoints []string, login config.EtcdLogin, prefix string) 
 		return st, err
 	}
 	running, err := d.Get(keyBackupRunning)
-	if fields := strings.Fields(running); len(fields) == 3 {
-		st.Running, st.RunningOn = fields[0]+" "+fields[1], fields[2]
+	if kind, id, node, ok := runningJob(running); ok {
+		st.Running, st.RunningOn = kind+" "+id, node
 	}
 	return st, err
 }
